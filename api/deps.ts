@@ -1,0 +1,14 @@
+import type { Context } from '../shared/context.js';
+import type { SeatRequests } from '../shared/holds/requests.service.js';
+import type { SeatEventHub } from '../shared/seat-events/seat-events.js';
+import type { RequestHandler } from 'express';
+
+/** What route modules are given: the shared context plus the API's own per-process services. */
+export type ApiDeps = {
+  ctx: Context;
+  requests: SeatRequests;
+  hub: SeatEventHub;
+  member: RequestHandler;
+  /** Ensures the performance exists and the member is admitted (and records the activity). */
+  admitted: (performanceId: number, memberId: number) => Promise<void>;
+};

@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { loadConfig, type Config } from '../shared/config.js';
+import { createContext, type Context } from '../shared/context.js';
+import { createLogger } from '../shared/logger.js';
+import { ensureAdmin } from '../shared/auth/identity.service.js';
+import { Shutdown } from '../shared/shutdown.js';
+import { createApi } from './server.js';
+
+export type ApiProcess = { ctx: Context; server: Server; url: string; close(): Promise<void> };
+
+/** Starts one API process on config.port (0 picks a free port); tests start it in-process. */
+export async function startApiProcess(config: Config): Promise<ApiProcess> {
+  const ctx = createContext(config, 'api');
+  await ensureAdmin(config);
+  const api = createApi(ctx);
+  const server = api.app.listen(config.port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    ctx,
+    server,
+    url,
+    async close() {
+      await api.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await ctx.close();
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel, 'api');
+  const shutdown = new Shutdown(logger);
+  shutdown.listen();
+  startApiProcess(config).then(
+    (api) => {
+      shutdown.add('api', () => api.close());
+      logger.info({ url: api.url, pid: process.pid }, 'api listening');
+    },
+    (err: unknown) => {
+      logger.fatal({ err }, 'api failed to start');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,67 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { idempotencyKeySchema, paymentSchema } from '../../shared/holds/requests.service.js';
+import { who } from '../middlewares/auth.js';
+import { parse } from '../middlewares/validate.js';
+import { pathId } from './params.js';
+import type { ApiDeps } from '../deps.js';
+
+const holdBody = z.object({ seatIds: z.array(z.number().int().positive()).min(1) });
+const confirmBody = z.object({ payment: paymentSchema });
+const waitQuery = z.object({
+  waitSeconds: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'a number of seconds from 0 to 10')
+    .transform(Number)
+    .pipe(z.number().min(0).max(10))
+    .optional(),
+});
+
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.headers['idempotency-key'];
+  return key === undefined ? undefined : parse(idempotencyKeySchema, key, 'headers');
+}
+
+export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
+  const r = Router();
+
+  r.post('/performances/:id/holds', member, async (req, res) => {
+    const performanceId = pathId(req.params, 'id');
+    const { seatIds } = parse(holdBody, req.body, 'body');
+    const key = idempotencyKey(req);
+    await admitted(performanceId, who(req).memberId);
+    const out = await requests.hold(who(req).memberId, performanceId, seatIds, key);
+    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId, status: 'queued', position: out.position });
+  });
+
+  r.post('/holds/:holdId/confirm', member, async (req, res) => {
+    const { payment } = parse(confirmBody, req.body, 'body');
+    const key = idempotencyKey(req);
+    const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
+    await admitted(hold.performanceId, who(req).memberId);
+    const out = await requests.confirm(who(req).memberId, hold, payment, key);
+    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId });
+  });
+
+  r.delete('/holds/:holdId', member, async (req, res) => {
+    const key = idempotencyKey(req);
+    const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
+    const out = await requests.release(who(req).memberId, hold, key);
+    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId });
+  });
+
+  r.get('/requests/:requestId', member, async (req, res) => {
+    const { waitSeconds } = parse(waitQuery, req.query, 'query');
+    res.json(await requests.get(who(req).memberId, pathId(req.params, 'requestId'), waitSeconds ?? 0));
+  });
+
+  r.get('/me/holds', member, async (req, res) => {
+    res.json({ items: await requests.holdViews({ memberId: who(req).memberId }) });
+  });
+
+  r.get('/me/tickets', member, async (req, res) => {
+    res.json({ items: await requests.tickets(who(req).memberId) });
+  });
+
+  return r;
+}

@@ -1,0 +1,54 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { createPerformanceSchema } from '../../shared/catalogue/catalogue.service.js';
+import { requireAdmin, who } from '../middlewares/auth.js';
+import { parse } from '../middlewares/validate.js';
+import { pathId } from './params.js';
+import type { ApiDeps } from '../deps.js';
+import type { SeatEventClient } from '../../shared/seat-events/seat-events.js';
+
+const lastEventId = z.string().regex(/^\d{1,15}$/).transform(Number).optional();
+
+export function performanceRoutes(deps: ApiDeps): Router {
+  const { ctx, member, admitted, hub } = deps;
+  const r = Router();
+
+  r.post('/performances', member, requireAdmin, async (req, res) => {
+    const body = parse(createPerformanceSchema, req.body, 'body');
+    const { id } = await ctx.catalogue.create(body);
+    res.status(201).location(`/api/performances/${id}`).json({ id });
+  });
+
+  r.get('/performances', async (_req, res) => {
+    res.json({ items: await ctx.catalogue.list() });
+  });
+
+  r.get('/performances/:id', async (req, res) => {
+    res.json(await ctx.catalogue.get(pathId(req.params, 'id')));
+  });
+
+  r.get('/performances/:id/seats', member, async (req, res) => {
+    const id = pathId(req.params, 'id');
+    await admitted(id, who(req).memberId);
+    res.json({ items: await ctx.catalogue.seats(id) });
+  });
+
+  // Server-sent events: every committed seat change, in commit order, replayable by Last-Event-ID.
+  r.get('/performances/:id/seats/events', member, async (req, res) => {
+    const id = pathId(req.params, 'id');
+    await ctx.catalogue.info(id);
+    const from = parse(lastEventId, req.headers['last-event-id'] ?? req.query['lastEventId'], 'headers');
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const client: SeatEventClient = { lastSent: 0, live: false, pending: [], write: (chunk) => res.write(chunk) };
+    req.on('close', () => hub.remove(id, client));
+    await hub.add(id, client, from);
+  });
+
+  return r;
+}

@@ -1,0 +1,79 @@
+import express, { type Express } from 'express';
+import { fileURLToPath } from 'node:url';
+import type { Context } from '../shared/context.js';
+import { createRedis } from '../shared/redis.js';
+import { SeatRequests } from '../shared/holds/requests.service.js';
+import { RequestWaiter } from '../shared/holds/request-waiter.js';
+import { SeatEventHub } from '../shared/seat-events/seat-events.js';
+import { NotAdmittedError } from '../shared/errors.js';
+import { registry } from '../shared/metrics.js';
+import { observe } from './middlewares/observe.js';
+import { problem, notFound } from './middlewares/problem.js';
+import { RateLimiter } from './middlewares/rate-limit.js';
+import { requireMember } from './middlewares/auth.js';
+import { identityRoutes } from './routes/identity.routes.js';
+import { performanceRoutes } from './routes/performances.routes.js';
+import { waitingRoutes } from './routes/waiting.routes.js';
+import { holdRoutes } from './routes/holds.routes.js';
+import { adminRouter } from './admin/bull-board.js';
+import type { ApiDeps } from './deps.js';
+
+export type Api = { app: Express; close(): Promise<void> };
+
+export function createApi(ctx: Context): Api {
+  const { config } = ctx;
+  const subscriber = createRedis(config, 'blocking', 'api-subscriber');
+  subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
+  const waiter = new RequestWaiter(subscriber, config.keyPrefix);
+  const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds);
+  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter);
+  const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);
+  const deps: ApiDeps = {
+    ctx,
+    requests,
+    hub,
+    member: requireMember(config.jwtSecret, new RateLimiter(config.rateLimitMemberPerSecond)),
+    async admitted(performanceId, memberId) {
+      await ctx.catalogue.info(performanceId);
+      if (!(await ctx.waitingRoom.touch(performanceId, memberId))) throw new NotAdmittedError(performanceId);
+    },
+  };
+  const admin = adminRouter(ctx);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.set('etag', false);
+  app.use(observe(ctx.logger));
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', async (_req, res) => {
+    const checks = await Promise.allSettled([ctx.sequelize.query('SELECT 1'), ctx.redis.ping()]);
+    const [mysql, redis] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
+    const ok = mysql === 'ok' && redis === 'ok';
+    if (!ok) res.setHeader('Retry-After', '2');
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', mysql, redis });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.use(admin.router);
+  app.use('/api', (req, _res, next) => {
+    ipLimiter.take(`ip:${req.ip ?? 'unknown'}`);
+    next();
+  });
+  app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
+  app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
+  app.use('/api', notFound);
+  app.use(express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html' }));
+  app.use(notFound);
+  app.use(problem);
+
+  return {
+    app,
+    async close() {
+      admin.close();
+      hub.close();
+      waiter.close();
+    },
+  };
+}

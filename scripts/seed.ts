@@ -1,0 +1,48 @@
+// npm run seed -- --seats N --members M [--admission-capacity C]
+// The last stdout line is JSON: {"performanceId":1,"seatIds":[...],"members":[{"id":1,"email":"..."}],"password":"..."}
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../shared/config.js';
+import { createContext } from '../shared/context.js';
+import { migrate } from '../shared/db/migrate.js';
+import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
+
+function count(name: string, value: string | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max) {
+    console.error(`--${name} must be a whole number from 0 to ${max}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values } = parseArgs({
+  options: {
+    seats: { type: 'string' },
+    members: { type: 'string' },
+    'admission-capacity': { type: 'string' },
+    name: { type: 'string' },
+  },
+});
+const seats = count('seats', values.seats, 100, 50_000);
+const members = count('members', values.members, 10, 1_000_000);
+const capacity = values['admission-capacity'] ? count('admission-capacity', values['admission-capacity'], 0, 1_000_000) : undefined;
+if (seats < 1) {
+  console.error('--seats must be at least 1');
+  process.exit(2);
+}
+
+const config = loadConfig();
+await migrate(config);
+const ctx = createContext(config, 'seed');
+try {
+  const password = 'password-1234';
+  const perf = await seedPerformance(ctx.catalogue, seats, {
+    name: values.name ?? `Seeded concert ${new Date().toISOString()}`,
+    ...(capacity ? { admissionCapacity: capacity } : {}),
+  });
+  const seeded = await seedMembers(members, password);
+  console.log(JSON.stringify({ ...perf, members: seeded, password }));
+} finally {
+  await ctx.close();
+}

@@ -1,0 +1,55 @@
+// npm start: the whole service on one machine: migrate, seed a demo, API + workers in this process.
+import { loadConfig, type Config } from '../shared/config.js';
+import { createLogger } from '../shared/logger.js';
+import { migrate } from '../shared/db/migrate.js';
+import { Shutdown } from '../shared/shutdown.js';
+import { Performance } from '../shared/db/models/index.js';
+import { registerMember } from '../shared/auth/identity.service.js';
+import { ConflictError } from '../shared/errors.js';
+import { seedPerformance } from '../shared/testing/seed.js';
+import { startApiProcess } from '../api/main.js';
+import { startWorkerProcess } from '../workers/main.js';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(2);
+}
+const logger = createLogger(config.logLevel, 'start');
+const shutdown = new Shutdown(logger);
+shutdown.listen();
+
+try {
+  await migrate(config, logger);
+  const workers = await startWorkerProcess(config);
+  shutdown.add('workers', () => workers.close());
+  const api = await startApiProcess(config);
+  shutdown.add('api', () => api.close());
+
+  const demoEmail = 'demo@example.com';
+  const demoPassword = 'demo-password';
+  try {
+    await registerMember(demoEmail, demoPassword);
+  } catch (err) {
+    if (!(err instanceof ConflictError)) throw err;
+  }
+  if ((await Performance.count()) === 0) await seedPerformance(api.ctx.catalogue, 200, { name: 'Demo concert' });
+  const performances = await api.ctx.catalogue.list();
+  const base = api.url.replace('127.0.0.1', 'localhost');
+  console.log(`
+  Ticketing is running.
+    web client     ${base}/
+    API            ${base}/api/performances
+    queue admin    ${base}/admin/queues   (basic auth: ${config.adminEmail} / ${config.nodeEnv === 'production' ? '<ADMIN_PASSWORD>' : config.adminPassword})
+    metrics        ${base}/metrics  and  http://localhost:${config.workerMetricsPort}/metrics (workers)
+    demo member    ${demoEmail} / ${demoPassword}
+    performances   ${performances.map((p) => `#${p.id} ${p.name}`).join(', ')}
+  Ctrl-C stops it.
+`);
+} catch (err) {
+  logger.fatal({ err }, 'failed to start');
+  await shutdown.run();
+  process.exit(1);
+}

@@ -1,0 +1,60 @@
+import { UniqueConstraintError } from 'sequelize';
+import type { Config } from '../config.js';
+import { ConflictError, InvalidCredentialsError } from '../errors.js';
+import { Member, type Role } from '../db/models/index.js';
+import { hashPassword, verifyPassword } from './passwords.js';
+import { signAccessToken } from './tokens.js';
+
+export async function registerMember(email: string, password: string, role: Role = 'USER'): Promise<{ memberId: number }> {
+  try {
+    const m = await Member.create({ email: email.toLowerCase(), passwordHash: await hashPassword(password), role });
+    return { memberId: m.id };
+  } catch (err) {
+    if (err instanceof UniqueConstraintError) throw new ConflictError('email-taken', 'That email is already registered.');
+    throw err;
+  }
+}
+
+// A fixed hash so that an unknown email costs as much as a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+export async function login(config: Config, email: string, password: string) {
+  const m = await Member.findOne({ where: { email: email.toLowerCase() } });
+  if (!m) {
+    dummyHash ??= hashPassword('not-a-real-password');
+    await verifyPassword(password, await dummyHash);
+    throw new InvalidCredentialsError();
+  }
+  if (!(await verifyPassword(password, m.passwordHash))) throw new InvalidCredentialsError();
+  const accessToken = await signAccessToken(config.jwtSecret, { memberId: m.id, role: m.role }, config.jwtTtlSeconds);
+  return { memberId: m.id, accessToken, expiresIn: config.jwtTtlSeconds };
+}
+
+/** The bootstrap admin from ADMIN_EMAIL/ADMIN_PASSWORD; created once, kept an ADMIN. */
+export async function ensureAdmin(config: Config): Promise<number> {
+  const email = config.adminEmail.toLowerCase();
+  const existing = await Member.findOne({ where: { email } });
+  if (existing) {
+    if (existing.role !== 'ADMIN') await existing.update({ role: 'ADMIN' });
+    return existing.id;
+  }
+  try {
+    return (await registerMember(email, config.adminPassword, 'ADMIN')).memberId;
+  } catch (err) {
+    if (err instanceof ConflictError) return (await Member.findOne({ where: { email } }))!.id;
+    throw err;
+  }
+}
+
+const known = new Set<number>();
+
+/** Members are never deleted, so a positive answer is cached for the life of the process. */
+export async function memberExists(memberId: number): Promise<boolean> {
+  if (known.has(memberId)) return true;
+  const m = await Member.findByPk(memberId, { attributes: ['id'] });
+  if (m) {
+    if (known.size > 1_000_000) known.clear();
+    known.add(memberId);
+  }
+  return !!m;
+}

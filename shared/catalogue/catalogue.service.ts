@@ -1,0 +1,194 @@
+import { QueryTypes, type Transaction } from 'sequelize';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
+import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
+import type { PerformanceQueues } from '../queues/performance-queues.js';
+
+const name = z.string().trim().min(1).max(100);
+export const createPerformanceSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  place: z.string().trim().min(1).max(200),
+  showtime: z.iso.datetime({ offset: true }),
+  admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
+  grades: z
+    .array(z.object({ name, price: z.number().min(0).max(9_999_999_999) }))
+    .min(1)
+    .max(50),
+  zones: z
+    .array(
+      z.object({
+        name,
+        seats: z
+          .array(z.object({ code: z.string().trim().min(1).max(50), grade: name }))
+          .min(1)
+          .max(20_000),
+      }),
+    )
+    .min(1)
+    .max(200),
+});
+export type CreatePerformance = z.infer<typeof createPerformanceSchema>;
+
+export type PerformanceInfo = { id: number; capacity: number; seatIds: ReadonlySet<number> };
+
+/** Cross-field rules the schema cannot express: unique names and codes, grades that exist. */
+function crossCheck(body: CreatePerformance): FieldError[] {
+  const errors: FieldError[] = [];
+  const grades = new Set<string>();
+  body.grades.forEach((g, i) => {
+    if (grades.has(g.name)) errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
+    grades.add(g.name);
+  });
+  const zones = new Set<string>();
+  const codes = new Set<string>();
+  body.zones.forEach((z, i) => {
+    if (zones.has(z.name)) errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice` });
+    zones.add(z.name);
+    z.seats.forEach((s, j) => {
+      if (codes.has(s.code)) errors.push({ path: `zones.${i}.seats.${j}.code`, message: `seat "${s.code}" is listed twice` });
+      codes.add(s.code);
+      if (!grades.has(s.grade))
+        errors.push({ path: `zones.${i}.seats.${j}.grade`, message: `grade "${s.grade}" is not in grades` });
+    });
+  });
+  if (codes.size > 50_000) errors.push({ path: 'zones', message: 'at most 50000 seats per performance' });
+  return errors;
+}
+
+export class Catalogue {
+  // Performances and their seats never change after creation, so each process caches what it reads.
+  private readonly infos = new Map<number, Promise<PerformanceInfo | null>>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly queues: PerformanceQueues,
+  ) {}
+
+  async create(body: CreatePerformance): Promise<{ id: number }> {
+    const errors = crossCheck(body);
+    if (errors.length) throw new ValidationError(errors);
+    const sequelize = Performance.sequelize!;
+    const id = await sequelize.transaction(async (transaction: Transaction) => {
+      const p = await Performance.create(
+        {
+          name: body.name,
+          place: body.place,
+          showtime: new Date(body.showtime),
+          admissionCapacity: body.admissionCapacity ?? null,
+        },
+        { transaction },
+      );
+      const grades = await SeatGrade.bulkCreate(
+        body.grades.map((g) => ({ performanceId: p.id, name: g.name, price: g.price })),
+        { transaction },
+      );
+      const gradeIds = new Map(grades.map((g) => [g.name, g.id]));
+      for (const zone of body.zones) {
+        const z = await Zone.create({ performanceId: p.id, name: zone.name }, { transaction });
+        await Seat.bulkCreate(
+          zone.seats.map((s) => ({ performanceId: p.id, zoneId: z.id, gradeId: gradeIds.get(s.grade)!, code: s.code })),
+          { transaction },
+        );
+      }
+      return p.id;
+    });
+    // Registers the queue so that workers start serving it before the first request arrives.
+    await this.queues.get(id);
+    return { id };
+  }
+
+  async list() {
+    const rows = await Performance.sequelize!.query<{
+      id: number;
+      name: string;
+      place: string;
+      showtime: Date;
+      seatCount: number;
+      availableCount: number;
+    }>(
+      `SELECT p.id, p.name, p.place, p.showtime,
+              COUNT(s.id) AS seatCount, COALESCE(SUM(s.status = 'available'), 0) AS availableCount
+         FROM performances p LEFT JOIN seats s ON s.performance_id = p.id
+        GROUP BY p.id ORDER BY p.showtime, p.id`,
+      { type: QueryTypes.SELECT },
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      name: r.name,
+      place: r.place,
+      showtime: new Date(r.showtime).toISOString(),
+      seatCount: Number(r.seatCount),
+      availableCount: Number(r.availableCount),
+    }));
+  }
+
+  async get(id: number) {
+    const p = await Performance.findByPk(id);
+    if (!p) throw performanceNotFound(id);
+    const [grades, zones] = await Promise.all([
+      SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+      Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+    ]);
+    return {
+      id: p.id,
+      name: p.name,
+      place: p.place,
+      showtime: p.showtime.toISOString(),
+      admissionCapacity: p.admissionCapacity ?? this.config.admissionCapacity,
+      grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
+      zones: zones.map((z) => ({ id: z.id, name: z.name })),
+    };
+  }
+
+  async seats(performanceId: number) {
+    await this.info(performanceId);
+    const rows = await Performance.sequelize!.query<{
+      id: number;
+      code: string;
+      zone: string;
+      grade: string;
+      price: number;
+      status: 'available' | 'held' | 'sold';
+    }>(
+      `SELECT s.id, s.code, z.name AS zone, g.name AS grade, g.price, s.status
+         FROM seats s JOIN zones z ON z.id = s.zone_id JOIN seat_grades g ON g.id = s.grade_id
+        WHERE s.performance_id = ? ORDER BY s.id`,
+      { type: QueryTypes.SELECT, replacements: [performanceId] },
+    );
+    return rows.map((r) => ({ ...r, id: Number(r.id), price: Number(r.price) }));
+  }
+
+  /** The performance's admission capacity and seat ids; 404 performance-not-found if it does not exist. */
+  async info(performanceId: number): Promise<PerformanceInfo> {
+    let p = this.infos.get(performanceId);
+    if (!p) {
+      p = this.load(performanceId);
+      this.infos.set(performanceId, p);
+    }
+    const info = await p.catch((err: unknown) => {
+      this.infos.delete(performanceId);
+      throw err;
+    });
+    if (!info) {
+      this.infos.delete(performanceId); // it may be created later
+      throw performanceNotFound(performanceId);
+    }
+    return info;
+  }
+
+  private async load(performanceId: number): Promise<PerformanceInfo | null> {
+    const p = await Performance.findByPk(performanceId, { attributes: ['id', 'admissionCapacity'] });
+    if (!p) return null;
+    const seats = await Seat.findAll({ where: { performanceId }, attributes: ['id'], raw: true });
+    return {
+      id: p.id,
+      capacity: p.admissionCapacity ?? this.config.admissionCapacity,
+      seatIds: new Set(seats.map((s) => Number(s.id))),
+    };
+  }
+}
+
+export function performanceNotFound(id: number): NotFoundError {
+  return new NotFoundError('performance-not-found', `There is no performance ${id}.`);
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
+const DEV_ADMIN_EMAIL = 'admin@example.com';
+const DEV_ADMIN_PASSWORD = 'admin-password';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port');
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^mysql:\/\/[^/]+\/[A-Za-z0-9_]+(\?.*)?$/, 'expected mysql://user[:password]@host[:port]/database')
+      .default('mysql://root@127.0.0.1:3306/ticketing'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'expected redis://host:port[/db]')
+      .default('redis://127.0.0.1:6379'),
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((s) => s.trim()) : undefined))
+      .pipe(z.array(hostPort).min(1).optional()),
+    KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/)
+      .default('tk'),
+    PORT: int(0, 65535).default(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    WORKER_METRICS_PORT: int(0, 65535).default(9464),
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
+    JWT_TTL_SECONDS: int(60, 86400 * 7).default(1800),
+    ADMIN_EMAIL: z.email().default(DEV_ADMIN_EMAIL),
+    ADMIN_PASSWORD: z.string().min(8).max(72).default(DEV_ADMIN_PASSWORD),
+    HOLD_TTL_SECONDS: int(1, 86400).default(300),
+    MAX_SEATS_PER_MEMBER: int(1, 100).default(4),
+    ADMISSION_CAPACITY: int(1, 1_000_000).default(100),
+    ADMISSION_IDLE_SECONDS: int(1, 86400).default(60),
+    ADMISSION_TICK_MS: int(50, 2000).default(500),
+    RATE_LIMIT_MEMBER_PER_SECOND: int(0, 1_000_000).default(20),
+    RATE_LIMIT_IP_PER_SECOND: int(0, 1_000_000).default(200),
+    BULL_BOARD_READ_ONLY: bool.default(true),
+    PAYMENT_LATENCY_MS: int(0, 60_000).default(150),
+    PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
+    WORKER_LOCK_SECONDS: int(2, 600).default(30),
+    SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
+    SWEEP_INTERVAL_SECONDS: int(1, 3600).default(15),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV !== 'production') return;
+    if (c.JWT_SECRET === DEV_JWT_SECRET)
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'the development value is refused in production' });
+    if (c.ADMIN_EMAIL === DEV_ADMIN_EMAIL || c.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_EMAIL'],
+        message: 'the development admin is refused in production: set ADMIN_EMAIL and ADMIN_PASSWORD',
+      });
+  });
+
+export type Config = Readonly<{
+  nodeEnv: 'development' | 'production' | 'test';
+  databaseUrl: string;
+  redisUrl: string;
+  redisClusterNodes: readonly string[] | undefined;
+  keyPrefix: string;
+  port: number;
+  logLevel: string;
+  workerMetricsPort: number;
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  adminEmail: string;
+  adminPassword: string;
+  holdTtlSeconds: number;
+  maxSeatsPerMember: number;
+  admissionCapacity: number;
+  admissionIdleSeconds: number;
+  admissionTickMs: number;
+  rateLimitMemberPerSecond: number;
+  rateLimitIpPerSecond: number;
+  bullBoardReadOnly: boolean;
+  paymentLatencyMs: number;
+  paymentDeclineRate: number;
+  workerLockSeconds: number;
+  sseHeartbeatSeconds: number;
+  sweepIntervalSeconds: number;
+}>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses an environment; empty strings count as unset. Throws ConfigError naming every bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const r = schema.safeParse(cleaned);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  const c = r.data;
+  return Object.freeze({
+    nodeEnv: c.NODE_ENV,
+    databaseUrl: c.DATABASE_URL,
+    redisUrl: c.REDIS_URL,
+    redisClusterNodes: c.REDIS_CLUSTER_NODES,
+    keyPrefix: c.KEY_PREFIX,
+    port: c.PORT,
+    logLevel: c.LOG_LEVEL,
+    workerMetricsPort: c.WORKER_METRICS_PORT,
+    jwtSecret: c.JWT_SECRET,
+    jwtTtlSeconds: c.JWT_TTL_SECONDS,
+    adminEmail: c.ADMIN_EMAIL,
+    adminPassword: c.ADMIN_PASSWORD,
+    holdTtlSeconds: c.HOLD_TTL_SECONDS,
+    maxSeatsPerMember: c.MAX_SEATS_PER_MEMBER,
+    admissionCapacity: c.ADMISSION_CAPACITY,
+    admissionIdleSeconds: c.ADMISSION_IDLE_SECONDS,
+    admissionTickMs: c.ADMISSION_TICK_MS,
+    rateLimitMemberPerSecond: c.RATE_LIMIT_MEMBER_PER_SECOND,
+    rateLimitIpPerSecond: c.RATE_LIMIT_IP_PER_SECOND,
+    bullBoardReadOnly: c.BULL_BOARD_READ_ONLY,
+    paymentLatencyMs: c.PAYMENT_LATENCY_MS,
+    paymentDeclineRate: c.PAYMENT_DECLINE_RATE,
+    workerLockSeconds: c.WORKER_LOCK_SECONDS,
+    sseHeartbeatSeconds: c.SSE_HEARTBEAT_SECONDS,
+    sweepIntervalSeconds: c.SWEEP_INTERVAL_SECONDS,
+  });
+}
+
+let loaded: Config | undefined;
+
+/** The process's configuration, read once from process.env (the only place that reads it). */
+export function loadConfig(overrides: Record<string, string | undefined> = {}): Config {
+  if (Object.keys(overrides).length > 0) return parseConfig({ ...process.env, ...overrides });
+  loaded ??= parseConfig(process.env);
+  return loaded;
+}
+
+/** Environment handed to child processes (tests and `npm start` spawn API and worker processes). */
+export function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...overrides };
+}

@@ -1,0 +1,47 @@
+import type { Sequelize } from 'sequelize';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createRedis, type RedisClient } from './redis.js';
+import { createSequelize } from './db/sequelize.js';
+import { PerformanceQueues } from './queues/performance-queues.js';
+import { WaitingRoom } from './waiting-room/waiting-room.js';
+import { SimulatedPaymentGateway, type PaymentGateway } from './payments/gateway.js';
+import { Catalogue } from './catalogue/catalogue.service.js';
+
+/** What an API or worker process holds open: built once at start, closed once at the end. */
+export type Context = {
+  config: Config;
+  logger: Logger;
+  sequelize: Sequelize;
+  redis: RedisClient;
+  queues: PerformanceQueues;
+  waitingRoom: WaitingRoom;
+  payments: PaymentGateway;
+  catalogue: Catalogue;
+  close(): Promise<void>;
+};
+
+export function createContext(config: Config, name: string, logger = createLogger(config.logLevel, name)): Context {
+  const sequelize = createSequelize(config, logger, { max: 20, min: 0 });
+  const redis = createRedis(config, 'command', `${name}-commands`);
+  redis.on('error', (err) => logger.debug({ err }, 'redis error'));
+  const queues = new PerformanceQueues(redis, config.keyPrefix);
+  const waitingRoom = new WaitingRoom(redis, config.keyPrefix, config.admissionIdleSeconds);
+  const payments = new SimulatedPaymentGateway(config.paymentLatencyMs, config.paymentDeclineRate);
+  const catalogue = new Catalogue(config, queues);
+  return {
+    config,
+    logger,
+    sequelize,
+    redis,
+    queues,
+    waitingRoom,
+    payments,
+    catalogue,
+    async close() {
+      await queues.close();
+      await sequelize.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,267 @@
+import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { ConflictError, NotFoundError, PaymentDeclinedError, ValidationError } from '../errors.js';
+import { Hold, HoldRequest, HoldSeat, Payment, Ticket, type RequestKind } from '../db/models/index.js';
+import type { PerformanceQueues } from '../queues/performance-queues.js';
+import type { RequestJob } from '../queues/jobs.js';
+import type { Catalogue } from '../catalogue/catalogue.service.js';
+import type { PaymentGateway } from '../payments/gateway.js';
+import { duplicatedIds } from '../domain/holds.js';
+import { paymentAuthorizations, requestsEnqueued } from '../metrics.js';
+import type { RequestWaiter } from './request-waiter.js';
+
+export const idempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+export const paymentSchema = z.object({
+  method: z.string().trim().min(1).max(32),
+  token: z.string().min(1).max(256),
+});
+
+export type HoldView = {
+  id: number;
+  performanceId: number;
+  seatIds: number[];
+  status: Hold['status'];
+  expiresAt: string;
+};
+
+export type RequestView = {
+  requestId: number;
+  kind: RequestKind;
+  status: 'queued' | 'processing' | 'succeeded' | 'rejected';
+  position?: number;
+  hold?: HoldView;
+  tickets?: { serial: string; seatId: number }[];
+  reason?: string;
+};
+
+type Enqueue = {
+  kind: RequestKind;
+  memberId: number;
+  performanceId: number;
+  holdId: number | null;
+  payload: Record<string, unknown>;
+  idempotencyKey: string | undefined;
+  job: (requestId: number) => RequestJob;
+};
+
+export class SeatRequests {
+  constructor(
+    private readonly config: Config,
+    private readonly queues: PerformanceQueues,
+    private readonly catalogue: Catalogue,
+    private readonly payments: PaymentGateway,
+    private readonly waiter: RequestWaiter,
+  ) {}
+
+  async hold(memberId: number, performanceId: number, seatIds: number[], idempotencyKey?: string) {
+    const info = await this.catalogue.info(performanceId);
+    const errors = [
+      ...duplicatedIds(seatIds).map((id) => ({ path: 'seatIds', message: `seat ${id} is listed twice` })),
+      ...seatIds.flatMap((id, i) =>
+        info.seatIds.has(id) ? [] : [{ path: `seatIds.${i}`, message: `seat ${id} is not a seat of performance ${performanceId}` }],
+      ),
+    ];
+    if (seatIds.length > this.config.maxSeatsPerMember)
+      errors.push({ path: 'seatIds', message: `at most ${this.config.maxSeatsPerMember} seats per request` });
+    if (errors.length) throw new ValidationError(errors);
+    return this.enqueue({
+      kind: 'hold',
+      memberId,
+      performanceId,
+      holdId: null,
+      payload: { seatIds },
+      idempotencyKey,
+      job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, seatIds }),
+    });
+  }
+
+  /** The member's own hold; another member's is as absent as a missing one. */
+  async ownHold(memberId: number, holdId: number): Promise<Hold> {
+    const hold = await Hold.findByPk(holdId);
+    if (!hold || hold.memberId !== memberId) throw new NotFoundError('hold-not-found', `You have no hold ${holdId}.`);
+    return hold;
+  }
+
+  /** Authorises the payment first, so a slow or declined payment never reaches the queue. */
+  async confirm(memberId: number, hold: Hold, payment: z.infer<typeof paymentSchema>, idempotencyKey?: string) {
+    if (idempotencyKey) {
+      const existing = await this.findByKey(memberId, idempotencyKey);
+      if (existing) return this.replay(existing, 'confirm', hold.performanceId, { holdId: hold.id });
+    }
+    const [row] = await HoldRequest.sequelize!.query<{ amount: number | null }>(
+      `SELECT SUM(g.price) AS amount FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id
+         JOIN seat_grades g ON g.id = s.grade_id WHERE hs.hold_id = ?`,
+      { type: QueryTypes.SELECT, replacements: [hold.id] },
+    );
+    const amount = Number(row?.amount ?? 0);
+    const auth = await this.payments.authorize({ amount, method: payment.method, token: payment.token });
+    if (!auth.ok) {
+      paymentAuthorizations.inc({ outcome: 'declined' });
+      throw new PaymentDeclinedError(auth.reason);
+    }
+    paymentAuthorizations.inc({ outcome: 'authorized' });
+    await Payment.create({
+      authorizationId: auth.authorizationId,
+      holdId: hold.id,
+      memberId,
+      amount,
+      method: payment.method,
+      status: 'authorized',
+    });
+    try {
+      return await this.enqueue({
+        kind: 'confirm',
+        memberId,
+        performanceId: hold.performanceId,
+        holdId: hold.id,
+        payload: { holdId: hold.id, authorizationId: auth.authorizationId },
+        idempotencyKey,
+        job: (requestId) => ({
+          kind: 'confirm',
+          requestId,
+          performanceId: hold.performanceId,
+          memberId,
+          holdId: hold.id,
+          authorizationId: auth.authorizationId,
+        }),
+      });
+    } catch (err) {
+      // Nothing was enqueued (or a concurrent twin won the key): the authorisation must not linger.
+      await Payment.update({ status: 'voided' }, { where: { authorizationId: auth.authorizationId } });
+      await this.payments.void(auth.authorizationId);
+      paymentAuthorizations.inc({ outcome: 'voided' });
+      throw err;
+    }
+  }
+
+  async release(memberId: number, hold: Hold, idempotencyKey?: string) {
+    return this.enqueue({
+      kind: 'release',
+      memberId,
+      performanceId: hold.performanceId,
+      holdId: hold.id,
+      payload: { holdId: hold.id },
+      idempotencyKey,
+      job: (requestId) => ({ kind: 'release', requestId, performanceId: hold.performanceId, memberId, holdId: hold.id }),
+    });
+  }
+
+  private findByKey(memberId: number, idempotencyKey: string) {
+    return HoldRequest.findOne({ where: { memberId, idempotencyKey } });
+  }
+
+  private async enqueue(e: Enqueue): Promise<{ requestId: number; status: 'queued'; position: number | null }> {
+    if (e.idempotencyKey) {
+      const existing = await this.findByKey(e.memberId, e.idempotencyKey);
+      if (existing) return this.replay(existing, e.kind, e.performanceId, e.payload);
+    }
+    let request: HoldRequest;
+    try {
+      request = await HoldRequest.create({
+        performanceId: e.performanceId,
+        memberId: e.memberId,
+        kind: e.kind,
+        idempotencyKey: e.idempotencyKey ?? null,
+        payload: JSON.stringify(e.payload),
+        holdId: e.holdId,
+      });
+    } catch (err) {
+      if (!(err instanceof UniqueConstraintError) || !e.idempotencyKey) throw err;
+      const twin = await this.findByKey(e.memberId, e.idempotencyKey);
+      if (!twin) throw err;
+      if (e.kind === 'confirm') throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
+      return this.replay(twin, e.kind, e.performanceId, e.payload);
+    }
+    let seq: number;
+    try {
+      seq = await this.queues.addRequest(e.job(request.id));
+    } catch (err) {
+      // Not enqueued: the request never existed for the client, who gets a 503 and may retry.
+      await request.destroy().catch(() => undefined);
+      throw err;
+    }
+    requestsEnqueued.inc({ kind: e.kind });
+    await request.update({ queueSeq: seq });
+    return { requestId: request.id, status: 'queued', position: await this.queues.position(e.performanceId, seq) };
+  }
+
+  /** A repeated Idempotency-Key: the same request, enqueued once. */
+  private async replay(existing: HoldRequest, kind: RequestKind, performanceId: number, payload: Record<string, unknown>) {
+    const same =
+      existing.kind === kind &&
+      existing.performanceId === performanceId &&
+      (kind === 'confirm'
+        ? (JSON.parse(existing.payload) as { holdId: number }).holdId === payload['holdId']
+        : existing.payload === JSON.stringify(payload));
+    if (!same)
+      throw new ConflictError('idempotency-key-reused', 'This Idempotency-Key was used for a different request.');
+    const view = await this.view(existing);
+    return { requestId: existing.id, status: 'queued' as const, position: view.position ?? null, view };
+  }
+
+  async get(memberId: number, requestId: number, waitSeconds: number): Promise<RequestView> {
+    const notFound = () => new NotFoundError('request-not-found', `You have no request ${requestId}.`);
+    let request = await HoldRequest.findByPk(requestId);
+    if (!request || request.memberId !== memberId) throw notFound();
+    const deadline = Date.now() + waitSeconds * 1000;
+    while (request.status === 'queued' && Date.now() < deadline) {
+      await this.waiter.wait(requestId, Math.min(1000, deadline - Date.now()));
+      request = (await HoldRequest.findByPk(requestId)) ?? request;
+    }
+    return this.view(request);
+  }
+
+  private async view(r: HoldRequest): Promise<RequestView> {
+    const v: RequestView = { requestId: r.id, kind: r.kind, status: r.status };
+    if (r.status === 'queued') {
+      if (r.queueSeq != null) {
+        const lastStarted = await this.queues.lastStarted(r.performanceId);
+        if (lastStarted >= r.queueSeq) v.status = 'processing';
+        else v.position = r.queueSeq - lastStarted;
+      }
+    } else if (r.reason) v.reason = r.reason;
+    if (r.holdId != null) {
+      const [hold] = await this.holdViews({ id: r.holdId });
+      if (hold) v.hold = hold;
+    }
+    if (r.kind === 'confirm' && r.status === 'succeeded' && r.holdId != null) {
+      const tickets = await Ticket.findAll({ where: { holdId: r.holdId }, order: [['seatId', 'ASC']] });
+      v.tickets = tickets.map((t) => ({ serial: t.serial, seatId: t.seatId }));
+    }
+    return v;
+  }
+
+  async holdViews(where: { id?: number; memberId?: number }): Promise<HoldView[]> {
+    const holds = await Hold.findAll({ where, order: [['id', 'ASC']] });
+    if (!holds.length) return [];
+    const seats = await HoldSeat.findAll({ where: { holdId: { [Op.in]: holds.map((h) => h.id) } }, order: [['seatId', 'ASC']] });
+    return holds.map((h) => ({
+      id: h.id,
+      performanceId: h.performanceId,
+      seatIds: seats.filter((s) => s.holdId === h.id).map((s) => s.seatId),
+      status: h.status,
+      expiresAt: h.expiresAt.toISOString(),
+    }));
+  }
+
+  async tickets(memberId: number) {
+    const rows = await Ticket.sequelize!.query<{
+      serial: string;
+      seatId: number;
+      performanceId: number;
+      seatCode: string;
+      price: number;
+    }>(
+      `SELECT t.serial, t.seat_id AS seatId, t.performance_id AS performanceId, s.code AS seatCode, t.price
+         FROM tickets t JOIN seats s ON s.id = t.seat_id WHERE t.member_id = ? ORDER BY t.id`,
+      { type: QueryTypes.SELECT, replacements: [memberId] },
+    );
+    return rows.map((r) => ({ ...r, seatId: Number(r.seatId), performanceId: Number(r.performanceId), price: Number(r.price) }));
+  }
+}

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import type { JobsOptions } from 'bullmq';
+
+const id = z.number().int().positive();
+
+export const holdJobSchema = z.object({
+  kind: z.literal('hold'),
+  requestId: id,
+  performanceId: id,
+  memberId: id,
+  seatIds: z.array(id).min(1).max(100),
+});
+export const confirmJobSchema = z.object({
+  kind: z.literal('confirm'),
+  requestId: id,
+  performanceId: id,
+  memberId: id,
+  holdId: id,
+  authorizationId: z.string().min(1),
+});
+export const releaseJobSchema = z.object({
+  kind: z.literal('release'),
+  requestId: id,
+  performanceId: id,
+  memberId: id,
+  holdId: id,
+});
+export const expireJobSchema = z.object({ kind: z.literal('expire'), performanceId: id, holdId: id });
+
+export const seatJobSchema = z.discriminatedUnion('kind', [
+  holdJobSchema,
+  confirmJobSchema,
+  releaseJobSchema,
+  expireJobSchema,
+]);
+
+export type HoldJob = z.infer<typeof holdJobSchema>;
+export type ConfirmJob = z.infer<typeof confirmJobSchema>;
+export type ReleaseJob = z.infer<typeof releaseJobSchema>;
+export type ExpireJob = z.infer<typeof expireJobSchema>;
+export type SeatJob = z.infer<typeof seatJobSchema>;
+export type RequestJob = HoldJob | ConfirmJob | ReleaseJob;
+
+// attempts: 1 on purpose: a BullMQ retry re-queues at the back and breaks order. Infrastructure
+// errors are retried inside the processor instead; a stalled job returns to the head of the queue.
+export const requestJobOptions: JobsOptions = {
+  attempts: 1,
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export function expireJobOptions(holdId: number, delayMs: number): JobsOptions {
+  return { ...requestJobOptions, jobId: `expire-${holdId}`, delay: Math.max(0, delayMs) };
+}

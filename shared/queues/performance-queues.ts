@@ -1,0 +1,84 @@
+import { Queue } from 'bullmq';
+import type { RedisClient } from '../redis.js';
+import { performanceQueueName, queuePrefix, queueRegistryKey, startedSeqKey } from './names.js';
+import { requestJobOptions, type RequestJob, expireJobOptions, type ExpireJob } from './jobs.js';
+import { queuePosition } from '../domain/holds.js';
+
+/**
+ * Owns every performance's BullMQ queue in a process: creates it once with global concurrency 1,
+ * registers it for the workers, and answers O(1) queue positions.
+ */
+export class PerformanceQueues {
+  private readonly queues = new Map<number, Promise<Queue>>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
+  ) {}
+
+  get(performanceId: number): Promise<Queue> {
+    let q = this.queues.get(performanceId);
+    if (!q) {
+      q = this.open(performanceId);
+      this.queues.set(performanceId, q);
+      q.catch(() => this.queues.delete(performanceId));
+    }
+    return q;
+  }
+
+  private async open(performanceId: number): Promise<Queue> {
+    const queue = new Queue(performanceQueueName(performanceId), {
+      connection: this.redis,
+      prefix: queuePrefix(this.keyPrefix),
+      defaultJobOptions: requestJobOptions,
+    });
+    queue.on('error', () => undefined); // surfaced through the calls that fail
+    await queue.setGlobalConcurrency(1);
+    await this.redis.sadd(queueRegistryKey(this.keyPrefix), String(performanceId));
+    return queue;
+  }
+
+  /** Adds a request job; its auto-generated id is the queue sequence (assigned atomically with the push). */
+  async addRequest(job: RequestJob): Promise<number> {
+    const queue = await this.get(job.performanceId);
+    const added = await queue.add(job.kind, job, requestJobOptions);
+    return Number(added.id);
+  }
+
+  async addExpiry(job: ExpireJob, delayMs: number): Promise<void> {
+    const queue = await this.get(job.performanceId);
+    await queue.add('expire', job, expireJobOptions(job.holdId, delayMs));
+  }
+
+  async lastStarted(performanceId: number): Promise<number> {
+    return Number((await this.redis.get(startedSeqKey(this.keyPrefix, performanceId))) ?? 0);
+  }
+
+  async position(performanceId: number, seq: number): Promise<number> {
+    return queuePosition(seq, await this.lastStarted(performanceId));
+  }
+
+  async registeredPerformanceIds(): Promise<number[]> {
+    return (await this.redis.smembers(queueRegistryKey(this.keyPrefix))).map(Number).filter(Number.isInteger);
+  }
+
+  all(): Promise<Queue[]> {
+    return Promise.all(this.queues.values());
+  }
+
+  async close(): Promise<void> {
+    const qs = await Promise.allSettled(this.queues.values());
+    await Promise.all(qs.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    this.queues.clear();
+  }
+}
+
+/** Records that a worker started the job with this sequence; only ever moves forward. */
+export async function markStarted(redis: RedisClient, keyPrefix: string, performanceId: number, seq: number) {
+  await redis.eval(
+    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 1",
+    1,
+    startedSeqKey(keyPrefix, performanceId),
+    String(seq),
+  );
+}

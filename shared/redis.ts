@@ -1,0 +1,65 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
+
+export type RedisClient = Redis | Cluster;
+
+export type RedisRole =
+  /** API commands: fail fast while Redis is down so the API answers 503 instead of hanging. */
+  | 'command'
+  /** BullMQ workers and subscribers: wait for Redis to come back (BullMQ requires maxRetriesPerRequest null). */
+  | 'blocking';
+
+function clusterNodes(config: Config): { host: string; port: number }[] | undefined {
+  return config.redisClusterNodes?.map((n) => {
+    const [host, port] = n.split(':');
+    return { host: host ?? '127.0.0.1', port: Number(port) };
+  });
+}
+
+/** The one place that knows whether we talk to a single Redis or a Redis Cluster. */
+export function createRedis(config: Config, role: RedisRole, name?: string): RedisClient {
+  const options: RedisOptions = {
+    connectionName: name,
+    maxRetriesPerRequest: role === 'command' ? 1 : null,
+    enableOfflineQueue: role !== 'command' ? true : true,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    connectTimeout: 5000,
+  };
+  const nodes = clusterNodes(config);
+  if (nodes) {
+    return new Cluster(nodes, {
+      redisOptions: options,
+      enableOfflineQueue: true,
+      clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
+      scaleReads: 'master',
+    });
+  }
+  return new Redis(config.redisUrl, options);
+}
+
+export function isCluster(config: Config): boolean {
+  return (config.redisClusterNodes?.length ?? 0) > 0;
+}
+
+/** Keys of a performance share one Redis Cluster hash slot through this tag. */
+export function performanceTag(performanceId: number): string {
+  return `{perf-${performanceId}}`;
+}
+
+import { createHash } from 'node:crypto';
+
+export type Script = { lua: string; sha: string };
+
+export function defineScript(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** EVALSHA, falling back to EVAL once when the server does not know the script yet (new or restarted). */
+export async function runScript(redis: RedisClient, script: Script, keys: string[], args: string[]): Promise<unknown> {
+  try {
+    return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (err instanceof Error && err.message.includes('NOSCRIPT')) return redis.eval(script.lua, keys.length, ...keys, ...args);
+    throw err;
+  }
+}

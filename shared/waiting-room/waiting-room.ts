@@ -1,0 +1,236 @@
+import type { RedisClient } from '../redis.js';
+import { performanceTag, defineScript, runScript } from '../redis.js';
+
+// Redis key layout of the waiting room (owned here and nowhere else). All keys of one performance
+// share a hash tag, so every script below runs on one Redis Cluster slot:
+//   <p>:wr:{perf-N}:seq       ticket counter
+//   <p>:wr:{perf-N}:line      ZSET member -> ticket (the members still waiting)
+//   <p>:wr:{perf-N}:admitted  ZSET member -> deadline (ms; pushed forward by every request)
+//   <p>:wr:{perf-N}:tickets   HASH member -> ticket (admitted members only)
+//   <p>:wr:{perf-N}:admits    LIST "ms:count" of recent admissions (for the measured rate)
+//   <p>:wr:{perf-N}:capacity  the performance's admission capacity
+//   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
+// A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
+
+const ADMIT_FN = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function admit(k, now, capacity, idle)
+  local expired = redis.call('ZRANGEBYSCORE', k.admitted, '-inf', now)
+  for i = 1, #expired do redis.call('HDEL', k.tickets, expired[i]) end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
+  local free = capacity - redis.call('ZCARD', k.admitted)
+  local n = 0
+  if free > 0 then
+    local popped = redis.call('ZPOPMIN', k.line, free)
+    for i = 1, #popped, 2 do
+      redis.call('ZADD', k.admitted, now + idle, popped[i])
+      redis.call('HSET', k.tickets, popped[i], popped[i + 1])
+      n = n + 1
+    end
+    if n > 0 then
+      redis.call('LPUSH', k.admits, now .. ':' .. n)
+      redis.call('LTRIM', k.admits, 0, 199)
+    end
+  end
+  return n
+end
+local function admissions_last_minute(k, now)
+  local entries = redis.call('LRANGE', k.admits, 0, 199)
+  local total = 0
+  for i = 1, #entries do
+    local sep = string.find(entries[i], ':')
+    local ts = tonumber(string.sub(entries[i], 1, sep - 1))
+    if now - ts > 60000 then break end
+    total = total + tonumber(string.sub(entries[i], sep + 1))
+  end
+  return total
+end
+local function status(k, member, now, idle, touch)
+  local deadline = redis.call('ZSCORE', k.admitted, member)
+  if deadline and tonumber(deadline) > now then
+    if touch == '1' then
+      redis.call('ZADD', k.admitted, now + idle, member)
+      deadline = now + idle
+    end
+    return {'admitted', redis.call('HGET', k.tickets, member) or '0', 0, tostring(deadline), admissions_last_minute(k, now)}
+  end
+  local ticket = redis.call('ZSCORE', k.line, member)
+  if not ticket then return false end
+  local rank = redis.call('ZRANK', k.line, member)
+  return {'waiting', ticket, rank + 1, '0', admissions_last_minute(k, now)}
+end
+local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6]}
+`;
+
+const JOIN = defineScript(`${ADMIT_FN}
+local member, capacity, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('SET', k.capacity, capacity)
+local now = now_ms()
+admit(k, now, capacity, idle)
+local deadline = redis.call('ZSCORE', k.admitted, member)
+if not deadline and not redis.call('ZSCORE', k.line, member) then
+  redis.call('ZADD', k.line, redis.call('INCR', k.seq), member)
+  admit(k, now, capacity, idle)
+end
+return status(k, member, now, idle, '1')
+`);
+
+const STATUS = defineScript(`${ADMIT_FN}
+return status(k, ARGV[1], now_ms(), tonumber(ARGV[2]), ARGV[3])
+`);
+
+const LEAVE = defineScript(`${ADMIT_FN}
+local member, idle = ARGV[1], tonumber(ARGV[2])
+local removed = redis.call('ZREM', k.line, member) + redis.call('ZREM', k.admitted, member)
+redis.call('HDEL', k.tickets, member)
+local capacity = tonumber(redis.call('GET', k.capacity) or '0')
+admit(k, now_ms(), capacity, idle)
+return removed
+`);
+
+// Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
+const TICK = defineScript(`${ADMIT_FN}
+local capacity = tonumber(redis.call('GET', k.capacity) or '0')
+local n = admit(k, now_ms(), capacity, tonumber(ARGV[1]))
+local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
+return {n, left}
+`);
+
+// Activity of an admitted member: pushes the idle deadline forward; 1 if admitted, else 0.
+const TOUCH = defineScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if deadline and tonumber(deadline) > now then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  return 1
+end
+return 0
+`);
+
+export type WaitingStatus = {
+  status: 'waiting' | 'admitted';
+  ticket: number;
+  position: number;
+  etaSeconds: number;
+  admittedUntil?: string;
+};
+
+type RawStatus = [string, string, number, string, number] | null;
+
+export class WaitingRoom {
+  private readonly idleMs: number;
+  private activeMemo = new Map<number, number>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
+    private readonly idleSeconds: number,
+  ) {
+    this.idleMs = idleSeconds * 1000;
+  }
+
+  keys(performanceId: number): string[] {
+    const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
+    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity'].map((s) => `${base}:${s}`);
+  }
+
+  private activeKey(): string {
+    return `${this.keyPrefix}:wr:active`;
+  }
+
+  /** Idempotent: a repeat (a refresh, a new tab) returns the same ticket and never moves the member back. */
+  async join(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus> {
+    const raw = (await runScript(this.redis, JOIN, this.keys(performanceId), [
+      String(memberId),
+      String(capacity),
+      String(this.idleMs),
+    ])) as RawStatus;
+    await this.markActive(performanceId);
+    return this.toStatus(raw, capacity)!;
+  }
+
+  /** The member's status, or null when not in line nor admitted. Counts as activity of an admitted member. */
+  async status(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus | null> {
+    const raw = (await runScript(this.redis, STATUS, this.keys(performanceId), [String(memberId), String(this.idleMs), '1'])) as RawStatus;
+    return this.toStatus(raw, capacity);
+  }
+
+  async leave(performanceId: number, memberId: number): Promise<boolean> {
+    const removed = (await runScript(this.redis, LEAVE, this.keys(performanceId), [String(memberId), String(this.idleMs)])) as number;
+    return removed > 0;
+  }
+
+  /** The gate: true if admitted (and records the activity). */
+  async touch(performanceId: number, memberId: number): Promise<boolean> {
+    const admitted = this.keys(performanceId)[2]!;
+    return (await runScript(this.redis, TOUCH, [admitted], [String(memberId), String(this.idleMs)])) === 1;
+  }
+
+  /** Admits whoever fits in every non-empty room; run on a timer so nobody has to poll. */
+  async tick(): Promise<number> {
+    const ids = await this.redis.smembers(this.activeKey());
+    let admitted = 0;
+    for (const id of ids) {
+      const performanceId = Number(id);
+      const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [String(this.idleMs)])) as [
+        number,
+        number,
+      ];
+      admitted += n;
+      if (left === 0) {
+        await this.redis.srem(this.activeKey(), id);
+        this.activeMemo.delete(performanceId);
+      }
+    }
+    return admitted;
+  }
+
+  async sizes(performanceId: number): Promise<{ waiting: number; admitted: number }> {
+    const [, line, admitted] = this.keys(performanceId);
+    const [w, a] = await Promise.all([this.redis.zcard(line!), this.redis.zcard(admitted!)]);
+    return { waiting: w, admitted: a };
+  }
+
+  async activePerformanceIds(): Promise<number[]> {
+    return (await this.redis.smembers(this.activeKey())).map(Number);
+  }
+
+  private async markActive(performanceId: number): Promise<void> {
+    const now = Date.now();
+    if ((this.activeMemo.get(performanceId) ?? 0) > now) return;
+    await this.redis.sadd(this.activeKey(), String(performanceId));
+    this.activeMemo.set(performanceId, now + 5000);
+  }
+
+  private toStatus(raw: RawStatus, capacity: number): WaitingStatus | null {
+    if (!raw) return null;
+    const [status, ticket, position, deadline, perMinute] = raw;
+    if (status === 'admitted')
+      return {
+        status: 'admitted',
+        ticket: Number(ticket),
+        position: 0,
+        etaSeconds: 0,
+        admittedUntil: new Date(Number(deadline)).toISOString(),
+      };
+    return {
+      status: 'waiting',
+      ticket: Number(ticket),
+      position,
+      etaSeconds: estimateEtaSeconds(position, perMinute, capacity, this.idleSeconds),
+    };
+  }
+}
+
+/**
+ * From the admissions measured over the last minute; with none measured yet, assume the slowest
+ * turnover the rules allow (every admitted member idling out).
+ */
+export function estimateEtaSeconds(position: number, admittedLastMinute: number, capacity: number, idleSeconds: number) {
+  if (admittedLastMinute > 0) return Math.ceil((position * 60) / admittedLastMinute);
+  return Math.ceil(position / Math.max(1, capacity)) * idleSeconds;
+}

@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { Op, QueryTypes, type Transaction } from 'sequelize';
+import type { Context } from '../../shared/context.js';
+import { Hold, HoldRequest, HoldSeat, Payment, Seat, Ticket } from '../../shared/db/models/index.js';
+import {
+  decideConfirm,
+  decideHold,
+  decideRelease,
+  holdExpiry,
+  shouldExpire,
+  type RejectReason,
+} from '../../shared/domain/holds.js';
+import type { ConfirmJob, ExpireJob, HoldJob, ReleaseJob, SeatJob } from '../../shared/queues/jobs.js';
+import { appendSeatEvents, type SeatChange } from '../../shared/seat-events/seat-events.js';
+
+/** What a committed job leaves for the after-commit steps (events, notifications, payments). */
+export type Outcome = {
+  kind: SeatJob['kind'];
+  outcome: 'succeeded' | RejectReason | 'skipped' | 'duplicate';
+  requestId?: number;
+  holdId?: number;
+  events: SeatChange[];
+  /** A hold that committed: its expiry job must exist. */
+  expiry?: { holdId: number; at: Date };
+  capture?: string;
+  void?: string;
+  /** The member finished buying and leaves the waiting room's admitted set. */
+  finished?: { performanceId: number; memberId: number };
+};
+
+async function lockRequest(requestId: number, transaction: Transaction): Promise<HoldRequest | null> {
+  return HoldRequest.findByPk(requestId, { lock: transaction.LOCK.UPDATE, transaction });
+}
+
+async function reject(request: HoldRequest, reason: RejectReason, transaction: Transaction) {
+  await request.update({ status: 'rejected', reason, processedAt: new Date() }, { transaction });
+}
+
+/** Seats of the member in this performance's live or confirmed holds. */
+async function memberSeatCount(memberId: number, performanceId: number, transaction: Transaction): Promise<number> {
+  const [row] = await HoldRequest.sequelize!.query<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
+      WHERE h.member_id = ? AND h.performance_id = ? AND h.status IN ('held', 'confirmed')`,
+    { type: QueryTypes.SELECT, replacements: [memberId, performanceId], transaction },
+  );
+  return Number(row?.n ?? 0);
+}
+
+async function processHold(ctx: Context, job: HoldJob, transaction: Transaction): Promise<Outcome> {
+  const base = { kind: 'hold' as const, requestId: job.requestId, events: [] };
+  const request = await lockRequest(job.requestId, transaction);
+  if (!request) return { ...base, outcome: 'skipped' };
+  if (request.status !== 'queued') {
+    // The fence: this request was applied already (the job ran twice). Make sure its expiry exists.
+    const hold = request.holdId ? await Hold.findByPk(request.holdId, { transaction }) : null;
+    return {
+      ...base,
+      outcome: 'duplicate',
+      holdId: hold?.id,
+      expiry: hold?.status === 'held' ? { holdId: hold.id, at: hold.expiresAt } : undefined,
+    };
+  }
+  const seats = await Seat.findAll({
+    where: { id: { [Op.in]: job.seatIds }, performanceId: job.performanceId },
+    lock: transaction.LOCK.UPDATE,
+    transaction,
+  });
+  const already = await memberSeatCount(job.memberId, job.performanceId, transaction);
+  const decision = decideHold(seats, job.seatIds.length, already, ctx.config.maxSeatsPerMember);
+  if (!decision.ok) {
+    await reject(request, decision.reason, transaction);
+    return { ...base, outcome: decision.reason };
+  }
+  const now = new Date();
+  const hold = await Hold.create(
+    {
+      performanceId: job.performanceId,
+      memberId: job.memberId,
+      requestId: job.requestId,
+      status: 'held',
+      expiresAt: holdExpiry(now, ctx.config.holdTtlSeconds),
+    },
+    { transaction },
+  );
+  await HoldSeat.bulkCreate(
+    job.seatIds.map((seatId) => ({ holdId: hold.id, seatId, liveSeatId: seatId })),
+    { transaction },
+  );
+  await Seat.update({ status: 'held', holdId: hold.id }, { where: { id: { [Op.in]: job.seatIds } }, transaction });
+  const events = await appendSeatEvents(
+    job.performanceId,
+    job.seatIds.map((seatId) => ({ seatId, status: 'held' as const })),
+    transaction,
+  );
+  await request.update({ status: 'succeeded', holdId: hold.id, processedAt: now }, { transaction });
+  return { ...base, outcome: 'succeeded', holdId: hold.id, events, expiry: { holdId: hold.id, at: hold.expiresAt } };
+}
+
+/** Ends a live hold: its seats become available again and leave the live-hold unique key. */
+async function endHold(hold: Hold, status: 'released' | 'expired', transaction: Transaction): Promise<SeatChange[]> {
+  await hold.update({ status }, { transaction });
+  const seats = await HoldSeat.findAll({ where: { holdId: hold.id }, transaction });
+  await HoldSeat.update({ liveSeatId: null }, { where: { holdId: hold.id }, transaction });
+  const seatIds = seats.map((s) => s.seatId);
+  await Seat.update({ status: 'available', holdId: null }, { where: { id: { [Op.in]: seatIds } }, transaction });
+  return appendSeatEvents(
+    hold.performanceId,
+    seatIds.map((seatId) => ({ seatId, status: 'available' as const })),
+    transaction,
+  );
+}
+
+async function processRelease(_ctx: Context, job: ReleaseJob, transaction: Transaction): Promise<Outcome> {
+  const base = { kind: 'release' as const, requestId: job.requestId, holdId: job.holdId, events: [] };
+  const request = await lockRequest(job.requestId, transaction);
+  if (!request) return { ...base, outcome: 'skipped' };
+  if (request.status !== 'queued') return { ...base, outcome: 'duplicate' };
+  const hold = await Hold.findByPk(job.holdId, { lock: transaction.LOCK.UPDATE, transaction });
+  const decision = decideRelease(hold, job.memberId);
+  if (!decision.ok || !hold) {
+    await reject(request, decision.ok ? 'hold-not-found' : decision.reason, transaction);
+    return { ...base, outcome: decision.ok ? 'hold-not-found' : decision.reason };
+  }
+  const events = await endHold(hold, 'released', transaction);
+  await request.update({ status: 'succeeded', processedAt: new Date() }, { transaction });
+  return { ...base, outcome: 'succeeded', events };
+}
+
+function serial(): string {
+  // 20 characters of Crockford base32 (100 bits): unguessable, unique by key.
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const bytes = randomBytes(20);
+  return Array.from(bytes, (b) => alphabet[b % 32]).join('');
+}
+
+async function processConfirm(_ctx: Context, job: ConfirmJob, transaction: Transaction): Promise<Outcome> {
+  const base = { kind: 'confirm' as const, requestId: job.requestId, holdId: job.holdId, events: [] };
+  const request = await lockRequest(job.requestId, transaction);
+  if (!request) return { ...base, outcome: 'skipped', void: job.authorizationId };
+  if (request.status !== 'queued') return { ...base, outcome: 'duplicate' };
+  const payment = await Payment.findOne({
+    where: { authorizationId: job.authorizationId },
+    lock: transaction.LOCK.UPDATE,
+    transaction,
+  });
+  const hold = await Hold.findByPk(job.holdId, { lock: transaction.LOCK.UPDATE, transaction });
+  const decision = decideConfirm(hold, job.memberId, request.createdAt);
+  if (!decision.ok || !hold || !payment || payment.status !== 'authorized') {
+    const reason = decision.ok ? 'hold-not-found' : decision.reason;
+    await reject(request, reason, transaction);
+    if (payment?.status === 'authorized') await payment.update({ status: 'voided' }, { transaction });
+    return { ...base, outcome: reason, void: job.authorizationId };
+  }
+  await hold.update({ status: 'confirmed' }, { transaction });
+  const rows = await HoldRequest.sequelize!.query<{ seatId: number; price: number }>(
+    `SELECT hs.seat_id AS seatId, g.price FROM hold_seats hs JOIN seats s ON s.id = hs.seat_id
+       JOIN seat_grades g ON g.id = s.grade_id WHERE hs.hold_id = ? ORDER BY hs.seat_id`,
+    { type: QueryTypes.SELECT, replacements: [hold.id], transaction },
+  );
+  const seatIds = rows.map((r) => Number(r.seatId));
+  await Seat.update({ status: 'sold' }, { where: { id: { [Op.in]: seatIds } }, transaction });
+  await Ticket.bulkCreate(
+    rows.map((r) => ({
+      serial: serial(),
+      holdId: hold.id,
+      memberId: hold.memberId,
+      performanceId: hold.performanceId,
+      seatId: Number(r.seatId),
+      price: Number(r.price),
+    })),
+    { transaction },
+  );
+  await payment.update({ status: 'captured' }, { transaction });
+  const events = await appendSeatEvents(
+    hold.performanceId,
+    seatIds.map((seatId) => ({ seatId, status: 'sold' as const })),
+    transaction,
+  );
+  await request.update({ status: 'succeeded', processedAt: new Date() }, { transaction });
+  return {
+    ...base,
+    outcome: 'succeeded',
+    events,
+    capture: job.authorizationId,
+    finished: { performanceId: hold.performanceId, memberId: hold.memberId },
+  };
+}
+
+async function processExpire(_ctx: Context, job: ExpireJob, transaction: Transaction): Promise<Outcome> {
+  const base = { kind: 'expire' as const, holdId: job.holdId, events: [] };
+  const hold = await Hold.findByPk(job.holdId, { lock: transaction.LOCK.UPDATE, transaction });
+  const now = new Date();
+  if (!shouldExpire(hold, now)) {
+    // Early (clock skew) or already ended: an early job re-arms itself, anything else is done.
+    if (hold?.status === 'held') return { ...base, outcome: 'skipped', expiry: { holdId: hold.id, at: hold.expiresAt } };
+    return { ...base, outcome: 'skipped' };
+  }
+  const events = await endHold(hold!, 'expired', transaction);
+  return { ...base, outcome: 'succeeded', events };
+}
+
+/** Applies one job in one transaction; MySQL row locks and request status are the fence. */
+export function applySeatJob(ctx: Context, job: SeatJob, transaction: Transaction): Promise<Outcome> {
+  switch (job.kind) {
+    case 'hold':
+      return processHold(ctx, job, transaction);
+    case 'release':
+      return processRelease(ctx, job, transaction);
+    case 'confirm':
+      return processConfirm(ctx, job, transaction);
+    case 'expire':
+      return processExpire(ctx, job, transaction);
+  }
+}
