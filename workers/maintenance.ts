@@ -29,8 +29,10 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
   const lockKey = `${ctx.config.keyPrefix}:sweeper-lock`;
   const got = await ctx.redis.set(lockKey, String(process.pid), 'PX', ctx.config.sweepIntervalSeconds * 1000, 'NX');
   if (!got) return { expiries: 0, requeued: 0 };
+  // Only the performances this deployment (key prefix) serves.
+  const performanceId = { [Op.in]: await ctx.queues.registeredPerformanceIds() };
   const overdue = await Hold.findAll({
-    where: { status: 'held', expiresAt: { [Op.lt]: new Date(Date.now() - 5000) } },
+    where: { performanceId, status: 'held', expiresAt: { [Op.lt]: new Date(Date.now() - 5000) } },
     order: [['expiresAt', 'ASC']],
     limit: 500,
   });
@@ -42,7 +44,7 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     });
   }
   const stale = await HoldRequest.findAll({
-    where: { status: 'queued', queueSeq: { [Op.ne]: null }, createdAt: { [Op.lt]: new Date(Date.now() - 60_000) } },
+    where: { performanceId, status: 'queued', queueSeq: { [Op.ne]: null }, createdAt: { [Op.lt]: new Date(Date.now() - 60_000) } },
     order: [['id', 'ASC']],
     limit: 200,
   });

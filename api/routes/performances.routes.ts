@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { createPerformanceSchema } from '../../shared/catalogue/catalogue.service.js';
 import { requireAdmin, who } from '../middlewares/auth.js';
@@ -8,6 +8,13 @@ import type { ApiDeps } from '../deps.js';
 import type { SeatEventClient } from '../../shared/seat-events/seat-events.js';
 
 const lastEventId = z.string().regex(/^\d{1,15}$/).transform(Number).optional();
+
+// EventSource cannot send headers: a browser passes its token as ?access_token= on this route only.
+const tokenFromQuery: RequestHandler = (req, _res, next) => {
+  const token = req.query['access_token'];
+  if (!req.headers.authorization && typeof token === 'string') req.headers.authorization = `Bearer ${token}`;
+  next();
+};
 
 export function performanceRoutes(deps: ApiDeps): Router {
   const { ctx, member, admitted, hub } = deps;
@@ -34,7 +41,7 @@ export function performanceRoutes(deps: ApiDeps): Router {
   });
 
   // Server-sent events: every committed seat change, in commit order, replayable by Last-Event-ID.
-  r.get('/performances/:id/seats/events', member, async (req, res) => {
+  r.get('/performances/:id/seats/events', tokenFromQuery, member, async (req, res) => {
     const id = pathId(req.params, 'id');
     await ctx.catalogue.info(id);
     const from = parse(lastEventId, req.headers['last-event-id'] ?? req.query['lastEventId'], 'headers');
