@@ -89,7 +89,21 @@ export const paymentAuthorizations = new Counter({
   registers: [registry],
 });
 
-/** Gauges read on scrape: the owner of the data registers how to read it. */
-export function onScrape(gauge: Gauge<string>, collect: () => Promise<void>): void {
-  (gauge as unknown as { collect?: () => Promise<void> }).collect = collect;
+/**
+ * Gauges read on scrape: the owner of the data registers how to read it. A failing read (Redis
+ * down) leaves the gauge empty instead of failing the whole scrape. Returns the unregister function.
+ */
+export function onScrape(gauge: Gauge<string>, collect: () => Promise<void>): () => void {
+  const target = gauge as unknown as { collect?: () => Promise<void> };
+  const guarded = async () => {
+    try {
+      await collect();
+    } catch {
+      gauge.reset();
+    }
+  };
+  target.collect = guarded;
+  return () => {
+    if (target.collect === guarded) target.collect = undefined;
+  };
 }

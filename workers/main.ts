@@ -17,7 +17,7 @@ export async function startWorkerProcess(config: Config, opts: { metrics?: boole
   await workers.start();
   const stopTicker = startAdmissionTicker(ctx);
   const stopSweeper = startSweeper(ctx);
-  registerWorkerGauges(ctx, () => workers.performanceIds);
+  const stopGauges = registerWorkerGauges(ctx, () => workers.performanceIds);
   let metricsServer: Server | undefined;
   if (opts.metrics !== false) {
     metricsServer = createServer((req, res) => {
@@ -35,6 +35,7 @@ export async function startWorkerProcess(config: Config, opts: { metrics?: boole
     metricsServer,
     async close() {
       stopTicker();
+      stopGauges();
       stopSweeper();
       await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));
       await workers.close();

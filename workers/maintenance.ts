@@ -70,8 +70,8 @@ export function startSweeper(ctx: Context): () => void {
 }
 
 /** Queue depth and waiting-room sizes, read when Prometheus scrapes. */
-export function registerWorkerGauges(ctx: Context, performanceIds: () => number[]): void {
-  onScrape(queueDepth, async () => {
+export function registerWorkerGauges(ctx: Context, performanceIds: () => number[]): () => void {
+  const offQueue = onScrape(queueDepth, async () => {
     queueDepth.reset();
     for (const id of performanceIds()) {
       const q = await ctx.queues.get(id);
@@ -79,7 +79,7 @@ export function registerWorkerGauges(ctx: Context, performanceIds: () => number[
       for (const [state, n] of Object.entries(counts)) queueDepth.set({ performance_id: String(id), state }, n);
     }
   });
-  onScrape(waitingRoomMembers, async () => {
+  const offRoom = onScrape(waitingRoomMembers, async () => {
     waitingRoomMembers.reset();
     for (const id of await ctx.waitingRoom.activePerformanceIds()) {
       const s = await ctx.waitingRoom.sizes(id);
@@ -87,4 +87,8 @@ export function registerWorkerGauges(ctx: Context, performanceIds: () => number[
       waitingRoomMembers.set({ performance_id: String(id), state: 'admitted' }, s.admitted);
     }
   });
+  return () => {
+    offQueue();
+    offRoom();
+  };
 }

@@ -11,6 +11,8 @@ export function observe(logger: Logger): RequestHandler {
     req.log = logger.child({ reqId: id });
     const start = process.hrtime.bigint();
     res.on('finish', () => {
+      // An event stream's duration is its connection's lifetime, not a latency.
+      if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
       const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.path.startsWith('/admin') ? '/admin' : 'unmatched';
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
