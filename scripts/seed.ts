@@ -26,7 +26,9 @@ const { values } = parseArgs({
 });
 const seats = count('seats', values.seats, 100, 50_000);
 const members = count('members', values.members, 10, 1_000_000);
-const capacity = values['admission-capacity'] ? count('admission-capacity', values['admission-capacity'], 0, 1_000_000) : undefined;
+const capacity = values['admission-capacity']
+  ? count('admission-capacity', values['admission-capacity'], 0, 1_000_000)
+  : undefined;
 if (seats < 1) {
   console.error('--seats must be at least 1');
   process.exit(2);

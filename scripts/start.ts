@@ -35,7 +35,8 @@ try {
   } catch (err) {
     if (!(err instanceof ConflictError)) throw err;
   }
-  if ((await Performance.count()) === 0) await seedPerformance(api.ctx.catalogue, 200, { name: 'Demo concert' });
+  if ((await Performance.count()) === 0)
+    await seedPerformance(api.ctx.catalogue, 200, { name: 'Demo concert' });
   const performances = await api.ctx.catalogue.list();
   const base = api.url.replace('127.0.0.1', 'localhost');
   console.log(`

@@ -6,16 +6,23 @@ const env = {
   DATABASE_URL: process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/ticketing_test',
   NODE_ENV: 'test',
 };
-const migrate = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], { env, stdio: 'inherit' });
+const migrate = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], {
+  env,
+  stdio: 'inherit',
+});
 if (migrate.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
 
-const ava = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', '--tap', ...process.argv.slice(2)], {
-  env,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const ava = spawn(
+  process.execPath,
+  ['node_modules/ava/entrypoints/cli.mjs', '--tap', ...process.argv.slice(2)],
+  {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 let passed = 0;
 let failed = 0;
 let buffer = '';

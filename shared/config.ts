@@ -4,9 +4,7 @@ const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@example.com';
 const DEV_ADMIN_PASSWORD = 'admin-password';
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port');
@@ -16,7 +14,10 @@ const schema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     DATABASE_URL: z
       .string()
-      .regex(/^mysql:\/\/[^/]+\/[A-Za-z0-9_]+(\?.*)?$/, 'expected mysql://user[:password]@host[:port]/database')
+      .regex(
+        /^mysql:\/\/[^/]+\/[A-Za-z0-9_]+(\?.*)?$/,
+        'expected mysql://user[:password]@host[:port]/database',
+      )
       .default('mysql://root@127.0.0.1:3306/ticketing'),
     REDIS_URL: z
       .string()
@@ -55,7 +56,11 @@ const schema = z
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;
     if (c.JWT_SECRET === DEV_JWT_SECRET)
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'the development value is refused in production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'the development value is refused in production',
+      });
     if (c.ADMIN_EMAIL === DEV_ADMIN_EMAIL || c.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD)
       ctx.addIssue({
         code: 'custom',

@@ -2,7 +2,7 @@ import type { Sequelize } from 'sequelize';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createRedis, type RedisClient } from './redis.js';
-import { createSequelize } from './db/sequelize.js';
+import { openSequelize } from './db/sequelize.js';
 import { PerformanceQueues } from './queues/performance-queues.js';
 import { WaitingRoom } from './waiting-room/waiting-room.js';
 import { SimulatedPaymentGateway, type PaymentGateway } from './payments/gateway.js';
@@ -21,8 +21,13 @@ export type Context = {
   close(): Promise<void>;
 };
 
-export function createContext(config: Config, name: string, logger = createLogger(config.logLevel, name)): Context {
-  const sequelize = createSequelize(config, logger, { max: 20, min: 0 });
+export function createContext(
+  config: Config,
+  name: string,
+  logger = createLogger(config.logLevel, name),
+): Context {
+  const db = openSequelize(config, logger);
+  const sequelize = db.sequelize;
   const redis = createRedis(config, 'command', `${name}-commands`);
   redis.on('error', (err) => logger.debug({ err }, 'redis error'));
   const queues = new PerformanceQueues(redis, config.keyPrefix);
@@ -40,7 +45,7 @@ export function createContext(config: Config, name: string, logger = createLogge
     catalogue,
     async close() {
       await queues.close();
-      await sequelize.close();
+      await db.release();
       redis.disconnect();
     },
   };

@@ -4,7 +4,13 @@ export class AppError extends Error {
   readonly code: string;
   readonly title: string;
   readonly extra: Record<string, unknown>;
-  constructor(status: number, code: string, title: string, detail?: string, extra: Record<string, unknown> = {}) {
+  constructor(
+    status: number,
+    code: string,
+    title: string,
+    detail?: string,
+    extra: Record<string, unknown> = {},
+  ) {
     super(detail ?? title);
     this.name = new.target.name;
     this.status = status;
@@ -88,7 +94,10 @@ export function isInfrastructureError(err: unknown): boolean {
   if (names.includes(err.name)) return true;
   const msg = err.message ?? '';
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST'].includes(code))
+  if (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST'].includes(code)
+  )
     return true;
   return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|CLUSTERDOWN|Lock wait timeout|Deadlock found|ER_LOCK_DEADLOCK|Connection lost|closed state|Connection terminated/i.test(
     msg,

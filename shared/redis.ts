@@ -55,11 +55,17 @@ export function defineScript(lua: string): Script {
 }
 
 /** EVALSHA, falling back to EVAL once when the server does not know the script yet (new or restarted). */
-export async function runScript(redis: RedisClient, script: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function runScript(
+  redis: RedisClient,
+  script: Script,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (err) {
-    if (err instanceof Error && err.message.includes('NOSCRIPT')) return redis.eval(script.lua, keys.length, ...keys, ...args);
+    if (err instanceof Error && err.message.includes('NOSCRIPT'))
+      return redis.eval(script.lua, keys.length, ...keys, ...args);
     throw err;
   }
 }

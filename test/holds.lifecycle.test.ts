@@ -8,7 +8,12 @@ test.before(async () => {
 });
 test.after.always(async () => stack?.close());
 
-type Final = { status: string; reason?: string; hold?: { id: number; status: string; seatIds: number[] }; tickets?: { serial: string; seatId: number }[] };
+type Final = {
+  status: string;
+  reason?: string;
+  hold?: { id: number; status: string; seatIds: number[] };
+  tickets?: { serial: string; seatId: number }[];
+};
 
 async function setup(seats = 6) {
   const perf = await stack.performance(seats);
@@ -18,7 +23,10 @@ async function setup(seats = 6) {
 }
 
 async function hold(token: string, performanceId: number, seatIds: number[]): Promise<Final> {
-  const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, { token, body: { seatIds } });
+  const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, {
+    token,
+    body: { seatIds },
+  });
   return (await stack.settle(token, r.body.requestId)) as Final;
 }
 
@@ -41,23 +49,36 @@ test('when a hold is confirmed with an approved payment, then the member gets ti
   t.is(done.tickets?.length, 2);
   t.deepEqual(await seatStatuses(performanceId, seatIds.slice(0, 2)), ['sold', 'sold']);
   t.is((await Payment.findOne({ where: { holdId: held.hold!.id } }))?.status, 'captured');
-  const mine = await stack.http<{ items: { serial: string; seatId: number; seatCode: string; price: number }[] }>('GET', '/api/me/tickets', { token: m.token });
+  const mine = await stack.http<{
+    items: { serial: string; seatId: number; seatCode: string; price: number }[];
+  }>('GET', '/api/me/tickets', { token: m.token });
   t.deepEqual(mine.body.items.map((i) => i.seatId).sort(), seatIds.slice(0, 2).sort());
-  t.true(mine.body.items.every((i) => /^[0-9A-Z]{20}$/.test(i.serial) && i.price > 0 && i.seatCode.length > 0));
-  const holds = await stack.http<{ items: { id: number; status: string }[] }>('GET', '/api/me/holds', { token: m.token });
+  t.true(
+    mine.body.items.every((i) => /^[0-9A-Z]{20}$/.test(i.serial) && i.price > 0 && i.seatCode.length > 0),
+  );
+  const holds = await stack.http<{ items: { id: number; status: string }[] }>('GET', '/api/me/holds', {
+    token: m.token,
+  });
   t.is(holds.body.items.find((h) => h.id === held.hold!.id)?.status, 'confirmed');
   // Finishing frees the waiting-room slot.
-  t.is((await stack.http('GET', `/api/performances/${performanceId}/waiting`, { token: m.token })).status, 404);
+  t.is(
+    (await stack.http('GET', `/api/performances/${performanceId}/waiting`, { token: m.token })).status,
+    404,
+  );
 });
 
 test('when a hold is released, then its seats are available again and it cannot be confirmed', async (t) => {
   const { performanceId, seatIds, m } = await setup();
   const held = await hold(m.token, performanceId, [seatIds[0]!]);
-  const r = await stack.http<{ requestId: number }>('DELETE', `/api/holds/${held.hold!.id}`, { token: m.token });
+  const r = await stack.http<{ requestId: number }>('DELETE', `/api/holds/${held.hold!.id}`, {
+    token: m.token,
+  });
   t.is(r.status, 202);
   t.is(((await stack.settle(m.token, r.body.requestId)) as Final).status, 'succeeded');
   t.deepEqual(await seatStatuses(performanceId, [seatIds[0]!]), ['available']);
-  const again = await stack.http<{ requestId: number }>('DELETE', `/api/holds/${held.hold!.id}`, { token: m.token });
+  const again = await stack.http<{ requestId: number }>('DELETE', `/api/holds/${held.hold!.id}`, {
+    token: m.token,
+  });
   t.is(((await stack.settle(m.token, again.body.requestId)) as Final).reason, 'hold-not-found');
   const c = await stack.http<{ requestId: number }>('POST', `/api/holds/${held.hold!.id}/confirm`, {
     token: m.token,
@@ -65,7 +86,11 @@ test('when a hold is released, then its seats are available again and it cannot 
   });
   const final = (await stack.settle(m.token, c.body.requestId)) as Final;
   t.is(final.status, 'rejected');
-  t.is((await Payment.findOne({ where: { holdId: held.hold!.id } }))?.status, 'voided', 'the authorisation is voided');
+  t.is(
+    (await Payment.findOne({ where: { holdId: held.hold!.id } }))?.status,
+    'voided',
+    'the authorisation is voided',
+  );
 });
 
 test('when a hold outlives its TTL, then it expires, its seats return and a late confirm is hold-expired with the payment voided', async (t) => {
@@ -141,7 +166,11 @@ test('when one member sends many holds at once, then the per-member limit holds'
         .then((r) => stack.settle(m.token, r.body.requestId) as Promise<Final>),
     ),
   );
-  t.is(results.filter((r) => r.status === 'succeeded').length, 2, 'two holds of two seats reach the limit of 4');
+  t.is(
+    results.filter((r) => r.status === 'succeeded').length,
+    2,
+    'two holds of two seats reach the limit of 4',
+  );
   t.true(results.filter((r) => r.status === 'rejected').every((r) => r.reason === 'limit-exceeded'));
   t.is(await Seat.count({ where: { performanceId, status: 'held' } }), 4);
 });

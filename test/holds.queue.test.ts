@@ -14,10 +14,14 @@ test('when requests wait in the queue, then positions never go up and requests r
   for (const m of members) await stack.admit(m.token, performanceId);
   const ids: number[] = [];
   for (const [i, m] of members.entries()) {
-    const r = await stack.http<{ requestId: number; position: number }>('POST', `/api/performances/${performanceId}/holds`, {
-      token: m.token,
-      body: { seatIds: [seatIds[i]!] },
-    });
+    const r = await stack.http<{ requestId: number; position: number }>(
+      'POST',
+      `/api/performances/${performanceId}/holds`,
+      {
+        token: m.token,
+        body: { seatIds: [seatIds[i]!] },
+      },
+    );
     t.is(r.status, 202);
     t.is(r.headers.get('location'), `/api/requests/${r.body.requestId}`);
     t.is(r.body.position, i + 1, 'the n-th request waits at position n');
@@ -36,16 +40,25 @@ test('when requests wait in the queue, then positions never go up and requests r
     ids.map((_, i) => i + 1),
   );
   await stack.startWorker();
-  await eventually(async () => {
-    await poll();
-    return (await HoldRequest.count({ where: { performanceId, status: 'queued' } })) === 0;
-  }, 30_000, 0);
+  await eventually(
+    async () => {
+      await poll();
+      return (await HoldRequest.count({ where: { performanceId, status: 'queued' } })) === 0;
+    },
+    30_000,
+    0,
+  );
   for (const [id, positions] of seen) {
-    for (let i = 1; i < positions.length; i++) t.true(positions[i]! <= positions[i - 1]!, `request ${id} never moves back`);
+    for (let i = 1; i < positions.length; i++)
+      t.true(positions[i]! <= positions[i - 1]!, `request ${id} never moves back`);
   }
   const rows = await HoldRequest.findAll({ where: { performanceId }, order: [['queueSeq', 'ASC']] });
   const times = rows.map((r) => r.processedAt!.getTime());
-  t.deepEqual(times, [...times].sort((a, b) => a - b), 'processed in enqueue order');
+  t.deepEqual(
+    times,
+    [...times].sort((a, b) => a - b),
+    'processed in enqueue order',
+  );
   t.true(rows.every((r) => r.status === 'succeeded'));
 });
 
@@ -67,7 +80,11 @@ test('when the same Idempotency-Key is sent twice, then one request and one job 
   t.is(await HoldRequest.count({ where: { performanceId } }), 1);
   const queue = await stack.ctx.queues.get(performanceId);
   const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'delayed');
-  t.is(Object.values(counts).reduce((x, y) => x + y, 0), 1, 'one job on the queue');
+  t.is(
+    Object.values(counts).reduce((x, y) => x + y, 0),
+    1,
+    'one job on the queue',
+  );
   const other = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
     token: m!.token,
     body: { seatIds: [seatIds[1]] },

@@ -13,7 +13,7 @@ test.after.always(async () => stack?.close());
 
 // A deterministic shuffle so a failure can be replayed.
 function rng(seed: number) {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 test('when 100 members race 300 hold requests for 20 seats over 2 worker processes, then outcomes are exactly those of enqueue order', async (t) => {
@@ -31,14 +31,23 @@ test('when 100 members race 300 hold requests for 20 seats over 2 worker process
 
   const accepted = await Promise.all(
     asks.map((ask) =>
-      stack.http<{ requestId: number; position: number }>('POST', `/api/performances/${performanceId}/holds`, {
-        token: ask.member.token,
-        body: { seatIds: ask.seats },
-      }),
+      stack.http<{ requestId: number; position: number }>(
+        'POST',
+        `/api/performances/${performanceId}/holds`,
+        {
+          token: ask.member.token,
+          body: { seatIds: ask.seats },
+        },
+      ),
     ),
   );
-  t.true(accepted.every((r) => r.status === 202), 'every request is accepted');
-  const finals = await Promise.all(accepted.map((r, i) => stack.settle(asks[i]!.member.token, r.body.requestId, 60_000)));
+  t.true(
+    accepted.every((r) => r.status === 202),
+    'every request is accepted',
+  );
+  const finals = await Promise.all(
+    accepted.map((r, i) => stack.settle(asks[i]!.member.token, r.body.requestId, 60_000)),
+  );
   t.true(finals.every((f) => f['status'] === 'succeeded' || f['status'] === 'rejected'));
 
   // Replay the requests in the order the queue received them, with the contract's rules.
@@ -85,5 +94,8 @@ test('when 100 members race 300 hold requests for 20 seats over 2 worker process
     { type: QueryTypes.SELECT, replacements: [performanceId] },
   );
   t.deepEqual(inconsistent, []);
-  t.is(taken.size, await stack.ctx.sequelize.models['Seat']!.count({ where: { performanceId, status: 'held' } }));
+  t.is(
+    taken.size,
+    await stack.ctx.sequelize.models['Seat']!.count({ where: { performanceId, status: 'held' } }),
+  );
 });

@@ -5,7 +5,11 @@ import { SeatEvent as SeatEventRow } from '../shared/db/models/index.js';
 
 let stack: Stack;
 test.before(async () => {
-  stack = await Stack.start({ apis: 2, workers: 1, env: { SSE_HEARTBEAT_SECONDS: '1', HOLD_TTL_SECONDS: '3' } });
+  stack = await Stack.start({
+    apis: 2,
+    workers: 1,
+    env: { SSE_HEARTBEAT_SECONDS: '1', HOLD_TTL_SECONDS: '3' },
+  });
 });
 test.after.always(async () => stack?.close());
 
@@ -32,9 +36,13 @@ async function contendedRun(performanceId: number, seatIds: number[], during?: (
   await Promise.all(
     holds.map(async (h, i) => {
       if (h['status'] !== 'succeeded') return;
-      const r = await stack.http<{ requestId: number }>('DELETE', `/api/holds/${(h['hold'] as { id: number }).id}`, {
-        token: members[i]!.token,
-      });
+      const r = await stack.http<{ requestId: number }>(
+        'DELETE',
+        `/api/holds/${(h['hold'] as { id: number }).id}`,
+        {
+          token: members[i]!.token,
+        },
+      );
       await stack.settle(members[i]!.token, r.body.requestId);
     }),
   );

@@ -15,10 +15,14 @@ test.before(async () => {
 test.after.always(async () => Promise.all([stack?.close(), idle?.close()]));
 
 const join = (m: TestMember, id: number, api = 0, s = stack) =>
-  s.http<WaitingStatus>('POST', `/api/performances/${id}/waiting`, { token: m.token, base: s.apis[api]!.url });
+  s.http<WaitingStatus>('POST', `/api/performances/${id}/waiting`, {
+    token: m.token,
+    base: s.apis[api]!.url,
+  });
 const status = (m: TestMember, id: number, s = stack) =>
   s.http<WaitingStatus>('GET', `/api/performances/${id}/waiting`, { token: m.token });
-const leave = (m: TestMember, id: number) => stack.http('DELETE', `/api/performances/${id}/waiting`, { token: m.token });
+const leave = (m: TestMember, id: number) =>
+  stack.http('DELETE', `/api/performances/${id}/waiting`, { token: m.token });
 
 /** Admitted member ids, read straight from Redis (reading through the API would count as activity). */
 async function admittedIds(performanceId: number, s = stack): Promise<number[]> {
@@ -32,7 +36,10 @@ test('when 2,000 members join at once through two API processes, then tickets ar
   const joined = await Promise.all(members.map((m, i) => join(m, performanceId, i % 2)));
   t.true(joined.every((r) => r.status === 200));
   const tickets = joined.map((r) => r.body.ticket).sort((a, b) => a - b);
-  t.deepEqual(tickets, Array.from({ length: 2000 }, (_, i) => i + 1));
+  t.deepEqual(
+    tickets,
+    Array.from({ length: 2000 }, (_, i) => i + 1),
+  );
   t.is(joined.filter((r) => r.body.status === 'admitted').length, 10, 'exactly the capacity is admitted');
   const sizes = await stack.ctx.waitingRoom.sizes(performanceId);
   t.deepEqual(sizes, { waiting: 1990, admitted: 10 });
@@ -65,18 +72,27 @@ test('when admitted members go idle, then the next members are admitted in ticke
   const { performanceId } = await idle.performance(1, capacity);
   const members = await idle.members(12);
   const ticketOf = new Map<number, number>();
-  for (const [i, m] of members.entries()) ticketOf.set(m.id, (await join(m, performanceId, i % 2, idle)).body.ticket);
+  for (const [i, m] of members.entries())
+    ticketOf.set(m.id, (await join(m, performanceId, i % 2, idle)).body.ticket);
   const order: number[] = [];
   let maxAdmitted = 0;
-  await eventually(async () => {
-    const now = await admittedIds(performanceId, idle);
-    maxAdmitted = Math.max(maxAdmitted, now.length);
-    for (const id of now) if (!order.includes(id)) order.push(id);
-    return order.length === members.length;
-  }, 30_000, 20);
+  await eventually(
+    async () => {
+      const now = await admittedIds(performanceId, idle);
+      maxAdmitted = Math.max(maxAdmitted, now.length);
+      for (const id of now) if (!order.includes(id)) order.push(id);
+      return order.length === members.length;
+    },
+    30_000,
+    20,
+  );
   t.true(maxAdmitted <= capacity, `at most ${capacity} admitted at once (saw ${maxAdmitted})`);
   const tickets = order.map((id) => ticketOf.get(id)!);
-  t.deepEqual(tickets, [...tickets].sort((a, b) => a - b), 'admitted in ticket order');
+  t.deepEqual(
+    tickets,
+    [...tickets].sort((a, b) => a - b),
+    'admitted in ticket order',
+  );
 });
 
 test('when the only admitted member goes idle, then the next is admitted within 2 s of the deadline without anybody polling', async (t) => {
@@ -142,13 +158,23 @@ test('when a member is not admitted, then seat listing, holds and confirm answer
   const seats = await stack.http('GET', `/api/performances/${performanceId}/seats`, { token: b!.token });
   t.is(seats.status, 403);
   t.is(seats.body['code'], 'not-admitted');
-  const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, { token: b!.token, body: { seatIds: [seatIds[0]] } });
+  const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
+    token: b!.token,
+    body: { seatIds: [seatIds[0]] },
+  });
   t.is(hold.body['code'], 'not-admitted');
   // a holds a seat, then b (not admitted) cannot confirm anything, and a loses admission when idle.
-  const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, { token: a!.token, body: { seatIds: [seatIds[0]] } });
+  const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, {
+    token: a!.token,
+    body: { seatIds: [seatIds[0]] },
+  });
   const held = await stack.settle(a!.token, r.body.requestId);
   t.is(held['status'], 'succeeded');
-  const list = await stack.http<{ items: { status: string }[] }>('GET', `/api/performances/${performanceId}/seats`, { token: a!.token });
+  const list = await stack.http<{ items: { status: string }[] }>(
+    'GET',
+    `/api/performances/${performanceId}/seats`,
+    { token: a!.token },
+  );
   t.is(list.status, 200);
   t.is(list.body.items.length, 3);
   await leave(a!, performanceId);

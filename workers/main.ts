@@ -8,10 +8,18 @@ import { Shutdown } from '../shared/shutdown.js';
 import { SeatWorkers } from './seat.worker.js';
 import { registerWorkerGauges, startAdmissionTicker, startSweeper } from './maintenance.js';
 
-export type WorkerProcess = { ctx: Context; workers: SeatWorkers; metricsServer?: Server; close(): Promise<void> };
+export type WorkerProcess = {
+  ctx: Context;
+  workers: SeatWorkers;
+  metricsServer?: Server;
+  close(): Promise<void>;
+};
 
 /** Everything one worker process runs; tests start it in-process too. */
-export async function startWorkerProcess(config: Config, opts: { metrics?: boolean } = {}): Promise<WorkerProcess> {
+export async function startWorkerProcess(
+  config: Config,
+  opts: { metrics?: boolean } = {},
+): Promise<WorkerProcess> {
   const ctx = createContext(config, 'workers');
   const workers = new SeatWorkers(ctx);
   await workers.start();
@@ -58,7 +66,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   startWorkerProcess(config).then(
     (w) => {
       shutdown.add('workers', () => w.close());
-      logger.info({ metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`, pid: process.pid }, 'workers started');
+      logger.info(
+        { metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`, pid: process.pid },
+        'workers started',
+      );
     },
     (err: unknown) => {
       logger.fatal({ err }, 'workers failed to start');

@@ -27,7 +27,13 @@ export function startAdmissionTicker(ctx: Context): () => void {
  */
 export async function sweep(ctx: Context): Promise<{ expiries: number; requeued: number }> {
   const lockKey = `${ctx.config.keyPrefix}:sweeper-lock`;
-  const got = await ctx.redis.set(lockKey, String(process.pid), 'PX', ctx.config.sweepIntervalSeconds * 1000, 'NX');
+  const got = await ctx.redis.set(
+    lockKey,
+    String(process.pid),
+    'PX',
+    ctx.config.sweepIntervalSeconds * 1000,
+    'NX',
+  );
   if (!got) return { expiries: 0, requeued: 0 };
   // Only the performances this deployment (key prefix) serves.
   const performanceId = { [Op.in]: await ctx.queues.registeredPerformanceIds() };
@@ -38,13 +44,22 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
   });
   for (const hold of overdue) {
     const queue = await ctx.queues.get(hold.performanceId);
-    await queue.add('expire', { kind: 'expire', performanceId: hold.performanceId, holdId: hold.id }, {
-      jobId: `expire-${hold.id}-sweep`,
-      removeOnComplete: true,
-    });
+    await queue.add(
+      'expire',
+      { kind: 'expire', performanceId: hold.performanceId, holdId: hold.id },
+      {
+        jobId: `expire-${hold.id}-sweep`,
+        removeOnComplete: true,
+      },
+    );
   }
   const stale = await HoldRequest.findAll({
-    where: { performanceId, status: 'queued', queueSeq: { [Op.ne]: null }, createdAt: { [Op.lt]: new Date(Date.now() - 60_000) } },
+    where: {
+      performanceId,
+      status: 'queued',
+      queueSeq: { [Op.ne]: null },
+      createdAt: { [Op.lt]: new Date(Date.now() - 60_000) },
+    },
     order: [['id', 'ASC']],
     limit: 200,
   });
@@ -53,12 +68,19 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     const queue = await ctx.queues.get(r.performanceId);
     if (await queue.getJob(String(r.queueSeq))) continue;
     const payload = JSON.parse(r.payload) as Record<string, unknown>;
-    const job = { ...payload, kind: r.kind, requestId: r.id, performanceId: r.performanceId, memberId: r.memberId } as RequestJob;
+    const job = {
+      ...payload,
+      kind: r.kind,
+      requestId: r.id,
+      performanceId: r.performanceId,
+      memberId: r.memberId,
+    } as RequestJob;
     const seq = await ctx.queues.addRequest(job);
     await r.update({ queueSeq: seq });
     requeued++;
   }
-  if (overdue.length || requeued) ctx.logger.info({ expiries: overdue.length, requeued }, 'sweeper re-queued work');
+  if (overdue.length || requeued)
+    ctx.logger.info({ expiries: overdue.length, requeued }, 'sweeper re-queued work');
   return { expiries: overdue.length, requeued };
 }
 
@@ -76,7 +98,8 @@ export function registerWorkerGauges(ctx: Context, performanceIds: () => number[
     for (const id of performanceIds()) {
       const q = await ctx.queues.get(id);
       const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(counts)) queueDepth.set({ performance_id: String(id), state }, n);
+      for (const [state, n] of Object.entries(counts))
+        queueDepth.set({ performance_id: String(id), state }, n);
     }
   });
   const offRoom = onScrape(waitingRoomMembers, async () => {

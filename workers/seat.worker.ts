@@ -66,7 +66,8 @@ export class SeatWorkers {
     const parsed = seatJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed seat job: ${parsed.error.message}`);
     const data = parsed.data;
-    if (data.kind !== 'expire') await markStarted(this.ctx.redis, this.ctx.config.keyPrefix, data.performanceId, Number(job.id));
+    if (data.kind !== 'expire')
+      await markStarted(this.ctx.redis, this.ctx.config.keyPrefix, data.performanceId, Number(job.id));
     jobWait.observe({ kind: data.kind }, Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000);
     const started = process.hrtime.bigint();
     const outcome = await this.retrying(job, () =>
@@ -88,7 +89,9 @@ export class SeatWorkers {
       try {
         return await fn();
       } catch (err) {
-        const infra = isInfrastructureError(err) || (err instanceof Error && err.name === 'SequelizeUniqueConstraintError');
+        const infra =
+          isInfrastructureError(err) ||
+          (err instanceof Error && err.name === 'SequelizeUniqueConstraintError');
         if (!infra && attempt >= MAX_UNKNOWN_ERROR_ATTEMPTS) throw err;
         jobInfraRetries.inc();
         this.ctx.logger.warn({ err, jobId: job.id, attempt }, 'seat job failed, retrying in place');
@@ -101,7 +104,11 @@ export class SeatWorkers {
   private async afterCommit(job: SeatJob, o: Outcome): Promise<void> {
     const { redis, config, queues, payments, waitingRoom, logger } = this.ctx;
     const steps: [string, () => Promise<unknown>][] = [];
-    if (o.events.length) steps.push(['publish seat events', () => publishSeatEvents(redis, config.keyPrefix, job.performanceId, o.events)]);
+    if (o.events.length)
+      steps.push([
+        'publish seat events',
+        () => publishSeatEvents(redis, config.keyPrefix, job.performanceId, o.events),
+      ]);
     if (o.expiry) {
       const { holdId, at } = o.expiry;
       const early = o.outcome === 'skipped';
@@ -110,19 +117,31 @@ export class SeatWorkers {
         () =>
           early
             ? queues.get(job.performanceId).then((q) =>
-                q.add('expire', { kind: 'expire', performanceId: job.performanceId, holdId }, {
-                  jobId: `expire-${holdId}-${Date.now()}`,
-                  delay: Math.max(0, at.getTime() - Date.now()),
-                  removeOnComplete: true,
-                }),
+                q.add(
+                  'expire',
+                  { kind: 'expire', performanceId: job.performanceId, holdId },
+                  {
+                    jobId: `expire-${holdId}-${Date.now()}`,
+                    delay: Math.max(0, at.getTime() - Date.now()),
+                    removeOnComplete: true,
+                  },
+                ),
               )
-            : queues.addExpiry({ kind: 'expire', performanceId: job.performanceId, holdId }, at.getTime() - Date.now()),
+            : queues.addExpiry(
+                { kind: 'expire', performanceId: job.performanceId, holdId },
+                at.getTime() - Date.now(),
+              ),
       ]);
     }
     if (o.capture) steps.push(['capture payment', () => payments.capture(o.capture!)]);
     if (o.void) steps.push(['void payment', () => payments.void(o.void!)]);
-    if (o.finished) steps.push(['leave waiting room', () => waitingRoom.leave(o.finished!.performanceId, o.finished!.memberId)]);
-    if (o.requestId && o.outcome !== 'skipped') steps.push(['announce', () => announceDone(redis, config.keyPrefix, [o.requestId!])]);
+    if (o.finished)
+      steps.push([
+        'leave waiting room',
+        () => waitingRoom.leave(o.finished!.performanceId, o.finished!.memberId),
+      ]);
+    if (o.requestId && o.outcome !== 'skipped')
+      steps.push(['announce', () => announceDone(redis, config.keyPrefix, [o.requestId!])]);
     for (const [name, step] of steps) {
       // These are idempotent and backed up (replay from MySQL, the sweeper, long-poll re-checks).
       for (let attempt = 1; attempt <= 5; attempt++) {

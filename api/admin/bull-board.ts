@@ -28,7 +28,10 @@ function adminOnly(ctx: Context): RequestHandler {
       : undefined;
     if (basic) {
       const i = basic.indexOf(':');
-      if (same(basic.slice(0, i).toLowerCase(), ctx.config.adminEmail.toLowerCase()) && same(basic.slice(i + 1), ctx.config.adminPassword))
+      if (
+        same(basic.slice(0, i).toLowerCase(), ctx.config.adminEmail.toLowerCase()) &&
+        same(basic.slice(i + 1), ctx.config.adminPassword)
+      )
         return next();
     }
     res.setHeader('WWW-Authenticate', 'Basic realm="ticketing admin", charset="UTF-8"');
@@ -38,8 +41,20 @@ function adminOnly(ctx: Context): RequestHandler {
       .send(
         JSON.stringify(
           token || basic
-            ? { type: 'about:blank#forbidden', title: 'Forbidden', status: 403, detail: 'ADMIN only.', code: 'forbidden' }
-            : { type: 'about:blank#unauthenticated', title: 'Unauthenticated', status: 401, detail: 'ADMIN credentials required.', code: 'unauthenticated' },
+            ? {
+                type: 'about:blank#forbidden',
+                title: 'Forbidden',
+                status: 403,
+                detail: 'ADMIN only.',
+                code: 'forbidden',
+              }
+            : {
+                type: 'about:blank#unauthenticated',
+                title: 'Unauthenticated',
+                status: 401,
+                detail: 'ADMIN credentials required.',
+                code: 'unauthenticated',
+              },
         ),
       );
   };
@@ -49,21 +64,32 @@ function adminOnly(ctx: Context): RequestHandler {
 export function adminRouter(ctx: Context): { router: Router; close: () => void } {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BASE);
-  const board = createBullBoard({ queues: [], serverAdapter, options: { uiConfig: { boardTitle: 'Ticketing queues' } } });
+  const board = createBullBoard({
+    queues: [],
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'Ticketing queues' } },
+  });
   const shown = new Set<number>();
   const sync = async () => {
     for (const id of await ctx.queues.registeredPerformanceIds()) {
       if (shown.has(id)) continue;
       shown.add(id);
-      board.addQueue(new BullMQAdapter(await ctx.queues.get(id), { readOnlyMode: ctx.config.bullBoardReadOnly }));
+      board.addQueue(
+        new BullMQAdapter(await ctx.queues.get(id), { readOnlyMode: ctx.config.bullBoardReadOnly }),
+      );
     }
   };
   const timer = setInterval(() => void sync().catch(() => undefined), 5000);
   timer.unref();
   const router = Router();
-  router.use(BASE, adminOnly(ctx), async (_req, _res, next) => {
-    await sync().catch(() => undefined);
-    next();
-  }, serverAdapter.getRouter() as RequestHandler);
+  router.use(
+    BASE,
+    adminOnly(ctx),
+    async (_req, _res, next) => {
+      await sync().catch(() => undefined);
+      next();
+    },
+    serverAdapter.getRouter() as RequestHandler,
+  );
   return { router, close: () => clearInterval(timer) };
 }

@@ -6,17 +6,31 @@ import { httpRequestDuration } from '../../shared/metrics.js';
 /** A request id, a child logger and the latency histogram labelled by route template. */
 export function observe(logger: Logger): RequestHandler {
   return (req, res, next) => {
-    const id = (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) || randomUUID();
+    const id =
+      (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) ||
+      randomUUID();
     res.setHeader('X-Request-Id', id);
     req.log = logger.child({ reqId: id });
     const start = process.hrtime.bigint();
     res.on('finish', () => {
       // An event stream's duration is its connection's lifetime, not a latency.
       if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : req.path.startsWith('/admin') ? '/admin' : 'unmatched';
+      const route = req.route?.path
+        ? `${req.baseUrl}${String(req.route.path)}`
+        : req.path.startsWith('/admin')
+          ? '/admin'
+          : 'unmatched';
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
-      req.log?.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms: seconds * 1000 }, 'request');
+      req.log?.debug(
+        {
+          method: req.method,
+          url: req.originalUrl.replace(/access_token=[^&]*/, 'access_token=[redacted]'),
+          status: res.statusCode,
+          ms: seconds * 1000,
+        },
+        'request',
+      );
     });
     next();
   };

@@ -29,6 +29,7 @@ export class RateLimiter {
   }
 
   private prune(now: number): void {
-    for (const [k, b] of this.buckets) if (now - b.at > (this.burst / this.perSecond) * 1000) this.buckets.delete(k);
+    for (const [k, b] of this.buckets)
+      if (now - b.at > (this.burst / this.perSecond) * 1000) this.buckets.delete(k);
   }
 }

@@ -31,7 +31,7 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     const key = idempotencyKey(req);
     await admitted(performanceId, who(req).memberId);
     const out = await requests.hold(who(req).memberId, performanceId, seatIds, key);
-    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId, status: 'queued', position: out.position });
+    res.status(202).location(`/api/requests/${out.requestId}`).json(out);
   });
 
   r.post('/holds/:holdId/confirm', member, async (req, res) => {

@@ -7,7 +7,11 @@ import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 import type { SeatEventClient } from '../../shared/seat-events/seat-events.js';
 
-const lastEventId = z.string().regex(/^\d{1,15}$/).transform(Number).optional();
+const lastEventId = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .transform(Number)
+  .optional();
 
 // EventSource cannot send headers: a browser passes its token as ?access_token= on this route only.
 const tokenFromQuery: RequestHandler = (req, _res, next) => {
@@ -37,7 +41,7 @@ export function performanceRoutes(deps: ApiDeps): Router {
   r.get('/performances/:id/seats', member, async (req, res) => {
     const id = pathId(req.params, 'id');
     await admitted(id, who(req).memberId);
-    res.json({ items: await ctx.catalogue.seats(id) });
+    res.json(await ctx.catalogue.seats(id));
   });
 
   // Server-sent events: every committed seat change, in commit order, replayable by Last-Event-ID.
@@ -45,16 +49,22 @@ export function performanceRoutes(deps: ApiDeps): Router {
     const id = pathId(req.params, 'id');
     await ctx.catalogue.info(id);
     const from = parse(lastEventId, req.headers['last-event-id'] ?? req.query['lastEventId'], 'headers');
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 2000\n\n');
-    const client: SeatEventClient = { lastSent: 0, live: false, pending: [], write: (chunk) => res.write(chunk) };
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('Connection', 'keep-alive');
+    res.setHeader('X-Accel-Buffering', 'no');
+    const client: SeatEventClient = {
+      lastSent: 0,
+      live: false,
+      pending: [],
+      write: (chunk) => res.write(chunk),
+    };
     req.on('close', () => hub.remove(id, client));
+    // The first bytes go out only once the client is registered: nothing committed after the
+    // client sees the stream open can be missed.
     await hub.add(id, client, from);
+    res.write('retry: 2000\n\n');
   });
 
   return r;

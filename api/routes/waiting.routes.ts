@@ -16,7 +16,8 @@ export function waitingRoutes({ ctx, member }: ApiDeps): Router {
   r.get('/performances/:id/waiting', member, async (req, res) => {
     const { id, capacity } = await ctx.catalogue.info(pathId(req.params, 'id'));
     const status = await room.status(id, who(req).memberId, capacity);
-    if (!status) throw new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');
+    if (!status)
+      throw new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');
     res.json(status);
   });
 

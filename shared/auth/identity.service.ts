@@ -5,12 +5,21 @@ import { Member, type Role } from '../db/models/index.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { signAccessToken } from './tokens.js';
 
-export async function registerMember(email: string, password: string, role: Role = 'USER'): Promise<{ memberId: number }> {
+export async function registerMember(
+  email: string,
+  password: string,
+  role: Role = 'USER',
+): Promise<{ memberId: number }> {
   try {
-    const m = await Member.create({ email: email.toLowerCase(), passwordHash: await hashPassword(password), role });
+    const m = await Member.create({
+      email: email.toLowerCase(),
+      passwordHash: await hashPassword(password),
+      role,
+    });
     return { memberId: m.id };
   } catch (err) {
-    if (err instanceof UniqueConstraintError) throw new ConflictError('email-taken', 'That email is already registered.');
+    if (err instanceof UniqueConstraintError)
+      throw new ConflictError('email-taken', 'That email is already registered.');
     throw err;
   }
 }
@@ -26,7 +35,11 @@ export async function login(config: Config, email: string, password: string) {
     throw new InvalidCredentialsError();
   }
   if (!(await verifyPassword(password, m.passwordHash))) throw new InvalidCredentialsError();
-  const accessToken = await signAccessToken(config.jwtSecret, { memberId: m.id, role: m.role }, config.jwtTtlSeconds);
+  const accessToken = await signAccessToken(
+    config.jwtSecret,
+    { memberId: m.id, role: m.role },
+    config.jwtTtlSeconds,
+  );
   return { memberId: m.id, accessToken, expiresIn: config.jwtTtlSeconds };
 }
 

@@ -3,7 +3,11 @@ import type { Role } from '../db/models/index.js';
 
 export type Identity = { memberId: number; role: Role };
 
-export async function signAccessToken(secret: string, identity: Identity, ttlSeconds: number): Promise<string> {
+export async function signAccessToken(
+  secret: string,
+  identity: Identity,
+  ttlSeconds: number,
+): Promise<string> {
   return new SignJWT({ role: identity.role })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(String(identity.memberId))

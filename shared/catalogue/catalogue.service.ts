@@ -1,4 +1,4 @@
-import { QueryTypes, type Transaction } from 'sequelize';
+import { QueryTypes, Transaction } from 'sequelize';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
@@ -37,16 +37,19 @@ function crossCheck(body: CreatePerformance): FieldError[] {
   const errors: FieldError[] = [];
   const grades = new Set<string>();
   body.grades.forEach((g, i) => {
-    if (grades.has(g.name)) errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
+    if (grades.has(g.name))
+      errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
     grades.add(g.name);
   });
   const zones = new Set<string>();
   const codes = new Set<string>();
   body.zones.forEach((z, i) => {
-    if (zones.has(z.name)) errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice` });
+    if (zones.has(z.name))
+      errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice` });
     zones.add(z.name);
     z.seats.forEach((s, j) => {
-      if (codes.has(s.code)) errors.push({ path: `zones.${i}.seats.${j}.code`, message: `seat "${s.code}" is listed twice` });
+      if (codes.has(s.code))
+        errors.push({ path: `zones.${i}.seats.${j}.code`, message: `seat "${s.code}" is listed twice` });
       codes.add(s.code);
       if (!grades.has(s.grade))
         errors.push({ path: `zones.${i}.seats.${j}.grade`, message: `grade "${s.grade}" is not in grades` });
@@ -87,7 +90,12 @@ export class Catalogue {
       for (const zone of body.zones) {
         const z = await Zone.create({ performanceId: p.id, name: zone.name }, { transaction });
         await Seat.bulkCreate(
-          zone.seats.map((s) => ({ performanceId: p.id, zoneId: z.id, gradeId: gradeIds.get(s.grade)!, code: s.code })),
+          zone.seats.map((s) => ({
+            performanceId: p.id,
+            zoneId: z.id,
+            gradeId: gradeIds.get(s.grade)!,
+            code: s.code,
+          })),
           { transaction },
         );
       }
@@ -136,13 +144,29 @@ export class Catalogue {
       place: p.place,
       showtime: p.showtime.toISOString(),
       admissionCapacity: p.admissionCapacity ?? this.config.admissionCapacity,
+      maxSeatsPerMember: this.config.maxSeatsPerMember,
       grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
       zones: zones.map((z) => ({ id: z.id, name: z.name })),
     };
   }
 
+  /**
+   * The seat map and the seat-event sequence it reflects, read in one snapshot: a client that
+   * streams events from `lastEventId` on misses nothing and applies nothing twice.
+   */
   async seats(performanceId: number) {
     await this.info(performanceId);
+    return Performance.sequelize!.transaction(
+      { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ },
+      async (transaction) => {
+        const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
+        const items = await this.seatRows(performanceId, transaction);
+        return { items, lastEventId: Number(p?.eventSeq ?? 0) };
+      },
+    );
+  }
+
+  private async seatRows(performanceId: number, transaction: Transaction) {
     const rows = await Performance.sequelize!.query<{
       id: number;
       code: string;
@@ -154,7 +178,7 @@ export class Catalogue {
       `SELECT s.id, s.code, z.name AS zone, g.name AS grade, g.price, s.status
          FROM seats s JOIN zones z ON z.id = s.zone_id JOIN seat_grades g ON g.id = s.grade_id
         WHERE s.performance_id = ? ORDER BY s.id`,
-      { type: QueryTypes.SELECT, replacements: [performanceId] },
+      { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
     );
     return rows.map((r) => ({ ...r, id: Number(r.id), price: Number(r.price) }));
   }

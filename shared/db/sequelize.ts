@@ -7,8 +7,8 @@ export function databaseName(databaseUrl: string): string {
   return new URL(databaseUrl).pathname.replace(/^\//, '');
 }
 
-export function createSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 }): Sequelize {
-  const sequelize = new Sequelize(config.databaseUrl, {
+function newSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 }): Sequelize {
+  return new Sequelize(config.databaseUrl, {
     dialect: 'mysql',
     logging: logger ? (sql) => logger.trace({ sql }, 'sql') : false,
     timezone: '+00:00',
@@ -16,8 +16,43 @@ export function createSequelize(config: Config, logger?: Logger, pool = { max: 1
     dialectOptions: { decimalNumbers: true, connectTimeout: 5000 },
     define: { underscored: true },
   });
-  initModels(sequelize);
-  return sequelize;
+}
+
+// Sequelize models are module-level classes bound to one instance, so a process shares one
+// instance (per database) between its contexts, an API and workers in `npm start` or in tests.
+let shared: { url: string; sequelize: Sequelize; refs: number } | undefined;
+
+/** The process's Sequelize with the models bound to it; release it once per call. */
+export function openSequelize(
+  config: Config,
+  logger?: Logger,
+): { sequelize: Sequelize; release: () => Promise<void> } {
+  if (shared && shared.url !== config.databaseUrl)
+    throw new Error(`this process already uses ${shared.url}; one database per process`);
+  if (!shared) {
+    const sequelize = newSequelize(config, logger, { max: 20, min: 0 });
+    initModels(sequelize);
+    shared = { url: config.databaseUrl, sequelize, refs: 0 };
+  }
+  const entry = shared;
+  entry.refs++;
+  let released = false;
+  return {
+    sequelize: entry.sequelize,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--entry.refs === 0) {
+        if (shared === entry) shared = undefined;
+        await entry.sequelize.close();
+      }
+    },
+  };
+}
+
+/** A standalone connection without models (migrations). */
+export function createSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 }): Sequelize {
+  return newSequelize(config, logger, pool);
 }
 
 /** Creates the database named in the URL if it does not exist. */
@@ -27,7 +62,9 @@ export async function ensureDatabase(config: Config): Promise<void> {
   url.pathname = '/';
   const admin = new Sequelize(url.toString().replace(/\/$/, ''), { dialect: 'mysql', logging: false });
   try {
-    await admin.query(`CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await admin.query(
+      `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
   } finally {
     await admin.close();
   }

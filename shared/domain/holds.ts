@@ -36,7 +36,10 @@ export function decideConfirm(
   return { ok: true };
 }
 
-export function decideRelease(hold: { memberId: number; status: HoldStatus } | null, memberId: number): Decision {
+export function decideRelease(
+  hold: { memberId: number; status: HoldStatus } | null,
+  memberId: number,
+): Decision {
   if (!hold || hold.memberId !== memberId) return { ok: false, reason: 'hold-not-found' };
   if (hold.status === 'expired') return { ok: false, reason: 'hold-expired' };
   if (hold.status !== 'held') return { ok: false, reason: 'hold-not-found' };

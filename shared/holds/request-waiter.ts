@@ -24,10 +24,12 @@ export class RequestWaiter {
 
   /** Resolves when the request is announced or after `ms`, whichever is first. */
   async wait(requestId: number, ms: number): Promise<void> {
-    this.subscribed ??= this.subscriber.subscribe(requestDoneChannel(this.keyPrefix)).catch((err: unknown) => {
-      this.subscribed = undefined;
-      throw err;
-    });
+    this.subscribed ??= this.subscriber
+      .subscribe(requestDoneChannel(this.keyPrefix))
+      .catch((err: unknown) => {
+        this.subscribed = undefined;
+        throw err;
+      });
     await this.subscribed.catch(() => undefined);
     await new Promise<void>((resolve) => {
       const set = this.waiters.get(requestId) ?? new Set();
@@ -48,6 +50,10 @@ export class RequestWaiter {
   }
 }
 
-export async function announceDone(redis: RedisClient, keyPrefix: string, requestIds: number[]): Promise<void> {
+export async function announceDone(
+  redis: RedisClient,
+  keyPrefix: string,
+  requestIds: number[],
+): Promise<void> {
   if (requestIds.length) await redis.publish(requestDoneChannel(keyPrefix), requestIds.join(','));
 }

@@ -64,7 +64,9 @@ export class SeatRequests {
     const errors = [
       ...duplicatedIds(seatIds).map((id) => ({ path: 'seatIds', message: `seat ${id} is listed twice` })),
       ...seatIds.flatMap((id, i) =>
-        info.seatIds.has(id) ? [] : [{ path: `seatIds.${i}`, message: `seat ${id} is not a seat of performance ${performanceId}` }],
+        info.seatIds.has(id)
+          ? []
+          : [{ path: `seatIds.${i}`, message: `seat ${id} is not a seat of performance ${performanceId}` }],
       ),
     ];
     if (seatIds.length > this.config.maxSeatsPerMember)
@@ -84,12 +86,18 @@ export class SeatRequests {
   /** The member's own hold; another member's is as absent as a missing one. */
   async ownHold(memberId: number, holdId: number): Promise<Hold> {
     const hold = await Hold.findByPk(holdId);
-    if (!hold || hold.memberId !== memberId) throw new NotFoundError('hold-not-found', `You have no hold ${holdId}.`);
+    if (!hold || hold.memberId !== memberId)
+      throw new NotFoundError('hold-not-found', `You have no hold ${holdId}.`);
     return hold;
   }
 
   /** Authorises the payment first, so a slow or declined payment never reaches the queue. */
-  async confirm(memberId: number, hold: Hold, payment: z.infer<typeof paymentSchema>, idempotencyKey?: string) {
+  async confirm(
+    memberId: number,
+    hold: Hold,
+    payment: z.infer<typeof paymentSchema>,
+    idempotencyKey?: string,
+  ) {
     if (idempotencyKey) {
       const existing = await this.findByKey(memberId, idempotencyKey);
       if (existing) return this.replay(existing, 'confirm', hold.performanceId, { holdId: hold.id });
@@ -148,7 +156,13 @@ export class SeatRequests {
       holdId: hold.id,
       payload: { holdId: hold.id },
       idempotencyKey,
-      job: (requestId) => ({ kind: 'release', requestId, performanceId: hold.performanceId, memberId, holdId: hold.id }),
+      job: (requestId) => ({
+        kind: 'release',
+        requestId,
+        performanceId: hold.performanceId,
+        memberId,
+        holdId: hold.id,
+      }),
     });
   }
 
@@ -156,7 +170,9 @@ export class SeatRequests {
     return HoldRequest.findOne({ where: { memberId, idempotencyKey } });
   }
 
-  private async enqueue(e: Enqueue): Promise<{ requestId: number; status: 'queued'; position: number | null }> {
+  private async enqueue(
+    e: Enqueue,
+  ): Promise<{ requestId: number; status: RequestView['status']; position?: number }> {
     if (e.idempotencyKey) {
       const existing = await this.findByKey(e.memberId, e.idempotencyKey);
       if (existing) return this.replay(existing, e.kind, e.performanceId, e.payload);
@@ -175,7 +191,8 @@ export class SeatRequests {
       if (!(err instanceof UniqueConstraintError) || !e.idempotencyKey) throw err;
       const twin = await this.findByKey(e.memberId, e.idempotencyKey);
       if (!twin) throw err;
-      if (e.kind === 'confirm') throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
+      if (e.kind === 'confirm')
+        throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
       return this.replay(twin, e.kind, e.performanceId, e.payload);
     }
     let seq: number;
@@ -188,11 +205,20 @@ export class SeatRequests {
     }
     requestsEnqueued.inc({ kind: e.kind });
     await request.update({ queueSeq: seq });
-    return { requestId: request.id, status: 'queued', position: await this.queues.position(e.performanceId, seq) };
+    return {
+      requestId: request.id,
+      status: 'queued',
+      position: await this.queues.position(e.performanceId, seq),
+    };
   }
 
   /** A repeated Idempotency-Key: the same request, enqueued once. */
-  private async replay(existing: HoldRequest, kind: RequestKind, performanceId: number, payload: Record<string, unknown>) {
+  private async replay(
+    existing: HoldRequest,
+    kind: RequestKind,
+    performanceId: number,
+    payload: Record<string, unknown>,
+  ) {
     const same =
       existing.kind === kind &&
       existing.performanceId === performanceId &&
@@ -200,9 +226,16 @@ export class SeatRequests {
         ? (JSON.parse(existing.payload) as { holdId: number }).holdId === payload['holdId']
         : existing.payload === JSON.stringify(payload));
     if (!same)
-      throw new ConflictError('idempotency-key-reused', 'This Idempotency-Key was used for a different request.');
+      throw new ConflictError(
+        'idempotency-key-reused',
+        'This Idempotency-Key was used for a different request.',
+      );
     const view = await this.view(existing);
-    return { requestId: existing.id, status: 'queued' as const, position: view.position ?? null, view };
+    return {
+      requestId: existing.id,
+      status: view.status,
+      ...(view.position !== undefined ? { position: view.position } : {}),
+    };
   }
 
   async get(memberId: number, requestId: number, waitSeconds: number): Promise<RequestView> {
@@ -240,7 +273,10 @@ export class SeatRequests {
   async holdViews(where: { id?: number; memberId?: number }): Promise<HoldView[]> {
     const holds = await Hold.findAll({ where, order: [['id', 'ASC']] });
     if (!holds.length) return [];
-    const seats = await HoldSeat.findAll({ where: { holdId: { [Op.in]: holds.map((h) => h.id) } }, order: [['seatId', 'ASC']] });
+    const seats = await HoldSeat.findAll({
+      where: { holdId: { [Op.in]: holds.map((h) => h.id) } },
+      order: [['seatId', 'ASC']],
+    });
     return holds.map((h) => ({
       id: h.id,
       performanceId: h.performanceId,
@@ -262,6 +298,11 @@ export class SeatRequests {
          FROM tickets t JOIN seats s ON s.id = t.seat_id WHERE t.member_id = ? ORDER BY t.id`,
       { type: QueryTypes.SELECT, replacements: [memberId] },
     );
-    return rows.map((r) => ({ ...r, seatId: Number(r.seatId), performanceId: Number(r.performanceId), price: Number(r.price) }));
+    return rows.map((r) => ({
+      ...r,
+      seatId: Number(r.seatId),
+      performanceId: Number(r.performanceId),
+      price: Number(r.price),
+    }));
   }
 }

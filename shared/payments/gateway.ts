@@ -25,7 +25,9 @@ export class SimulatedPaymentGateway implements PaymentGateway {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
     if (input.token.startsWith('decline')) return { ok: false, reason: 'The card was declined.' };
     const declined =
-      !input.token.startsWith('approve') && this.declineRate > 0 && randomInt(1_000_000) < this.declineRate * 1_000_000;
+      !input.token.startsWith('approve') &&
+      this.declineRate > 0 &&
+      randomInt(1_000_000) < this.declineRate * 1_000_000;
     if (declined) return { ok: false, reason: 'The issuer declined the payment.' };
     return { ok: true, authorizationId: `sim_${randomUUID()}` };
   }

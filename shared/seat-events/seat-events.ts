@@ -26,11 +26,14 @@ export async function appendSeatEvents(
     replacements: [changes.length, performanceId],
     transaction,
   });
-  const [row] = await sequelize.query<{ seq: number }>('SELECT event_seq AS seq FROM performances WHERE id = ?', {
-    replacements: [performanceId],
-    type: QueryTypes.SELECT,
-    transaction,
-  });
+  const [row] = await sequelize.query<{ seq: number }>(
+    'SELECT event_seq AS seq FROM performances WHERE id = ?',
+    {
+      replacements: [performanceId],
+      type: QueryTypes.SELECT,
+      transaction,
+    },
+  );
   const first = Number(row!.seq) - changes.length + 1;
   const events = changes.map((c, i) => ({ seq: first + i, seatId: c.seatId, status: c.status }));
   await SeatEvent.bulkCreate(
@@ -40,11 +43,20 @@ export async function appendSeatEvents(
   return events;
 }
 
-export async function publishSeatEvents(redis: RedisClient, keyPrefix: string, performanceId: number, events: SeatChange[]) {
+export async function publishSeatEvents(
+  redis: RedisClient,
+  keyPrefix: string,
+  performanceId: number,
+  events: SeatChange[],
+) {
   if (events.length) await redis.publish(seatEventsChannel(keyPrefix, performanceId), JSON.stringify(events));
 }
 
-export async function readSeatEvents(performanceId: number, afterSeq: number, limit = 1000): Promise<SeatChange[]> {
+export async function readSeatEvents(
+  performanceId: number,
+  afterSeq: number,
+  limit = 1000,
+): Promise<SeatChange[]> {
   const rows = await SeatEvent.findAll({
     where: { performanceId, seq: { [Op.gt]: afterSeq } },
     order: [['seq', 'ASC']],
@@ -127,7 +139,9 @@ export class SeatEventHub {
     sseClients.dec();
     if (room.clients.size === 0) {
       this.rooms.delete(performanceId);
-      void this.subscriber.unsubscribe(seatEventsChannel(this.keyPrefix, performanceId)).catch(() => undefined);
+      void this.subscriber
+        .unsubscribe(seatEventsChannel(this.keyPrefix, performanceId))
+        .catch(() => undefined);
     }
   }
 

@@ -5,7 +5,10 @@ import type { Catalogue, CreatePerformance } from '../catalogue/catalogue.servic
 import { Seat } from '../db/models/index.js';
 
 /** A performance body with `seats` seats in zones of up to 100, two grades. */
-export function performanceBody(seats: number, opts: { name?: string; admissionCapacity?: number } = {}): CreatePerformance {
+export function performanceBody(
+  seats: number,
+  opts: { name?: string; admissionCapacity?: number } = {},
+): CreatePerformance {
   const zones: CreatePerformance['zones'] = [];
   for (let i = 0; i < seats; i += 100) {
     const zone = String.fromCharCode(65 + ((i / 100) % 26)) + (i >= 2600 ? String(Math.floor(i / 2600)) : '');
@@ -56,6 +59,10 @@ export async function seedPerformance(
   opts: { name?: string; admissionCapacity?: number } = {},
 ): Promise<{ performanceId: number; seatIds: number[] }> {
   const { id } = await catalogue.create(performanceBody(seats, opts));
-  const rows = await Seat.findAll({ where: { performanceId: id }, attributes: ['id'], order: [['id', 'ASC']] });
+  const rows = await Seat.findAll({
+    where: { performanceId: id },
+    attributes: ['id'],
+    order: [['id', 'ASC']],
+  });
   return { performanceId: id, seatIds: rows.map((s) => s.id) };
 }

@@ -155,12 +155,19 @@ export class WaitingRoom {
 
   /** The member's status, or null when not in line nor admitted. Counts as activity of an admitted member. */
   async status(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus | null> {
-    const raw = (await runScript(this.redis, STATUS, this.keys(performanceId), [String(memberId), String(this.idleMs), '1'])) as RawStatus;
+    const raw = (await runScript(this.redis, STATUS, this.keys(performanceId), [
+      String(memberId),
+      String(this.idleMs),
+      '1',
+    ])) as RawStatus;
     return this.toStatus(raw, capacity);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const removed = (await runScript(this.redis, LEAVE, this.keys(performanceId), [String(memberId), String(this.idleMs)])) as number;
+    const removed = (await runScript(this.redis, LEAVE, this.keys(performanceId), [
+      String(memberId),
+      String(this.idleMs),
+    ])) as number;
     return removed > 0;
   }
 
@@ -176,10 +183,9 @@ export class WaitingRoom {
     let admitted = 0;
     for (const id of ids) {
       const performanceId = Number(id);
-      const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [String(this.idleMs)])) as [
-        number,
-        number,
-      ];
+      const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [
+        String(this.idleMs),
+      ])) as [number, number];
       admitted += n;
       if (left === 0) {
         await this.redis.srem(this.activeKey(), id);
@@ -230,7 +236,12 @@ export class WaitingRoom {
  * From the admissions measured over the last minute; with none measured yet, assume the slowest
  * turnover the rules allow (every admitted member idling out).
  */
-export function estimateEtaSeconds(position: number, admittedLastMinute: number, capacity: number, idleSeconds: number) {
+export function estimateEtaSeconds(
+  position: number,
+  admittedLastMinute: number,
+  capacity: number,
+  idleSeconds: number,
+) {
   if (admittedLastMinute > 0) return Math.ceil((position * 60) / admittedLastMinute);
   return Math.ceil(position / Math.max(1, capacity)) * idleSeconds;
 }

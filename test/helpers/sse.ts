@@ -21,7 +21,7 @@ export class SseClient {
     const decoder = new TextDecoder();
     let buffer = '';
     try {
-      for await (const chunk of body) {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
         buffer += decoder.decode(chunk, { stream: true });
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {

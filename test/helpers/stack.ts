@@ -28,7 +28,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     PAYMENT_LATENCY_MS: '5',
     WORKER_LOCK_SECONDS: '4',
     SWEEP_INTERVAL_SECONDS: '2',
-    ...(process.env['REDIS_CLUSTER_NODES'] ? { REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'] } : {}),
+    ...(process.env['REDIS_CLUSTER_NODES']
+      ? { REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'] }
+      : {}),
     ...overrides,
   };
 }
@@ -51,7 +53,9 @@ export class Stack {
     return this.apis[0]!.ctx;
   }
 
-  static async start(opts: { env?: Record<string, string>; apis?: number; workers?: number } = {}): Promise<Stack> {
+  static async start(
+    opts: { env?: Record<string, string>; apis?: number; workers?: number } = {},
+  ): Promise<Stack> {
     const env = testEnv(opts.env);
     const stack = new Stack(env, parseConfig(env));
     for (let i = 0; i < (opts.apis ?? 1); i++) stack.apis.push(await startApiProcess(stack.config));
@@ -111,13 +115,22 @@ export class Stack {
   }
 
   async performance(seats: number, admissionCapacity = 100_000) {
-    return seedPerformance(this.ctx.catalogue, seats, { name: `test ${this.config.keyPrefix}`, admissionCapacity });
+    return seedPerformance(this.ctx.catalogue, seats, {
+      name: `test ${this.config.keyPrefix}`,
+      admissionCapacity,
+    });
   }
 
   async http<T = Record<string, unknown>>(
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown; raw?: string; headers?: Record<string, string>; base?: string } = {},
+    opts: {
+      token?: string;
+      body?: unknown;
+      raw?: string;
+      headers?: Record<string, string>;
+      base?: string;
+    } = {},
   ): Promise<HttpResult<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
@@ -160,7 +173,11 @@ export class Stack {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -37,7 +37,11 @@ async function reject(request: HoldRequest, reason: RejectReason, transaction: T
 }
 
 /** Seats of the member in this performance's live or confirmed holds. */
-async function memberSeatCount(memberId: number, performanceId: number, transaction: Transaction): Promise<number> {
+async function memberSeatCount(
+  memberId: number,
+  performanceId: number,
+  transaction: Transaction,
+): Promise<number> {
   const [row] = await HoldRequest.sequelize!.query<{ n: number }>(
     `SELECT COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
       WHERE h.member_id = ? AND h.performance_id = ? AND h.status IN ('held', 'confirmed')`,
@@ -86,23 +90,39 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
     job.seatIds.map((seatId) => ({ holdId: hold.id, seatId, liveSeatId: seatId })),
     { transaction },
   );
-  await Seat.update({ status: 'held', holdId: hold.id }, { where: { id: { [Op.in]: job.seatIds } }, transaction });
+  await Seat.update(
+    { status: 'held', holdId: hold.id },
+    { where: { id: { [Op.in]: job.seatIds } }, transaction },
+  );
   const events = await appendSeatEvents(
     job.performanceId,
     job.seatIds.map((seatId) => ({ seatId, status: 'held' as const })),
     transaction,
   );
   await request.update({ status: 'succeeded', holdId: hold.id, processedAt: now }, { transaction });
-  return { ...base, outcome: 'succeeded', holdId: hold.id, events, expiry: { holdId: hold.id, at: hold.expiresAt } };
+  return {
+    ...base,
+    outcome: 'succeeded',
+    holdId: hold.id,
+    events,
+    expiry: { holdId: hold.id, at: hold.expiresAt },
+  };
 }
 
 /** Ends a live hold: its seats become available again and leave the live-hold unique key. */
-async function endHold(hold: Hold, status: 'released' | 'expired', transaction: Transaction): Promise<SeatChange[]> {
+async function endHold(
+  hold: Hold,
+  status: 'released' | 'expired',
+  transaction: Transaction,
+): Promise<SeatChange[]> {
   await hold.update({ status }, { transaction });
   const seats = await HoldSeat.findAll({ where: { holdId: hold.id }, transaction });
   await HoldSeat.update({ liveSeatId: null }, { where: { holdId: hold.id }, transaction });
   const seatIds = seats.map((s) => s.seatId);
-  await Seat.update({ status: 'available', holdId: null }, { where: { id: { [Op.in]: seatIds } }, transaction });
+  await Seat.update(
+    { status: 'available', holdId: null },
+    { where: { id: { [Op.in]: seatIds } }, transaction },
+  );
   return appendSeatEvents(
     hold.performanceId,
     seatIds.map((seatId) => ({ seatId, status: 'available' as const })),
@@ -192,7 +212,8 @@ async function processExpire(_ctx: Context, job: ExpireJob, transaction: Transac
   const now = new Date();
   if (!shouldExpire(hold, now)) {
     // Early (clock skew) or already ended: an early job re-arms itself, anything else is done.
-    if (hold?.status === 'held') return { ...base, outcome: 'skipped', expiry: { holdId: hold.id, at: hold.expiresAt } };
+    if (hold?.status === 'held')
+      return { ...base, outcome: 'skipped', expiry: { holdId: hold.id, at: hold.expiresAt } };
     return { ...base, outcome: 'skipped' };
   }
   const events = await endHold(hold!, 'expired', transaction);
