@@ -66,13 +66,19 @@ export class SeatWorkers {
     const parsed = seatJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`malformed seat job: ${parsed.error.message}`);
     const data = parsed.data;
-    if (data.kind !== 'expire')
-      await markStarted(this.ctx.redis, this.ctx.config.keyPrefix, data.performanceId, Number(job.id));
     jobWait.observe({ kind: data.kind }, Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000);
     const started = process.hrtime.bigint();
+    // "processing" is only for display: recorded alongside the commit, not before it.
+    const marking =
+      data.kind === 'expire'
+        ? Promise.resolve()
+        : markStarted(this.ctx.redis, this.ctx.config.keyPrefix, data.performanceId, Number(job.id)).catch(
+            (err: unknown) => this.ctx.logger.debug({ err }, 'could not record the started sequence'),
+          );
     const outcome = await this.retrying(job, () =>
       this.ctx.sequelize.transaction((transaction) => applySeatJob(this.ctx, data, transaction)),
     );
+    await marking;
     jobProcessing.observe({ kind: data.kind }, Number(process.hrtime.bigint() - started) / 1e9);
     jobOutcomes.inc({ kind: data.kind, outcome: outcome.outcome });
     await this.afterCommit(data, outcome);
@@ -142,18 +148,22 @@ export class SeatWorkers {
       ]);
     if (o.requestId && o.outcome !== 'skipped')
       steps.push(['announce', () => announceDone(redis, config.keyPrefix, [o.requestId!])]);
-    for (const [name, step] of steps) {
-      // These are idempotent and backed up (replay from MySQL, the sweeper, long-poll re-checks).
-      for (let attempt = 1; attempt <= 5; attempt++) {
-        try {
-          await step();
-          break;
-        } catch (err) {
-          logger.warn({ err, step: name, attempt }, 'after-commit step failed');
-          if (attempt < 5) await sleep(100 * attempt);
+    // Independent and idempotent, so they run together; each is backed up (replay from MySQL, the
+    // sweeper, long-poll re-checks). The next job starts only after all of them, which keeps the
+    // pub/sub order of seat events equal to the commit order.
+    await Promise.all(
+      steps.map(async ([name, step]) => {
+        for (let attempt = 1; attempt <= 5; attempt++) {
+          try {
+            await step();
+            return;
+          } catch (err) {
+            logger.warn({ err, step: name, attempt }, 'after-commit step failed');
+            if (attempt < 5) await sleep(100 * attempt);
+          }
         }
-      }
-    }
+      }),
+    );
   }
 
   async close(graceMs = 5000): Promise<void> {

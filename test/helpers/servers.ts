@@ -131,3 +131,105 @@ export class PrivateMariaDb extends PrivateServer {
     );
   }
 }
+
+/** A Redis Cluster of its own: `masters` redis-server processes on spare ports, no replicas, no persistence. */
+export class PrivateRedisCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ticketing-cluster-'));
+  private readonly procs: ChildProcess[] = [];
+  private constructor(readonly ports: number[]) {}
+
+  static async create(masters = 3): Promise<PrivateRedisCluster> {
+    const ports: number[] = [];
+    while (ports.length < masters) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    const cluster = new PrivateRedisCluster(ports);
+    try {
+      await cluster.start();
+    } catch (err) {
+      await cluster.destroy();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** The value of REDIS_CLUSTER_NODES. */
+  get nodes(): string {
+    return this.ports.map((p) => `127.0.0.1:${p}`).join(',');
+  }
+
+  /** Runs redis-cli against one node (the first by default); `-c` follows MOVED redirections. */
+  cli(args: string[], port = this.ports[0]!): string {
+    const r = spawnSync('redis-cli', ['-c', '-p', String(port), ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+
+  private async start(): Promise<void> {
+    for (const port of this.ports) {
+      this.procs.push(
+        spawn(
+          'redis-server',
+          [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(this.dir, `nodes-${port}.conf`),
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            this.dir,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
+    }
+    const ping = (port: number) =>
+      spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG';
+    await eventually(async () => this.ports.every(ping), 30_000, 100);
+    const created = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...this.ports.map((p) => `127.0.0.1:${p}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (created.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    // Every node must agree before a client connects, or it may be told about a half-made cluster.
+    await eventually(
+      async () =>
+        this.ports.every((p) =>
+          spawnSync('redis-cli', ['-p', String(p), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes(
+            'cluster_state:ok',
+          ),
+        ),
+      30_000,
+      100,
+    );
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all(
+      this.procs.map(async (p) => {
+        if (p.exitCode !== null || p.signalCode !== null) return;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -191,6 +191,12 @@ async function cleanRedis(config: Config): Promise<void> {
   const { createRedis } = await import('../../shared/redis.js');
   const redis = createRedis(config, 'command', 'test-cleanup');
   try {
+    // A Cluster knows its nodes only once it has loaded the slot map.
+    if ('nodes' in redis && redis.status !== 'ready')
+      await new Promise((resolve, reject) => {
+        redis.once('ready', resolve);
+        setTimeout(() => reject(new Error('Redis Cluster not ready for cleanup')), 10_000).unref();
+      });
     const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
     for (const node of nodes) {
       let cursor = '0';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Op, QueryTypes, type Transaction } from 'sequelize';
 import type { Context } from '../../shared/context.js';
 import { Hold, HoldRequest, HoldSeat, Payment, Seat, Ticket } from '../../shared/db/models/index.js';
+import type { SeatStatus } from '../../shared/db/models/index.js';
 import {
   decideConfirm,
   decideHold,
@@ -52,7 +53,13 @@ async function memberSeatCount(
 
 async function processHold(ctx: Context, job: HoldJob, transaction: Transaction): Promise<Outcome> {
   const base = { kind: 'hold' as const, requestId: job.requestId, events: [] };
-  const request = await lockRequest(job.requestId, transaction);
+  const sequelize = ctx.sequelize;
+  const select = <T extends object>(sql: string, replacements: unknown[]) =>
+    sequelize.query<T>(sql, { type: QueryTypes.SELECT, replacements, transaction });
+  const [request] = await select<{ status: string; holdId: number | null }>(
+    'SELECT status, hold_id AS holdId FROM hold_requests WHERE id = ? FOR UPDATE',
+    [job.requestId],
+  );
   if (!request) return { ...base, outcome: 'skipped' };
   if (request.status !== 'queued') {
     // The fence: this request was applied already (the job ran twice). Make sure its expiry exists.
@@ -64,49 +71,54 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
       expiry: hold?.status === 'held' ? { holdId: hold.id, at: hold.expiresAt } : undefined,
     };
   }
-  const seats = await Seat.findAll({
-    where: { id: { [Op.in]: job.seatIds }, performanceId: job.performanceId },
-    lock: transaction.LOCK.UPDATE,
-    transaction,
-  });
+  const seats = await select<{ id: number; status: SeatStatus }>(
+    'SELECT id, status FROM seats WHERE performance_id = ? AND id IN (?) FOR UPDATE',
+    [job.performanceId, job.seatIds],
+  );
   const already = await memberSeatCount(job.memberId, job.performanceId, transaction);
   const decision = decideHold(seats, job.seatIds.length, already, ctx.config.maxSeatsPerMember);
+  const now = new Date();
   if (!decision.ok) {
-    await reject(request, decision.reason, transaction);
+    await sequelize.query('UPDATE hold_requests SET status = ?, reason = ?, processed_at = ? WHERE id = ?', {
+      replacements: ['rejected', decision.reason, now, job.requestId],
+      transaction,
+    });
     return { ...base, outcome: decision.reason };
   }
-  const now = new Date();
-  const hold = await Hold.create(
+  // Every write of a hold in one round trip: the hold, its live seats, the seats, the seat events
+  // (numbered from the performance's sequence) and the request's outcome.
+  const expiresAt = holdExpiry(now, ctx.config.holdTtlSeconds);
+  const n = job.seatIds.length;
+  // (Starting with SET also makes Sequelize return every result set instead of treating it as an INSERT.)
+  const [results] = (await sequelize.query(
+    `SET @hold = NULL, @seq = NULL;
+     INSERT INTO holds (performance_id, member_id, request_id, status, expires_at, created_at, updated_at)
+       VALUES (:performanceId, :memberId, :requestId, 'held', :expiresAt, :now, :now);
+     SET @hold = LAST_INSERT_ID();
+     INSERT INTO hold_seats (hold_id, seat_id, live_seat_id) VALUES ${job.seatIds.map((_, i) => `(@hold, :s${i}, :s${i})`).join(', ')};
+     UPDATE seats SET status = 'held', hold_id = @hold WHERE id IN (:seatIds);
+     UPDATE performances SET event_seq = LAST_INSERT_ID(event_seq + :n) WHERE id = :performanceId;
+     SET @seq = LAST_INSERT_ID() - :n;
+     INSERT INTO seat_events (performance_id, seq, seat_id, status, created_at) VALUES
+       ${job.seatIds.map((_, i) => `(:performanceId, @seq + ${i + 1}, :s${i}, 'held', :now)`).join(', ')};
+     UPDATE hold_requests SET status = 'succeeded', hold_id = @hold, processed_at = :now WHERE id = :requestId;
+     SELECT @hold AS holdId, @seq AS seq;`,
     {
-      performanceId: job.performanceId,
-      memberId: job.memberId,
-      requestId: job.requestId,
-      status: 'held',
-      expiresAt: holdExpiry(now, ctx.config.holdTtlSeconds),
+      replacements: {
+        ...job,
+        ...Object.fromEntries(job.seatIds.map((id, i) => [`s${i}`, id])),
+        n,
+        now,
+        expiresAt,
+      },
+      type: QueryTypes.RAW,
+      transaction,
     },
-    { transaction },
-  );
-  await HoldSeat.bulkCreate(
-    job.seatIds.map((seatId) => ({ holdId: hold.id, seatId, liveSeatId: seatId })),
-    { transaction },
-  );
-  await Seat.update(
-    { status: 'held', holdId: hold.id },
-    { where: { id: { [Op.in]: job.seatIds } }, transaction },
-  );
-  const events = await appendSeatEvents(
-    job.performanceId,
-    job.seatIds.map((seatId) => ({ seatId, status: 'held' as const })),
-    transaction,
-  );
-  await request.update({ status: 'succeeded', holdId: hold.id, processedAt: now }, { transaction });
-  return {
-    ...base,
-    outcome: 'succeeded',
-    holdId: hold.id,
-    events,
-    expiry: { holdId: hold.id, at: hold.expiresAt },
-  };
+  )) as unknown as [unknown[]];
+  const ids = (results[results.length - 1] as { holdId: number; seq: number }[])[0]!;
+  const holdId = Number(ids.holdId);
+  const events = job.seatIds.map((seatId, i) => ({ seq: Number(ids.seq) + i + 1, seatId, status: 'held' as const }));
+  return { ...base, outcome: 'succeeded', holdId, events, expiry: { holdId, at: expiresAt } };
 }
 
 /** Ends a live hold: its seats become available again and leave the live-hold unique key. */

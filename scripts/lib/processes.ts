@@ -1,0 +1,70 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Starts `npm run start:api` or `start:workers` as its own OS process and waits until it is serving. */
+export async function startProcess(
+  kind: 'api' | 'workers',
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url?: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${kind}/main.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const api = /"url":"(http:[^"]+)".*api listening/.exec(out);
+      if (kind === 'api' && api) resolve({ child, url: api[1] });
+      if (kind === 'workers' && out.includes('workers started')) resolve({ child });
+      if (out.length > 100_000) out = out.slice(-10_000);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${kind} exited with ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
+export function stopAll(children: ChildProcess[]): Promise<unknown> {
+  return Promise.all(
+    children.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (c.exitCode !== null) return resolve(undefined);
+          c.once('exit', resolve);
+          c.kill('SIGTERM');
+          setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function ms(n: number): string {
+  return `${n.toFixed(1)} ms`;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return out;
+}

@@ -1,0 +1,233 @@
+import test from 'ava';
+import { QueryTypes } from 'sequelize';
+import { Stack, eventually, type TestMember } from './helpers/stack.js';
+import { PrivateRedisCluster } from './helpers/servers.js';
+import { SseClient, type SeatEvent } from './helpers/sse.js';
+import { HoldRequest, SeatEvent as SeatEventRow } from '../shared/db/models/index.js';
+import { performanceTag } from '../shared/redis.js';
+import { startedSeqKey } from '../shared/queues/names.js';
+import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
+
+// The whole service on a private three-master Redis Cluster: two API processes in this process and
+// two worker processes of their own, all configured with REDIS_CLUSTER_NODES.
+let cluster: PrivateRedisCluster;
+let stack: Stack;
+test.before(async () => {
+  cluster = await PrivateRedisCluster.create(3);
+  stack = await Stack.start({ apis: 2, workers: 0, env: { REDIS_CLUSTER_NODES: cluster.nodes } });
+  await stack.spawnWorker();
+  await stack.spawnWorker();
+});
+test.after.always(async () => {
+  await stack?.close();
+  await cluster?.destroy();
+});
+
+// A deterministic shuffle so a failure can be replayed.
+function rng(seed: number) {
+  return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+const api = (i: number) => stack.apis[i % stack.apis.length]!.url;
+
+async function hold(m: TestMember, performanceId: number, seatIds: number[], via = 0) {
+  const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, {
+    token: m.token,
+    body: { seatIds },
+    base: api(via),
+  });
+  if (r.status !== 202) throw new Error(`enqueue answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r.body.requestId;
+}
+
+test('when 60 members race 150 hold requests for 15 seats through two API processes on a Redis Cluster, then outcomes are exactly those of enqueue order', async (t) => {
+  const { performanceId, seatIds } = await stack.performance(15);
+  const members = await stack.members(60);
+  await Promise.all(members.map((m) => stack.admit(m.token, performanceId)));
+  const random = rng(7);
+  const asks = Array.from({ length: 150 }, (_, i) => {
+    const a = seatIds[Math.floor(random() * 15)]!;
+    const b = seatIds[Math.floor(random() * 15)]!;
+    return { member: members[i % 60]!, seats: a === b || random() < 0.5 ? [a] : [a, b] };
+  });
+
+  const requestIds = await Promise.all(asks.map((ask, i) => hold(ask.member, performanceId, ask.seats, i)));
+  const finals = await Promise.all(
+    requestIds.map((id, i) => stack.settle(asks[i]!.member.token, id, 60_000)),
+  );
+  t.true(
+    finals.every((f) => f['status'] === 'succeeded' || f['status'] === 'rejected'),
+    'every request is final',
+  );
+
+  // Replay the requests in the order the queue received them, with the contract's rules.
+  const rows = await HoldRequest.findAll({ where: { performanceId }, order: [['queueSeq', 'ASC']] });
+  t.is(rows.length, 150);
+  t.is(new Set(rows.map((r) => r.queueSeq)).size, 150, 'every request has its own queue sequence');
+  const taken = new Set<number>();
+  const perMember = new Map<number, number>();
+  const wrong = rows.filter((r) => {
+    const seats = (JSON.parse(r.payload) as { seatIds: number[] }).seatIds;
+    const owned = perMember.get(r.memberId) ?? 0;
+    let expected: string;
+    if (seats.some((s) => taken.has(s))) expected = 'seat-unavailable';
+    else if (owned + seats.length > 4) expected = 'limit-exceeded';
+    else {
+      expected = 'succeeded';
+      seats.forEach((s) => taken.add(s));
+      perMember.set(r.memberId, owned + seats.length);
+    }
+    return (r.status === 'succeeded' ? 'succeeded' : r.reason) !== expected;
+  });
+  t.deepEqual(
+    wrong.map((r) => r.queueSeq),
+    [],
+    'every outcome is the one enqueue order dictates',
+  );
+
+  // What clients were told agrees with the database.
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const f of finals) {
+    const row = byId.get(f['requestId'] as number)!;
+    t.is(f['status'], row.status);
+    if (row.status === 'rejected') t.is(f['reason'], row.reason);
+  }
+
+  const doubles = await stack.ctx.sequelize.query(
+    `SELECT hs.seat_id FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
+      WHERE h.performance_id = ? AND h.status IN ('held', 'confirmed') GROUP BY hs.seat_id HAVING COUNT(*) > 1`,
+    { type: QueryTypes.SELECT, replacements: [performanceId] },
+  );
+  t.deepEqual(doubles, [], 'no seat is in two live holds');
+  t.is(
+    taken.size,
+    await stack.ctx.sequelize.models['Seat']!.count({ where: { performanceId, status: 'held' } }),
+  );
+});
+
+test('when 200 members join the waiting room at once through two API processes on a Redis Cluster, then tickets are gap-free, exactly the capacity is admitted, and a leave admits the next', async (t) => {
+  const { performanceId } = await stack.performance(1, 5);
+  const members = await stack.members(200);
+  const joined = await Promise.all(
+    members.map((m, i) =>
+      stack.http<WaitingStatus>('POST', `/api/performances/${performanceId}/waiting`, {
+        token: m.token,
+        base: api(i),
+      }),
+    ),
+  );
+  t.true(joined.every((r) => r.status === 200));
+  t.deepEqual(
+    joined.map((r) => r.body.ticket).sort((a, b) => a - b),
+    Array.from({ length: 200 }, (_, i) => i + 1),
+    'tickets 1..200, distinct and gap-free',
+  );
+  const admitted = joined.filter((r) => r.body.status === 'admitted');
+  t.deepEqual(
+    admitted.map((r) => r.body.ticket).sort((a, b) => a - b),
+    [1, 2, 3, 4, 5],
+    'the first five tickets are admitted',
+  );
+  t.deepEqual(await stack.ctx.waitingRoom.sizes(performanceId), { waiting: 195, admitted: 5 });
+
+  const ticketOf = new Map(joined.map((r, i) => [r.body.ticket, members[i]!]));
+  const left = await stack.http('DELETE', `/api/performances/${performanceId}/waiting`, {
+    token: ticketOf.get(1)!.token,
+    base: api(1),
+  });
+  t.is(left.status, 204);
+  const sixth = ticketOf.get(6)!;
+  const now = await eventually(async () => {
+    const r = await stack.http<WaitingStatus>('GET', `/api/performances/${performanceId}/waiting`, {
+      token: sixth.token,
+    });
+    return r.body.status === 'admitted' && r.body;
+  }, 5000);
+  t.is(now.ticket, 6);
+  // Read straight from Redis: reading through the API would count as activity.
+  const admittedKey = stack.ctx.waitingRoom.keys(performanceId)[2]!;
+  const admittedNow = (await stack.ctx.redis.zrange(admittedKey, 0, -1)).map(Number).sort((a, b) => a - b);
+  t.deepEqual(
+    admittedNow,
+    [2, 3, 4, 5, 6].map((ticket) => ticketOf.get(ticket)!.id).sort((a, b) => a - b),
+    'tickets 2..6 are admitted, the leaver is not',
+  );
+  t.deepEqual(await stack.ctx.waitingRoom.sizes(performanceId), { waiting: 194, admitted: 5 });
+});
+
+async function committed(performanceId: number): Promise<SeatEvent[]> {
+  const rows = await SeatEventRow.findAll({ where: { performanceId }, order: [['seq', 'ASC']] });
+  return rows.map((r) => ({ id: Number(r.seq), seatId: Number(r.seatId), status: r.status }));
+}
+
+test('when seats are contended on a Redis Cluster, then SSE clients on both API processes see exactly the committed seat events, in order', async (t) => {
+  const { performanceId, seatIds } = await stack.performance(8);
+  const [watcher] = await stack.members(1);
+  const path = `/api/performances/${performanceId}/seats/events`;
+  const a = await SseClient.open(`${api(0)}${path}`, watcher!.token);
+  const b = await SseClient.open(`${api(1)}${path}`, watcher!.token);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+
+  // 20 members race for 8 seats (two each), then release what they got.
+  const members = await stack.members(20);
+  await Promise.all(members.map((m) => stack.admit(m.token, performanceId)));
+  await Promise.all(
+    members.map(async (m, i) => {
+      const id = await hold(m, performanceId, [seatIds[i % 8]!, seatIds[(i + 3) % 8]!], i);
+      const h = await stack.settle(m.token, id);
+      if (h['status'] !== 'succeeded') return;
+      const r = await stack.http<{ requestId: number }>(
+        'DELETE',
+        `/api/holds/${(h['hold'] as { id: number }).id}`,
+        { token: m.token, base: api(i + 1) },
+      );
+      await stack.settle(m.token, r.body.requestId);
+    }),
+  );
+
+  const truth = await committed(performanceId);
+  t.true(truth.length >= 8, `${truth.length} changes committed`);
+  t.deepEqual(
+    truth.map((e) => e.id),
+    truth.map((_, i) => i + 1),
+    'the sequence has no gap',
+  );
+  await eventually(async () => a.events.length >= truth.length && b.events.length >= truth.length, 10_000);
+  t.deepEqual(a.events, truth, 'API 1 delivered every change once, in order');
+  t.deepEqual(b.events, truth, 'API 2 delivered every change once, in order');
+});
+
+test("when a performance's queue, waiting room and position keys are named, then Redis Cluster puts them all in one hash slot", async (t) => {
+  const { performanceId, seatIds } = await stack.performance(2);
+  const [m] = await stack.members(1);
+  await stack.admit(m!.token, performanceId);
+  await stack.settle(m!.token, await hold(m!, performanceId, [seatIds[0]!]));
+
+  const prefix = stack.config.keyPrefix;
+  const tag = performanceTag(performanceId);
+  const queue = await stack.ctx.queues.get(performanceId);
+  const waitKey = `${prefix}:q:${tag}:wait`;
+  t.is(queue.keys['wait'], waitKey, 'BullMQ names the wait key as expected');
+  const keys = [waitKey, ...stack.ctx.waitingRoom.keys(performanceId), startedSeqKey(prefix, performanceId)];
+  t.true(keys.includes(`${prefix}:${tag}:started`));
+
+  const slot = (key: string) => Number(cluster.cli(['cluster', 'keyslot', key]));
+  const slots = new Set(keys.map(slot));
+  t.is(slots.size, 1, `one slot for ${keys.join(', ')}`);
+  const only = String([...slots][0]);
+  t.is(Number(await stack.ctx.redis.cluster('KEYSLOT', waitKey)), Number(only), 'the client agrees');
+
+  // And what the service actually wrote for this performance is there, on the one node serving the slot.
+  const holders = cluster.ports
+    .map((port) => ({ port, n: Number(cluster.cli(['cluster', 'countkeysinslot', only], port)) }))
+    .filter((h) => h.n > 0);
+  t.is(holders.length, 1, 'one node holds the slot');
+  const inSlot = cluster.cli(['cluster', 'getkeysinslot', only, String(holders[0]!.n)], holders[0]!.port);
+  const stored = inSlot.split('\n');
+  t.true(stored.includes(`${prefix}:${tag}:started`), 'the started sequence');
+  t.true(stored.includes(stack.ctx.waitingRoom.keys(performanceId)[2]!), 'the admitted set');
+  t.true(
+    stored.some((k) => k.startsWith(`${prefix}:q:${tag}:`)),
+    'the queue keys',
+  );
+});
