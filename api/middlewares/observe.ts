@@ -15,8 +15,9 @@ export function observe(logger: Logger): RequestHandler {
     res.on('finish', () => {
       // An event stream's duration is its connection's lifetime, not a latency.
       if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
+      // Express has reset req.baseUrl by now; every routed path of ours lives under /api.
       const route = req.route?.path
-        ? `${req.baseUrl}${String(req.route.path)}`
+        ? `${req.originalUrl.startsWith('/api/') ? '/api' : ''}${String(req.route.path)}`
         : req.path.startsWith('/admin')
           ? '/admin'
           : 'unmatched';

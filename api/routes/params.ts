@@ -6,6 +6,14 @@ export const idParam = z
   .regex(/^[1-9]\d{0,15}$/, 'must be a positive integer')
   .transform(Number);
 
+// One schema per parameter name, built once: zod compiles a schema on first use.
+const schemas = new Map<string, z.ZodType<Record<string, number>>>();
+
 export function pathId(params: Record<string, string | string[] | undefined>, name: string): number {
-  return parse(z.object({ [name]: idParam }), params, 'params')[name] as number;
+  let schema = schemas.get(name);
+  if (!schema) {
+    schema = z.object({ [name]: idParam }) as unknown as z.ZodType<Record<string, number>>;
+    schemas.set(name, schema);
+  }
+  return parse(schema, params, 'params')[name]!;
 }

@@ -8,7 +8,12 @@ export async function startProcess(
   kind: 'api' | 'workers',
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url?: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${kind}/main.ts`], {
+  // PROFILE_API=<dir> writes a V8 CPU profile of the API process there when it stops.
+  const profile =
+    kind === 'api' && process.env['PROFILE_API']
+      ? ['--cpu-prof', `--cpu-prof-dir=${process.env['PROFILE_API']}`]
+      : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', `${kind}/main.ts`], {
     cwd: ROOT,
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,4 +1,4 @@
-import { UniqueConstraintError } from 'sequelize';
+import { QueryTypes, UniqueConstraintError } from 'sequelize';
 import type { Config } from '../config.js';
 import { ConflictError, InvalidCredentialsError } from '../errors.js';
 import { Member, type Role } from '../db/models/index.js';
@@ -60,14 +60,40 @@ export async function ensureAdmin(config: Config): Promise<number> {
 }
 
 const known = new Set<number>();
+type Waiter = { resolve: (exists: boolean) => void; reject: (err: unknown) => void };
+let batch: Map<number, Waiter[]> | undefined;
 
-/** Members are never deleted, so a positive answer is cached for the life of the process. */
-export async function memberExists(memberId: number): Promise<boolean> {
-  if (known.has(memberId)) return true;
-  const m = await Member.findByPk(memberId, { attributes: ['id'] });
-  if (m) {
+/**
+ * Members are never deleted, so a positive answer is cached for the life of the process. Lookups
+ * that arrive together (a crowd's first requests) share one query.
+ */
+export function memberExists(memberId: number): Promise<boolean> {
+  if (known.has(memberId)) return Promise.resolve(true);
+  return new Promise<boolean>((resolve, reject) => {
+    if (!batch) {
+      const current = new Map<number, Waiter[]>();
+      batch = current;
+      setImmediate(() => {
+        batch = undefined;
+        void lookUp(current);
+      });
+    }
+    const waiters = batch.get(memberId) ?? [];
+    waiters.push({ resolve, reject });
+    batch.set(memberId, waiters);
+  });
+}
+
+async function lookUp(pending: Map<number, Waiter[]>): Promise<void> {
+  try {
+    const rows = await Member.sequelize!.query<{ id: number }>('SELECT id FROM members WHERE id IN (?)', {
+      type: QueryTypes.SELECT,
+      replacements: [[...pending.keys()]],
+    });
     if (known.size > 1_000_000) known.clear();
-    known.add(memberId);
+    for (const r of rows) known.add(Number(r.id));
+    for (const [id, waiters] of pending) for (const w of waiters) w.resolve(known.has(id));
+  } catch (err) {
+    for (const waiters of pending.values()) for (const w of waiters) w.reject(err);
   }
-  return !!m;
 }
