@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from '../shared/config.js';
@@ -15,7 +15,10 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
   const ctx = createContext(config, 'api');
   await ensureAdmin(config);
   const api = createApi(ctx);
-  const server = api.app.listen(config.port);
+  // A sale opens with thousands of new connections at once: the default accept backlog (511)
+  // overflows and the kernel drops SYNs, which clients retry only after 1, 3, 7 s.
+  const server = createServer(api.app);
+  server.listen({ port: config.port, backlog: 4096 });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

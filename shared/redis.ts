@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 
@@ -21,7 +22,6 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
   const options: RedisOptions = {
     connectionName: name,
     maxRetriesPerRequest: role === 'command' ? 1 : null,
-    enableOfflineQueue: role !== 'command' ? true : true,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     connectTimeout: 5000,
   };
@@ -45,8 +45,6 @@ export function isCluster(config: Config): boolean {
 export function performanceTag(performanceId: number): string {
   return `{perf-${performanceId}}`;
 }
-
-import { createHash } from 'node:crypto';
 
 export type Script = { lua: string; sha: string };
 

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { RedisClient } from '../redis.js';
+import { defineScript, runScript, type RedisClient } from '../redis.js';
 import { performanceQueueName, queuePrefix, queueRegistryKey, startedSeqKey } from './names.js';
 import { requestJobOptions, type RequestJob, expireJobOptions, type ExpireJob } from './jobs.js';
 import { queuePosition } from '../domain/holds.js';
@@ -73,12 +73,11 @@ export class PerformanceQueues {
   }
 }
 
+const MARK_STARTED = defineScript(
+  "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 1",
+);
+
 /** Records that a worker started the job with this sequence; only ever moves forward. */
 export async function markStarted(redis: RedisClient, keyPrefix: string, performanceId: number, seq: number) {
-  await redis.eval(
-    "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 1",
-    1,
-    startedSeqKey(keyPrefix, performanceId),
-    String(seq),
-  );
+  await runScript(redis, MARK_STARTED, [startedSeqKey(keyPrefix, performanceId)], [String(seq)]);
 }

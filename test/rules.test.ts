@@ -1,0 +1,101 @@
+import test from 'ava';
+import { ConfigError, parseConfig } from '../shared/config.js';
+import {
+  decideConfirm,
+  decideHold,
+  decideRelease,
+  duplicatedIds,
+  queuePosition,
+  shouldExpire,
+} from '../shared/domain/holds.js';
+import { estimateEtaSeconds } from '../shared/waiting-room/waiting-room.js';
+
+test('when the environment is empty, then the contract defaults apply', (t) => {
+  const c = parseConfig({});
+  t.like(c, {
+    databaseUrl: 'mysql://root@127.0.0.1:3306/ticketing',
+    redisUrl: 'redis://127.0.0.1:6379',
+    port: 3000,
+    workerMetricsPort: 9464,
+    holdTtlSeconds: 300,
+    maxSeatsPerMember: 4,
+    admissionCapacity: 100,
+    admissionIdleSeconds: 60,
+    rateLimitMemberPerSecond: 20,
+    rateLimitIpPerSecond: 200,
+    bullBoardReadOnly: true,
+  });
+  t.true(Object.isFrozen(c));
+});
+
+test('when a variable is bad, then parsing fails naming every bad variable', (t) => {
+  const err = t.throws(
+    () => parseConfig({ PORT: 'eighty', HOLD_TTL_SECONDS: '-1', REDIS_CLUSTER_NODES: 'a:1,b' }),
+    {
+      instanceOf: ConfigError,
+    },
+  );
+  t.regex(err.message, /PORT/);
+  t.regex(err.message, /HOLD_TTL_SECONDS/);
+  t.regex(err.message, /REDIS_CLUSTER_NODES/);
+  t.throws(() => parseConfig({ DATABASE_URL: 'postgres://x/y' }), { message: /DATABASE_URL/ });
+  t.throws(() => parseConfig({ BULL_BOARD_READ_ONLY: 'maybe' }), { message: /BULL_BOARD_READ_ONLY/ });
+});
+
+test('when NODE_ENV is production, then the development secret and admin are refused', (t) => {
+  t.throws(() => parseConfig({ NODE_ENV: 'production' }), { message: /JWT_SECRET[\s\S]*ADMIN_EMAIL/ });
+  const ok = parseConfig({
+    NODE_ENV: 'production',
+    JWT_SECRET: 'x'.repeat(40),
+    ADMIN_EMAIL: 'ops@venue.example',
+    ADMIN_PASSWORD: 'a-long-secret',
+  });
+  t.is(ok.nodeEnv, 'production');
+  t.deepEqual(parseConfig({ REDIS_CLUSTER_NODES: 'h1:7000, h2:7001' }).redisClusterNodes, [
+    'h1:7000',
+    'h2:7001',
+  ]);
+});
+
+test('when a hold is decided, then it is all-or-nothing and the seat check comes before the limit', (t) => {
+  const free = { status: 'available' as const };
+  const held = { status: 'held' as const };
+  t.deepEqual(decideHold([free, free], 2, 0, 4), { ok: true });
+  t.deepEqual(decideHold([free, held], 2, 0, 4), { ok: false, reason: 'seat-unavailable' });
+  t.deepEqual(decideHold([free], 2, 0, 4), { ok: false, reason: 'seat-unavailable' }, 'a missing seat');
+  t.deepEqual(decideHold([free, free], 2, 3, 4), { ok: false, reason: 'limit-exceeded' });
+  t.deepEqual(decideHold([held, free], 2, 3, 4), { ok: false, reason: 'seat-unavailable' });
+  t.deepEqual(decideHold([free, free], 2, 2, 4), { ok: true }, 'exactly at the limit');
+});
+
+test('when a confirm or release is decided, then only the owner of a live hold succeeds', (t) => {
+  const expiresAt = new Date('2030-01-01T00:00:10Z');
+  const hold = { memberId: 1, status: 'held' as const, expiresAt };
+  const before = new Date('2030-01-01T00:00:09Z');
+  t.deepEqual(decideConfirm(hold, 1, before), { ok: true });
+  t.deepEqual(decideConfirm(hold, 2, before), { ok: false, reason: 'hold-not-found' });
+  t.deepEqual(decideConfirm(hold, 1, expiresAt), { ok: false, reason: 'hold-expired' }, 'enqueued at expiry');
+  t.deepEqual(decideConfirm({ ...hold, status: 'expired' }, 1, before), {
+    ok: false,
+    reason: 'hold-expired',
+  });
+  t.deepEqual(decideConfirm({ ...hold, status: 'released' }, 1, before), {
+    ok: false,
+    reason: 'hold-not-found',
+  });
+  t.deepEqual(decideConfirm(null, 1, before), { ok: false, reason: 'hold-not-found' });
+  t.deepEqual(decideRelease(hold, 1), { ok: true });
+  t.deepEqual(decideRelease({ ...hold, status: 'confirmed' }, 1), { ok: false, reason: 'hold-not-found' });
+  t.true(shouldExpire(hold, expiresAt));
+  t.false(shouldExpire(hold, new Date('2030-01-01T00:00:05Z')));
+  t.false(shouldExpire({ ...hold, status: 'confirmed' }, expiresAt));
+});
+
+test('when positions and estimates are computed, then they follow the queue and the measured rate', (t) => {
+  t.is(queuePosition(10, 0), 10);
+  t.is(queuePosition(10, 9), 1);
+  t.is(queuePosition(10, 12), 1, 'never below 1 while queued');
+  t.deepEqual(duplicatedIds([1, 2, 2, 3, 3, 3]), [2, 3]);
+  t.is(estimateEtaSeconds(30, 60, 100, 60), 30, '60 admissions a minute: one a second');
+  t.is(estimateEtaSeconds(250, 0, 100, 60), 180, 'nothing measured yet: whole idle periods');
+});
