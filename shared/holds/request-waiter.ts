@@ -22,8 +22,11 @@ export class RequestWaiter {
     });
   }
 
-  /** Resolves when the request is announced or after `ms`, whichever is first. */
-  async wait(requestId: number, ms: number): Promise<void> {
+  /**
+   * Starts listening for the request at once (before the caller re-reads its status, so an
+   * announcement in between is not missed); `done` resolves when it is announced or after `ms`.
+   */
+  async arm(requestId: number, ms: number): Promise<{ done: Promise<void>; cancel: () => void }> {
     this.subscribed ??= this.subscriber
       .subscribe(requestDoneChannel(this.keyPrefix))
       .catch((err: unknown) => {
@@ -31,18 +34,20 @@ export class RequestWaiter {
         throw err;
       });
     await this.subscribed.catch(() => undefined);
-    await new Promise<void>((resolve) => {
+    let finish: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
       const set = this.waiters.get(requestId) ?? new Set();
       this.waiters.set(requestId, set);
-      const done = () => {
+      finish = () => {
         clearTimeout(timer);
-        set.delete(done);
+        set.delete(finish);
         if (set.size === 0) this.waiters.delete(requestId);
         resolve();
       };
-      const timer = setTimeout(done, ms);
-      set.add(done);
+      const timer = setTimeout(finish, ms);
+      set.add(finish);
     });
+    return { done, cancel: finish };
   }
 
   close(): void {

@@ -244,8 +244,10 @@ export class SeatRequests {
     if (!request || request.memberId !== memberId) throw notFound();
     const deadline = Date.now() + waitSeconds * 1000;
     while (request.status === 'queued' && Date.now() < deadline) {
-      await this.waiter.wait(requestId, Math.min(1000, deadline - Date.now()));
+      const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
       request = (await HoldRequest.findByPk(requestId)) ?? request;
+      if (request.status !== 'queued') wake.cancel();
+      await wake.done;
     }
     return this.view(request);
   }
