@@ -1,11 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
-import { loadConfig, type Config } from '../shared/config.js';
+import type { Config } from '../shared/config.js';
 import { createContext, type Context } from '../shared/context.js';
-import { createLogger } from '../shared/logger.js';
 import { ensureAdmin } from '../shared/auth/identity.service.js';
-import { Shutdown } from '../shared/shutdown.js';
+import { isMain, runProcess } from '../shared/entrypoint.js';
 import { createApi } from './server.js';
 
 export type ApiProcess = { ctx: Context; server: Server; url: string; close(): Promise<void> };
@@ -38,25 +36,10 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
-  }
-  const logger = createLogger(config.logLevel, 'api');
-  const shutdown = new Shutdown(logger);
-  shutdown.listen();
-  startApiProcess(config).then(
-    (api) => {
-      shutdown.add('api', () => api.close());
-      logger.info({ url: api.url, pid: process.pid }, 'api listening');
-    },
-    (err: unknown) => {
-      logger.fatal({ err }, 'api failed to start');
-      process.exit(1);
-    },
-  );
+if (isMain(import.meta.url)) {
+  void runProcess('api', async (config, logger, shutdown) => {
+    const api = await startApiProcess(config);
+    shutdown.add('api', () => api.close());
+    logger.info({ url: api.url, pid: process.pid }, 'api listening');
+  });
 }

@@ -5,16 +5,13 @@
 // database, applies the same number of holds with the same transaction code directly (no API, no
 // queue): the ratio shows what the ordered queue costs. Checks invariants 1-3 at the end.
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { parseConfig } from '../shared/config.js';
-import { createContext } from '../shared/context.js';
-import { migrate } from '../shared/db/migrate.js';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { HoldRequest } from '../shared/db/models/index.js';
 import { applySeatJob } from '../workers/processors/seat-job.processor.js';
-import { startProcess, stopAll, percentile, ms, pool } from './lib/processes.js';
+import { replayHolds } from '../shared/testing/replay.js';
+import { benchDeployment, startProcess, stopAll, percentile, ms, pool } from './lib/processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,20 +23,10 @@ const { values } = parseArgs({
 const N = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 
-const env: Record<string, string> = {
-  DATABASE_URL: process.env['DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/ticketing_bench',
-  REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-  KEY_PREFIX: `bench${randomBytes(3).toString('hex')}`,
-  PORT: '0',
-  WORKER_METRICS_PORT: '0',
-  LOG_LEVEL: 'warn',
-  RATE_LIMIT_IP_PER_SECOND: '0',
+const { env, config, ctx } = await benchDeployment('bench', {
   RATE_LIMIT_MEMBER_PER_SECOND: '0',
   MAX_SEATS_PER_MEMBER: '4',
-};
-const config = parseConfig(env);
-await migrate(config);
-const ctx = createContext(config, 'bench');
+});
 const children: ChildProcess[] = [];
 
 try {
@@ -157,19 +144,7 @@ try {
   const last = Math.max(...rows.map((r) => r.processedAt?.getTime() ?? 0));
   const committedRate = rows.length / ((last - first) / 1000);
   // Invariants: all final, none applied twice, outcomes follow enqueue order.
-  const taken = new Set<number>();
-  const owned = new Map<number, number>();
-  let wrong = 0;
-  for (const r of rows) {
-    const seat = (JSON.parse(r.payload) as { seatIds: number[] }).seatIds[0]!;
-    const n = owned.get(r.memberId) ?? 0;
-    const want = taken.has(seat) ? 'seat-unavailable' : n + 1 > 4 ? 'limit-exceeded' : 'succeeded';
-    if (want === 'succeeded') {
-      taken.add(seat);
-      owned.set(r.memberId, n + 1);
-    }
-    if ((r.status === 'succeeded' ? 'succeeded' : r.reason) !== want) wrong++;
-  }
+  const wrong = replayHolds(rows, 4).outOfOrder;
   const queued = rows.filter((r) => r.status === 'queued').length;
   latencies.sort((a, b) => a - b);
   console.log(`

@@ -8,14 +8,10 @@
 import { Agent, request } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { parseConfig } from '../shared/config.js';
-import { createContext } from '../shared/context.js';
-import { migrate } from '../shared/db/migrate.js';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
-import { startProcess, stopAll, percentile, ms } from './lib/processes.js';
+import { benchDeployment, startProcess, stopAll, percentile, ms } from './lib/processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,19 +30,7 @@ const SHOP_MS = Number(values.shop) * 1000;
 const DURATION_MS = Number(values.duration) * 1000;
 const APIS = Number(values.apis);
 
-const env: Record<string, string> = {
-  DATABASE_URL: process.env['DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/ticketing_bench',
-  REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-  KEY_PREFIX: `load${randomBytes(3).toString('hex')}`,
-  PORT: '0',
-  WORKER_METRICS_PORT: '0',
-  LOG_LEVEL: 'warn',
-  RATE_LIMIT_IP_PER_SECOND: '0',
-  ADMISSION_IDLE_SECONDS: '60',
-};
-const config = parseConfig(env);
-await migrate(config);
-const ctx = createContext(config, 'load');
+const { env, config, ctx } = await benchDeployment('load', { ADMISSION_IDLE_SECONDS: '60' });
 const children: ChildProcess[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: 512 });
 

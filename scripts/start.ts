@@ -1,8 +1,6 @@
 // npm start: the whole service on one machine: migrate, seed a demo, API + workers in this process.
-import { loadConfig, type Config } from '../shared/config.js';
-import { createLogger } from '../shared/logger.js';
 import { migrate } from '../shared/db/migrate.js';
-import { Shutdown } from '../shared/shutdown.js';
+import { runProcess } from '../shared/entrypoint.js';
 import { Performance } from '../shared/db/models/index.js';
 import { registerMember } from '../shared/auth/identity.service.js';
 import { ConflictError } from '../shared/errors.js';
@@ -10,18 +8,7 @@ import { seedPerformance } from '../shared/testing/seed.js';
 import { startApiProcess } from '../api/main.js';
 import { startWorkerProcess } from '../workers/main.js';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(2);
-}
-const logger = createLogger(config.logLevel, 'start');
-const shutdown = new Shutdown(logger);
-shutdown.listen();
-
-try {
+await runProcess('start', async (config, logger, shutdown) => {
   await migrate(config, logger);
   const workers = await startWorkerProcess(config);
   shutdown.add('workers', () => workers.close());
@@ -49,8 +36,4 @@ try {
     performances   ${performances.map((p) => `#${p.id} ${p.name}`).join(', ')}
   Ctrl-C stops it.
 `);
-} catch (err) {
-  logger.fatal({ err }, 'failed to start');
-  await shutdown.run();
-  process.exit(1);
-}
+});

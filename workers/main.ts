@@ -1,10 +1,8 @@
-import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
-import { loadConfig, type Config } from '../shared/config.js';
+import type { Config } from '../shared/config.js';
 import { createContext, type Context } from '../shared/context.js';
-import { createLogger } from '../shared/logger.js';
 import { registry } from '../shared/metrics.js';
-import { Shutdown } from '../shared/shutdown.js';
+import { isMain, runProcess } from '../shared/entrypoint.js';
 import { SeatWorkers } from './seat.worker.js';
 import { registerWorkerGauges, startAdmissionTicker, startSweeper } from './maintenance.js';
 
@@ -52,28 +50,13 @@ export async function startWorkerProcess(
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(2);
-  }
-  const logger = createLogger(config.logLevel, 'workers');
-  const shutdown = new Shutdown(logger);
-  shutdown.listen();
-  startWorkerProcess(config).then(
-    (w) => {
-      shutdown.add('workers', () => w.close());
-      logger.info(
-        { metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`, pid: process.pid },
-        'workers started',
-      );
-    },
-    (err: unknown) => {
-      logger.fatal({ err }, 'workers failed to start');
-      process.exit(1);
-    },
-  );
+if (isMain(import.meta.url)) {
+  void runProcess('workers', async (config, logger, shutdown) => {
+    const w = await startWorkerProcess(config);
+    shutdown.add('workers', () => w.close());
+    logger.info(
+      { metrics: `http://127.0.0.1:${config.workerMetricsPort}/metrics`, pid: process.pid },
+      'workers started',
+    );
+  });
 }

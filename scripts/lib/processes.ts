@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { parseConfig, type Config } from '../../shared/config.js';
+import { migrate } from '../../shared/db/migrate.js';
+import { createContext, type Context } from '../../shared/context.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -72,4 +76,27 @@ export async function pool<T, R>(
     }),
   );
   return out;
+}
+
+/**
+ * A benchmark's own deployment: the bench database (unless DATABASE_URL says otherwise), a fresh
+ * Redis key prefix, no IP rate limit (all load comes from one address), migrated, with a context.
+ */
+export async function benchDeployment(
+  name: string,
+  overrides: Record<string, string>,
+): Promise<{ env: Record<string, string>; config: Config; ctx: Context }> {
+  const env: Record<string, string> = {
+    DATABASE_URL: process.env['DATABASE_URL'] ?? 'mysql://root@127.0.0.1:3306/ticketing_bench',
+    REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    KEY_PREFIX: `${name}${randomBytes(3).toString('hex')}`,
+    PORT: '0',
+    WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_IP_PER_SECOND: '0',
+    ...overrides,
+  };
+  const config = parseConfig(env);
+  await migrate(config);
+  return { env, config, ctx: createContext(config, name) };
 }

@@ -51,6 +51,11 @@ async function memberSeatCount(
   return Number(row?.n ?? 0);
 }
 
+/** DATETIME(3) literal in UTC: raw replacements of a Date would lose the milliseconds. */
+function sqlTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
 async function processHold(ctx: Context, job: HoldJob, transaction: Transaction): Promise<Outcome> {
   const base = { kind: 'hold' as const, requestId: job.requestId, events: [] };
   const sequelize = ctx.sequelize;
@@ -80,7 +85,7 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
   const now = new Date();
   if (!decision.ok) {
     await sequelize.query('UPDATE hold_requests SET status = ?, reason = ?, processed_at = ? WHERE id = ?', {
-      replacements: ['rejected', decision.reason, now, job.requestId],
+      replacements: ['rejected', decision.reason, sqlTime(now), job.requestId],
       transaction,
     });
     return { ...base, outcome: decision.reason };
@@ -108,8 +113,8 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
         ...job,
         ...Object.fromEntries(job.seatIds.map((id, i) => [`s${i}`, id])),
         n,
-        now,
-        expiresAt,
+        now: sqlTime(now),
+        expiresAt: sqlTime(expiresAt),
       },
       type: QueryTypes.RAW,
       transaction,
@@ -117,7 +122,11 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
   )) as unknown as [unknown[]];
   const ids = (results[results.length - 1] as { holdId: number; seq: number }[])[0]!;
   const holdId = Number(ids.holdId);
-  const events = job.seatIds.map((seatId, i) => ({ seq: Number(ids.seq) + i + 1, seatId, status: 'held' as const }));
+  const events = job.seatIds.map((seatId, i) => ({
+    seq: Number(ids.seq) + i + 1,
+    seatId,
+    status: 'held' as const,
+  }));
   return { ...base, outcome: 'succeeded', holdId, events, expiry: { holdId, at: expiresAt } };
 }
 
