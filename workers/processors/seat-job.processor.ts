@@ -37,20 +37,6 @@ async function reject(request: HoldRequest, reason: RejectReason, transaction: T
   await request.update({ status: 'rejected', reason, processedAt: new Date() }, { transaction });
 }
 
-/** Seats of the member in this performance's live or confirmed holds. */
-async function memberSeatCount(
-  memberId: number,
-  performanceId: number,
-  transaction: Transaction,
-): Promise<number> {
-  const [row] = await HoldRequest.sequelize!.query<{ n: number }>(
-    `SELECT COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
-      WHERE h.member_id = ? AND h.performance_id = ? AND h.status IN ('held', 'confirmed')`,
-    { type: QueryTypes.SELECT, replacements: [memberId, performanceId], transaction },
-  );
-  return Number(row?.n ?? 0);
-}
-
 /** DATETIME(3) literal in UTC: raw replacements of a Date would lose the milliseconds. */
 function sqlTime(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
@@ -59,12 +45,19 @@ function sqlTime(d: Date): string {
 async function processHold(ctx: Context, job: HoldJob, transaction: Transaction): Promise<Outcome> {
   const base = { kind: 'hold' as const, requestId: job.requestId, events: [] };
   const sequelize = ctx.sequelize;
-  const select = <T extends object>(sql: string, replacements: unknown[]) =>
-    sequelize.query<T>(sql, { type: QueryTypes.SELECT, replacements, transaction });
-  const [request] = await select<{ status: string; holdId: number | null }>(
-    'SELECT status, hold_id AS holdId FROM hold_requests WHERE id = ? FOR UPDATE',
-    [job.requestId],
-  );
+  // Every read in one round trip: lock the request (the fence), lock the seats, count the member's
+  // seats. (Starting with SET makes Sequelize return every result set.)
+  const [sets] = (await sequelize.query(
+    `SET @fence = NULL;
+     SELECT status, hold_id AS holdId FROM hold_requests WHERE id = :requestId FOR UPDATE;
+     SELECT id, status FROM seats WHERE performance_id = :performanceId AND id IN (:seatIds) FOR UPDATE;
+     SELECT COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
+      WHERE h.member_id = :memberId AND h.performance_id = :performanceId AND h.status IN ('held', 'confirmed');`,
+    { replacements: job, type: QueryTypes.RAW, transaction },
+  )) as unknown as [unknown[]];
+  const [request] = sets[1] as { status: string; holdId: number | null }[];
+  const seats = sets[2] as { id: number; status: SeatStatus }[];
+  const already = Number((sets[3] as { n: number }[])[0]?.n ?? 0);
   if (!request) return { ...base, outcome: 'skipped' };
   if (request.status !== 'queued') {
     // The fence: this request was applied already (the job ran twice). Make sure its expiry exists.
@@ -76,11 +69,6 @@ async function processHold(ctx: Context, job: HoldJob, transaction: Transaction)
       expiry: hold?.status === 'held' ? { holdId: hold.id, at: hold.expiresAt } : undefined,
     };
   }
-  const seats = await select<{ id: number; status: SeatStatus }>(
-    'SELECT id, status FROM seats WHERE performance_id = ? AND id IN (?) FOR UPDATE',
-    [job.performanceId, job.seatIds],
-  );
-  const already = await memberSeatCount(job.memberId, job.performanceId, transaction);
   const decision = decideHold(seats, job.seatIds.length, already, ctx.config.maxSeatsPerMember);
   const now = new Date();
   if (!decision.ok) {
