@@ -12,6 +12,18 @@ test('when requests wait in the queue, then positions never go up and requests r
   const { performanceId, seatIds } = await stack.performance(40);
   const members = await stack.members(20);
   for (const m of members) await stack.admit(m.token, performanceId);
+  // Three holds commit first: each schedules an expiry job, which takes a queue sequence of its own
+  // but is ahead of nobody; positions must leave those out.
+  const early = await stack.startWorker();
+  for (const i of [37, 38, 39]) {
+    const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, {
+      token: members[i - 37]!.token,
+      body: { seatIds: [seatIds[i]] },
+    });
+    t.is((await stack.settle(members[i - 37]!.token, r.body.requestId))['status'], 'succeeded');
+  }
+  await early.close();
+  stack.workers.splice(stack.workers.indexOf(early), 1);
   const ids: number[] = [];
   for (const [i, m] of members.entries()) {
     const r = await stack.http<{ requestId: number; position: number }>(
@@ -60,6 +72,7 @@ test('when requests wait in the queue, then positions never go up and requests r
     'processed in enqueue order',
   );
   t.true(rows.every((r) => r.status === 'succeeded'));
+  t.is(rows.length, 23);
 });
 
 test('when the same Idempotency-Key is sent twice, then one request and one job exist', async (t) => {

@@ -16,14 +16,21 @@ test('when the queue admin is opened, then only an ADMIN gets in and the board i
   t.regex(anonymous.headers.get('www-authenticate') ?? '', /^Basic/);
   t.is((await stack.http('GET', '/admin/queues', { token: m!.token })).status, 403);
   const wrong = Buffer.from(`${stack.config.adminEmail}:not-the-password`).toString('base64');
-  t.is((await stack.http('GET', '/admin/queues', { headers: { authorization: `Basic ${wrong}` } })).status, 403);
+  t.is(
+    (await stack.http('GET', '/admin/queues', { headers: { authorization: `Basic ${wrong}` } })).status,
+    403,
+  );
   const basic = Buffer.from(`${stack.config.adminEmail}:${stack.config.adminPassword}`).toString('base64');
   const page = await stack.http('GET', '/admin/queues', { headers: { authorization: `Basic ${basic}` } });
   t.is(page.status, 200);
   t.regex(String(page.body), /<html/i);
-  const queues = await stack.http<{ queues: { name: string; readOnlyMode: boolean }[] }>('GET', '/admin/queues/api/queues', {
-    token: await stack.admin(),
-  });
+  const queues = await stack.http<{ queues: { name: string; readOnlyMode: boolean }[] }>(
+    'GET',
+    '/admin/queues/api/queues',
+    {
+      token: await stack.admin(),
+    },
+  );
   t.is(queues.status, 200);
   const ours = queues.body.queues.find((q) => q.name === `{perf-${performanceId}}`);
   t.truthy(ours, 'the performance queue is on the board');
@@ -32,7 +39,9 @@ test('when the queue admin is opened, then only an ADMIN gets in and the board i
 
 test('when a member sends more than the sustained rate, then 429 rate-limited with Retry-After', async (t) => {
   const [m] = await stack.members(1);
-  const replies = await Promise.all(Array.from({ length: 12 }, () => stack.http('GET', '/api/me/holds', { token: m!.token })));
+  const replies = await Promise.all(
+    Array.from({ length: 12 }, () => stack.http('GET', '/api/me/holds', { token: m!.token })),
+  );
   const limited = replies.filter((r) => r.status === 429);
   t.true(replies.filter((r) => r.status === 200).length >= 4, 'a burst of twice the rate passes');
   t.true(limited.length > 0);

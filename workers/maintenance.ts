@@ -1,5 +1,6 @@
 import { Op } from 'sequelize';
 import type { Context } from '../shared/context.js';
+import { performanceTag } from '../shared/redis.js';
 import { Hold, HoldRequest } from '../shared/db/models/index.js';
 import type { RequestJob } from '../shared/queues/jobs.js';
 import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/metrics.js';
@@ -38,20 +39,15 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
   // Only the performances this deployment (key prefix) serves.
   const performanceId = { [Op.in]: await ctx.queues.registeredPerformanceIds() };
   const overdue = await Hold.findAll({
-    where: { performanceId, status: 'held', expiresAt: { [Op.lt]: new Date(Date.now() - 5000) } },
+    where: { performanceId, status: 'held', expiresAt: { [Op.lt]: new Date(Date.now() - 30_000) } },
     order: [['expiresAt', 'ASC']],
     limit: 500,
   });
   for (const hold of overdue) {
-    const queue = await ctx.queues.get(hold.performanceId);
-    await queue.add(
-      'expire',
-      { kind: 'expire', performanceId: hold.performanceId, holdId: hold.id },
-      {
-        jobId: `expire-${hold.id}-sweep`,
-        removeOnComplete: true,
-      },
-    );
+    // At most one backstop expiry per hold every five minutes, however long it stays overdue.
+    const marker = `${ctx.config.keyPrefix}:${performanceTag(hold.performanceId)}:swept:${hold.id}`;
+    if (await ctx.redis.set(marker, '1', 'EX', 300, 'NX'))
+      await ctx.queues.addExpiry({ kind: 'expire', performanceId: hold.performanceId, holdId: hold.id }, 0);
   }
   const stale = await HoldRequest.findAll({
     where: {

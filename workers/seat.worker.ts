@@ -117,26 +117,14 @@ export class SeatWorkers {
       ]);
     if (o.expiry) {
       const { holdId, at } = o.expiry;
-      const early = o.outcome === 'skipped';
+      // (A job that ran early, against clock skew, re-arms itself the same way.)
       steps.push([
         'schedule expiry',
         () =>
-          early
-            ? queues.get(job.performanceId).then((q) =>
-                q.add(
-                  'expire',
-                  { kind: 'expire', performanceId: job.performanceId, holdId },
-                  {
-                    jobId: `expire-${holdId}-${Date.now()}`,
-                    delay: Math.max(0, at.getTime() - Date.now()),
-                    removeOnComplete: true,
-                  },
-                ),
-              )
-            : queues.addExpiry(
-                { kind: 'expire', performanceId: job.performanceId, holdId },
-                at.getTime() - Date.now(),
-              ),
+          queues.addExpiry(
+            { kind: 'expire', performanceId: job.performanceId, holdId },
+            at.getTime() - Date.now(),
+          ),
       ]);
     }
     if (o.capture) steps.push(['capture payment', () => payments.capture(o.capture!)]);

@@ -208,7 +208,7 @@ export class SeatRequests {
     return {
       requestId: request.id,
       status: 'queued',
-      position: await this.queues.position(e.performanceId, seq),
+      position: (await this.queues.standing(e.performanceId, seq)).position,
     };
   }
 
@@ -256,9 +256,9 @@ export class SeatRequests {
     const v: RequestView = { requestId: r.id, kind: r.kind, status: r.status };
     if (r.status === 'queued') {
       if (r.queueSeq != null) {
-        const lastStarted = await this.queues.lastStarted(r.performanceId);
+        const { lastStarted, position } = await this.queues.standing(r.performanceId, r.queueSeq);
         if (lastStarted >= r.queueSeq) v.status = 'processing';
-        else v.position = r.queueSeq - lastStarted;
+        else v.position = position;
       }
     } else if (r.reason) v.reason = r.reason;
     if (r.holdId != null) {

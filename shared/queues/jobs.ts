@@ -49,6 +49,7 @@ export const requestJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-export function expireJobOptions(holdId: number, delayMs: number): JobsOptions {
-  return { ...requestJobOptions, jobId: `expire-${holdId}`, delay: Math.max(0, delayMs) };
+/** Expiry jobs take an auto-generated id too: it is their queue sequence (see sideSeqKey). */
+export function expireJobOptions(delayMs: number): JobsOptions {
+  return { ...requestJobOptions, delay: Math.max(0, delayMs) };
 }

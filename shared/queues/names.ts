@@ -24,6 +24,14 @@ export function startedSeqKey(keyPrefix: string, performanceId: number): string 
   return `${keyPrefix}:${performanceTag(performanceId)}:started`;
 }
 
+/**
+ * Queue sequences taken by expiry jobs (they share the queue's id counter but are not ahead of
+ * anyone until they fire), so positions can leave them out.
+ */
+export function sideSeqKey(keyPrefix: string, performanceId: number): string {
+  return `${keyPrefix}:${performanceTag(performanceId)}:side-seqs`;
+}
+
 /** Pub/sub channel on which workers announce finished requests (long-polls wake on it). */
 export function requestDoneChannel(keyPrefix: string): string {
   return `${keyPrefix}:requests-done`;

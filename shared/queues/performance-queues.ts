@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { defineScript, runScript, type RedisClient } from '../redis.js';
-import { performanceQueueName, queuePrefix, queueRegistryKey, startedSeqKey } from './names.js';
+import { performanceQueueName, queuePrefix, queueRegistryKey, sideSeqKey, startedSeqKey } from './names.js';
 import { requestJobOptions, type RequestJob, expireJobOptions, type ExpireJob } from './jobs.js';
 import { queuePosition } from '../domain/holds.js';
 
@@ -45,17 +45,26 @@ export class PerformanceQueues {
     return Number(added.id);
   }
 
+  /** Adds an expiry job and records its sequence as one that is ahead of nobody. */
   async addExpiry(job: ExpireJob, delayMs: number): Promise<void> {
     const queue = await this.get(job.performanceId);
-    await queue.add('expire', job, expireJobOptions(job.holdId, delayMs));
+    const added = await queue.add('expire', job, expireJobOptions(delayMs));
+    await this.redis.zadd(sideSeqKey(this.keyPrefix, job.performanceId), Number(added.id), String(added.id));
   }
 
-  async lastStarted(performanceId: number): Promise<number> {
-    return Number((await this.redis.get(startedSeqKey(this.keyPrefix, performanceId))) ?? 0);
-  }
-
-  async position(performanceId: number, seq: number): Promise<number> {
-    return queuePosition(seq, await this.lastStarted(performanceId));
+  /**
+   * Where a queued request with this sequence stands, in one round trip: the highest sequence a
+   * worker has started, and `position` = 1 + request jobs ahead (expiry jobs that took a sequence
+   * in between are left out: they sit in the delayed set, ahead of nobody).
+   */
+  async standing(performanceId: number, seq: number): Promise<{ lastStarted: number; position: number }> {
+    const [lastStarted, side] = (await runScript(
+      this.redis,
+      STANDING,
+      [startedSeqKey(this.keyPrefix, performanceId), sideSeqKey(this.keyPrefix, performanceId)],
+      [String(seq)],
+    )) as [number, number];
+    return { lastStarted, position: queuePosition(seq - side, lastStarted) };
   }
 
   async registeredPerformanceIds(): Promise<number[]> {
@@ -73,11 +82,27 @@ export class PerformanceQueues {
   }
 }
 
-const MARK_STARTED = defineScript(
-  "local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 1",
-);
+const MARK_STARTED = defineScript(`
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > c then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+end
+return 1`);
+
+const STANDING = defineScript(`
+local started = tonumber(redis.call('GET', KEYS[1]) or '0')
+local seq = tonumber(ARGV[1])
+local side = 0
+if seq - 1 > started then side = redis.call('ZCOUNT', KEYS[2], started + 1, seq - 1) end
+return {started, side}`);
 
 /** Records that a worker started the job with this sequence; only ever moves forward. */
 export async function markStarted(redis: RedisClient, keyPrefix: string, performanceId: number, seq: number) {
-  await runScript(redis, MARK_STARTED, [startedSeqKey(keyPrefix, performanceId)], [String(seq)]);
+  await runScript(
+    redis,
+    MARK_STARTED,
+    [startedSeqKey(keyPrefix, performanceId), sideSeqKey(keyPrefix, performanceId)],
+    [String(seq)],
+  );
 }
