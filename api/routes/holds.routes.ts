@@ -56,7 +56,7 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
   });
 
   r.get('/me/holds', member, async (req, res) => {
-    res.json({ items: await requests.holdViews({ memberId: who(req).memberId }) });
+    res.json({ items: await requests.holdViews(who(req).memberId) });
   });
 
   r.get('/me/tickets', member, async (req, res) => {

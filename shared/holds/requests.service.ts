@@ -1,8 +1,9 @@
-import { Op, QueryTypes, UniqueConstraintError } from 'sequelize';
+import { QueryTypes, UniqueConstraintError } from 'sequelize';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { ConflictError, NotFoundError, PaymentDeclinedError, ValidationError } from '../errors.js';
-import { Hold, HoldRequest, HoldSeat, Payment, Ticket, type RequestKind } from '../db/models/index.js';
+import { Hold, HoldRequest, Payment, type RequestKind } from '../db/models/index.js';
+import { HoldRequestRepository, type RequestRow } from '../db/repositories/hold-request.repository.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
 import type { RequestJob } from '../queues/jobs.js';
 import type { Catalogue } from '../catalogue/catalogue.service.js';
@@ -51,13 +52,17 @@ type Enqueue = {
 };
 
 export class SeatRequests {
+  private readonly rows: HoldRequestRepository;
+
   constructor(
     private readonly config: Config,
     private readonly queues: PerformanceQueues,
     private readonly catalogue: Catalogue,
     private readonly payments: PaymentGateway,
     private readonly waiter: RequestWaiter,
-  ) {}
+  ) {
+    this.rows = new HoldRequestRepository(HoldRequest.sequelize!);
+  }
 
   async hold(memberId: number, performanceId: number, seatIds: number[], idempotencyKey?: string) {
     const info = await this.catalogue.info(performanceId);
@@ -167,7 +172,7 @@ export class SeatRequests {
   }
 
   private findByKey(memberId: number, idempotencyKey: string) {
-    return HoldRequest.findOne({ where: { memberId, idempotencyKey } });
+    return this.rows.byKey(memberId, idempotencyKey);
   }
 
   private async enqueue(
@@ -177,9 +182,9 @@ export class SeatRequests {
       const existing = await this.findByKey(e.memberId, e.idempotencyKey);
       if (existing) return this.replay(existing, e.kind, e.performanceId, e.payload);
     }
-    let request: HoldRequest;
+    let requestId: number;
     try {
-      request = await HoldRequest.create({
+      requestId = await this.rows.insert({
         performanceId: e.performanceId,
         memberId: e.memberId,
         kind: e.kind,
@@ -197,16 +202,16 @@ export class SeatRequests {
     }
     let seq: number;
     try {
-      seq = await this.queues.addRequest(e.job(request.id));
+      seq = await this.queues.addRequest(e.job(requestId));
     } catch (err) {
       // Not enqueued: the request never existed for the client, who gets a 503 and may retry.
-      await request.destroy().catch(() => undefined);
+      await this.rows.delete(requestId).catch(() => undefined);
       throw err;
     }
     requestsEnqueued.inc({ kind: e.kind });
-    await request.update({ queueSeq: seq });
+    await this.rows.setQueueSeq(requestId, seq);
     return {
-      requestId: request.id,
+      requestId,
       status: 'queued',
       position: (await this.queues.standing(e.performanceId, seq)).position,
     };
@@ -214,7 +219,7 @@ export class SeatRequests {
 
   /** A repeated Idempotency-Key: the same request, enqueued once. */
   private async replay(
-    existing: HoldRequest,
+    existing: RequestRow,
     kind: RequestKind,
     performanceId: number,
     payload: Record<string, unknown>,
@@ -240,19 +245,19 @@ export class SeatRequests {
 
   async get(memberId: number, requestId: number, waitSeconds: number): Promise<RequestView> {
     const notFound = () => new NotFoundError('request-not-found', `You have no request ${requestId}.`);
-    let request = await HoldRequest.findByPk(requestId);
+    let request = await this.rows.byId(requestId);
     if (!request || request.memberId !== memberId) throw notFound();
     const deadline = Date.now() + waitSeconds * 1000;
     while (request.status === 'queued' && Date.now() < deadline) {
       const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
-      request = (await HoldRequest.findByPk(requestId)) ?? request;
+      request = (await this.rows.byId(requestId)) ?? request;
       if (request.status !== 'queued') wake.cancel();
       await wake.done;
     }
     return this.view(request);
   }
 
-  private async view(r: HoldRequest): Promise<RequestView> {
+  private async view(r: RequestRow): Promise<RequestView> {
     const v: RequestView = { requestId: r.id, kind: r.kind, status: r.status };
     if (r.status === 'queued') {
       if (r.queueSeq != null) {
@@ -262,34 +267,21 @@ export class SeatRequests {
       }
     } else if (r.reason) v.reason = r.reason;
     if (r.holdId != null) {
-      const [hold] = await this.holdViews({ id: r.holdId });
+      const [hold] = await this.rows.holds({ id: r.holdId });
       if (hold) v.hold = hold;
     }
     if (r.kind === 'confirm' && r.status === 'succeeded' && r.holdId != null) {
-      const tickets = await Ticket.findAll({ where: { holdId: r.holdId }, order: [['seatId', 'ASC']] });
-      v.tickets = tickets.map((t) => ({ serial: t.serial, seatId: t.seatId }));
+      v.tickets = await this.rows.ticketsOfHold(r.holdId);
     }
     return v;
   }
 
-  async holdViews(where: { id?: number; memberId?: number }): Promise<HoldView[]> {
-    const holds = await Hold.findAll({ where, order: [['id', 'ASC']] });
-    if (!holds.length) return [];
-    const seats = await HoldSeat.findAll({
-      where: { holdId: { [Op.in]: holds.map((h) => h.id) } },
-      order: [['seatId', 'ASC']],
-    });
-    return holds.map((h) => ({
-      id: h.id,
-      performanceId: h.performanceId,
-      seatIds: seats.filter((s) => s.holdId === h.id).map((s) => s.seatId),
-      status: h.status,
-      expiresAt: h.expiresAt.toISOString(),
-    }));
+  holdViews(memberId: number): Promise<HoldView[]> {
+    return this.rows.holds({ memberId });
   }
 
   async tickets(memberId: number) {
-    const rows = await Ticket.sequelize!.query<{
+    const rows = await HoldRequest.sequelize!.query<{
       serial: string;
       seatId: number;
       performanceId: number;

@@ -1,0 +1,110 @@
+import { QueryTypes, type Sequelize } from 'sequelize';
+import type { HoldStatus, RequestKind, RequestStatus } from '../models/index.js';
+
+// The request paths that every client polls, in plain SQL: building Sequelize model instances
+// was the largest CPU cost of an API process under load.
+
+export type RequestRow = {
+  id: number;
+  performanceId: number;
+  memberId: number;
+  kind: RequestKind;
+  payload: string;
+  status: RequestStatus;
+  reason: string | null;
+  holdId: number | null;
+  queueSeq: number | null;
+};
+
+const COLUMNS = `id, performance_id AS performanceId, member_id AS memberId, kind, payload, status, reason,
+  hold_id AS holdId, queue_seq AS queueSeq`;
+
+export class HoldRequestRepository {
+  constructor(private readonly sequelize: Sequelize) {}
+
+  async byId(id: number): Promise<RequestRow | undefined> {
+    const [row] = await this.sequelize.query<RequestRow>(
+      `SELECT ${COLUMNS} FROM hold_requests WHERE id = ?`,
+      {
+        type: QueryTypes.SELECT,
+        replacements: [id],
+      },
+    );
+    return row;
+  }
+
+  async byKey(memberId: number, idempotencyKey: string): Promise<RequestRow | undefined> {
+    const [row] = await this.sequelize.query<RequestRow>(
+      `SELECT ${COLUMNS} FROM hold_requests WHERE member_id = ? AND idempotency_key = ?`,
+      { type: QueryTypes.SELECT, replacements: [memberId, idempotencyKey] },
+    );
+    return row;
+  }
+
+  /** Inserts a queued request; a duplicate Idempotency-Key surfaces as Sequelize's UniqueConstraintError. */
+  async insert(r: {
+    performanceId: number;
+    memberId: number;
+    kind: RequestKind;
+    idempotencyKey: string | null;
+    payload: string;
+    holdId: number | null;
+  }): Promise<number> {
+    const [id] = await this.sequelize.query(
+      `INSERT INTO hold_requests (performance_id, member_id, kind, idempotency_key, payload, status, hold_id, created_at)
+       VALUES (?, ?, ?, ?, ?, 'queued', ?, NOW(3))`,
+      {
+        type: QueryTypes.INSERT,
+        replacements: [r.performanceId, r.memberId, r.kind, r.idempotencyKey, r.payload, r.holdId],
+      },
+    );
+    return Number(id);
+  }
+
+  async setQueueSeq(id: number, seq: number): Promise<void> {
+    await this.sequelize.query('UPDATE hold_requests SET queue_seq = ? WHERE id = ?', {
+      type: QueryTypes.UPDATE,
+      replacements: [seq, id],
+    });
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.sequelize.query('DELETE FROM hold_requests WHERE id = ?', {
+      type: QueryTypes.DELETE,
+      replacements: [id],
+    });
+  }
+
+  /** Holds with their seat ids, by hold id or by member, oldest first. */
+  async holds(where: { id: number } | { memberId: number }) {
+    const [column, value] = 'id' in where ? ['h.id', where.id] : ['h.member_id', where.memberId];
+    const rows = await this.sequelize.query<{
+      id: number;
+      performanceId: number;
+      status: HoldStatus;
+      expiresAt: Date;
+      seatIds: string;
+    }>(
+      `SELECT h.id, h.performance_id AS performanceId, h.status, h.expires_at AS expiresAt,
+              GROUP_CONCAT(hs.seat_id ORDER BY hs.seat_id) AS seatIds
+         FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
+        WHERE ${column} = ? GROUP BY h.id ORDER BY h.id`,
+      { type: QueryTypes.SELECT, replacements: [value] },
+    );
+    return rows.map((h) => ({
+      id: Number(h.id),
+      performanceId: Number(h.performanceId),
+      seatIds: String(h.seatIds).split(',').map(Number),
+      status: h.status,
+      expiresAt: new Date(h.expiresAt).toISOString(),
+    }));
+  }
+
+  async ticketsOfHold(holdId: number): Promise<{ serial: string; seatId: number }[]> {
+    const rows = await this.sequelize.query<{ serial: string; seatId: number }>(
+      'SELECT serial, seat_id AS seatId FROM tickets WHERE hold_id = ? ORDER BY seat_id',
+      { type: QueryTypes.SELECT, replacements: [holdId] },
+    );
+    return rows.map((t) => ({ serial: t.serial, seatId: Number(t.seatId) }));
+  }
+}
