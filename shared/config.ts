@@ -147,8 +147,3 @@ export function loadConfig(overrides: Record<string, string | undefined> = {}): 
   loaded ??= parseConfig(process.env);
   return loaded;
 }
-
-/** Environment handed to child processes (tests and `npm start` spawn API and worker processes). */
-export function childEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, ...overrides };
-}

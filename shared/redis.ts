@@ -37,10 +37,6 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
   return new Redis(config.redisUrl, options);
 }
 
-export function isCluster(config: Config): boolean {
-  return (config.redisClusterNodes?.length ?? 0) > 0;
-}
-
 /** Keys of a performance share one Redis Cluster hash slot through this tag. */
 export function performanceTag(performanceId: number): string {
   return `{perf-${performanceId}}`;

@@ -9,11 +9,6 @@ export function performanceQueueName(performanceId: number): string {
   return performanceTag(performanceId);
 }
 
-export function performanceIdOfQueue(name: string): number | undefined {
-  const m = /^\{perf-(\d+)\}$/.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** The set of performance ids whose queues workers must serve. */
 export function queueRegistryKey(keyPrefix: string): string {
   return `${keyPrefix}:performance-queues`;

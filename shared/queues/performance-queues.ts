@@ -71,10 +71,6 @@ export class PerformanceQueues {
     return (await this.redis.smembers(queueRegistryKey(this.keyPrefix))).map(Number).filter(Number.isInteger);
   }
 
-  all(): Promise<Queue[]> {
-    return Promise.all(this.queues.values());
-  }
-
   async close(): Promise<void> {
     const qs = await Promise.allSettled(this.queues.values());
     await Promise.all(qs.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
