@@ -1,8 +1,6 @@
 import test from 'ava';
-import { QueryTypes } from 'sequelize';
 import { Stack } from './helpers/stack.js';
-import { HoldRequest } from '../shared/db/models/index.js';
-import { replayHolds } from '../shared/testing/replay.js';
+import { assertHoldRun } from './helpers/checks.js';
 
 let stack: Stack;
 test.before(async () => {
@@ -51,36 +49,5 @@ test('when 100 members race 300 hold requests for 20 seats over 2 worker process
   );
   t.true(finals.every((f) => f['status'] === 'succeeded' || f['status'] === 'rejected'));
 
-  // Replay the requests in the order the queue received them, with the contract's rules.
-  const rows = await HoldRequest.findAll({ where: { performanceId }, order: [['queueSeq', 'ASC']] });
-  t.is(rows.length, 300);
-  t.is(new Set(rows.map((r) => r.queueSeq)).size, 300, 'every request has its own queue sequence');
-  const { outOfOrder, taken } = replayHolds(rows, 4);
-  t.is(outOfOrder, 0, 'every outcome is the one enqueue order dictates');
-
-  // What clients were told agrees with the database.
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const f of finals) {
-    const row = byId.get(f['requestId'] as number)!;
-    t.is(f['status'], row.status);
-    if (row.status === 'rejected') t.is(f['reason'], row.reason);
-  }
-
-  // No seat in two live holds; seat rows agree with the holds.
-  const doubles = await stack.ctx.sequelize.query<{ seatId: number; n: number }>(
-    `SELECT hs.seat_id AS seatId, COUNT(*) AS n FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
-      WHERE h.performance_id = ? AND h.status IN ('held', 'confirmed') GROUP BY hs.seat_id HAVING n > 1`,
-    { type: QueryTypes.SELECT, replacements: [performanceId] },
-  );
-  t.deepEqual(doubles, []);
-  const inconsistent = await stack.ctx.sequelize.query(
-    `SELECT s.id FROM seats s LEFT JOIN hold_seats hs ON hs.seat_id = s.id AND hs.live_seat_id IS NOT NULL
-      WHERE s.performance_id = ? AND ((s.status = 'held') <> (hs.hold_id IS NOT NULL) OR (hs.hold_id IS NOT NULL AND s.hold_id <> hs.hold_id))`,
-    { type: QueryTypes.SELECT, replacements: [performanceId] },
-  );
-  t.deepEqual(inconsistent, []);
-  t.is(
-    taken.size,
-    await stack.ctx.sequelize.models['Seat']!.count({ where: { performanceId, status: 'held' } }),
-  );
+  await assertHoldRun(t, stack, performanceId, 300, finals);
 });

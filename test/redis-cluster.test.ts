@@ -1,10 +1,8 @@
 import test from 'ava';
-import { QueryTypes } from 'sequelize';
 import { Stack, eventually, type TestMember } from './helpers/stack.js';
+import { assertHoldRun, assertStreamsMatchCommits } from './helpers/checks.js';
 import { PrivateRedisCluster } from './helpers/servers.js';
-import { SseClient, type SeatEvent } from './helpers/sse.js';
-import { HoldRequest, SeatEvent as SeatEventRow } from '../shared/db/models/index.js';
-import { replayHolds } from '../shared/testing/replay.js';
+import { SseClient } from './helpers/sse.js';
 import { performanceTag } from '../shared/redis.js';
 import { startedSeqKey } from '../shared/queues/names.js';
 import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
@@ -61,31 +59,7 @@ test('when 60 members race 150 hold requests for 15 seats through two API proces
     'every request is final',
   );
 
-  // Replay the requests in the order the queue received them, with the contract's rules.
-  const rows = await HoldRequest.findAll({ where: { performanceId }, order: [['queueSeq', 'ASC']] });
-  t.is(rows.length, 150);
-  t.is(new Set(rows.map((r) => r.queueSeq)).size, 150, 'every request has its own queue sequence');
-  const { outOfOrder, taken } = replayHolds(rows, 4);
-  t.is(outOfOrder, 0, 'every outcome is the one enqueue order dictates');
-
-  // What clients were told agrees with the database.
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const f of finals) {
-    const row = byId.get(f['requestId'] as number)!;
-    t.is(f['status'], row.status);
-    if (row.status === 'rejected') t.is(f['reason'], row.reason);
-  }
-
-  const doubles = await stack.ctx.sequelize.query(
-    `SELECT hs.seat_id FROM hold_seats hs JOIN holds h ON h.id = hs.hold_id
-      WHERE h.performance_id = ? AND h.status IN ('held', 'confirmed') GROUP BY hs.seat_id HAVING COUNT(*) > 1`,
-    { type: QueryTypes.SELECT, replacements: [performanceId] },
-  );
-  t.deepEqual(doubles, [], 'no seat is in two live holds');
-  t.is(
-    taken.size,
-    await stack.ctx.sequelize.models['Seat']!.count({ where: { performanceId, status: 'held' } }),
-  );
+  await assertHoldRun(t, stack, performanceId, 150, finals);
 });
 
 test('when 200 members join the waiting room at once through two API processes on a Redis Cluster, then tickets are gap-free, exactly the capacity is admitted, and a leave admits the next', async (t) => {
@@ -138,11 +112,6 @@ test('when 200 members join the waiting room at once through two API processes o
   t.deepEqual(await stack.ctx.waitingRoom.sizes(performanceId), { waiting: 194, admitted: 5 });
 });
 
-async function committed(performanceId: number): Promise<SeatEvent[]> {
-  const rows = await SeatEventRow.findAll({ where: { performanceId }, order: [['seq', 'ASC']] });
-  return rows.map((r) => ({ id: Number(r.seq), seatId: Number(r.seatId), status: r.status }));
-}
-
 test('when seats are contended on a Redis Cluster, then SSE clients on both API processes see exactly the committed seat events, in order', async (t) => {
   const { performanceId, seatIds } = await stack.performance(8);
   const [watcher] = await stack.members(1);
@@ -168,16 +137,7 @@ test('when seats are contended on a Redis Cluster, then SSE clients on both API 
     }),
   );
 
-  const truth = await committed(performanceId);
-  t.true(truth.length >= 8, `${truth.length} changes committed`);
-  t.deepEqual(
-    truth.map((e) => e.id),
-    truth.map((_, i) => i + 1),
-    'the sequence has no gap',
-  );
-  await eventually(async () => a.events.length >= truth.length && b.events.length >= truth.length, 10_000);
-  t.deepEqual(a.events, truth, 'API 1 delivered every change once, in order');
-  t.deepEqual(b.events, truth, 'API 2 delivered every change once, in order');
+  await assertStreamsMatchCommits(t, performanceId, [a, b]);
 });
 
 test("when a performance's queue, waiting room and position keys are named, then Redis Cluster puts them all in one hash slot", async (t) => {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Stack, eventually } from './helpers/stack.js';
-import { SseClient, type SeatEvent } from './helpers/sse.js';
-import { SeatEvent as SeatEventRow } from '../shared/db/models/index.js';
+import { assertStreamsMatchCommits, committedSeatEvents } from './helpers/checks.js';
+import { SseClient } from './helpers/sse.js';
 
 let stack: Stack;
 test.before(async () => {
@@ -12,11 +12,6 @@ test.before(async () => {
   });
 });
 test.after.always(async () => stack?.close());
-
-async function committed(performanceId: number): Promise<SeatEvent[]> {
-  const rows = await SeatEventRow.findAll({ where: { performanceId }, order: [['seq', 'ASC']] });
-  return rows.map((r) => ({ id: Number(r.seq), seatId: Number(r.seatId), status: r.status }));
-}
 
 /** 20 members race for 8 seats, then release what they got: many changes, some contended. */
 async function contendedRun(performanceId: number, seatIds: number[], during?: () => Promise<void>) {
@@ -55,16 +50,7 @@ test('when seats are contended, then every SSE client on either API process sees
   const a = await SseClient.open(`${stack.apis[0]!.url}${path}`, watcher!.token);
   const b = await SseClient.open(`${stack.apis[1]!.url}${path}`, watcher!.token);
   await contendedRun(performanceId, seatIds);
-  const truth = await committed(performanceId);
-  t.true(truth.length >= 8, `${truth.length} changes committed`);
-  t.deepEqual(
-    truth.map((e) => e.id),
-    truth.map((_, i) => i + 1),
-    'the sequence has no gap',
-  );
-  await eventually(async () => a.events.length >= truth.length && b.events.length >= truth.length, 10_000);
-  t.deepEqual(a.events, truth, 'API 1 delivered every change once, in order');
-  t.deepEqual(b.events, truth, 'API 2 delivered every change once, in order');
+  await assertStreamsMatchCommits(t, performanceId, [a, b]);
   await eventually(async () => a.comments > 0, 5000);
   await Promise.all([a.close(), b.close()]);
 });
@@ -81,7 +67,7 @@ test('when a client reconnects with Last-Event-ID, then it misses nothing and se
   });
   const lastSeen = first.events[first.events.length - 1]!.id;
   const second = await SseClient.open(url, watcher!.token, lastSeen);
-  const truth = await committed(performanceId);
+  const truth = await committedSeatEvents(performanceId);
   t.true(truth.length > lastSeen, 'changes were committed while the client was away');
   await eventually(async () => first.events.length + second.events.length >= truth.length, 10_000);
   t.is(second.events[0]?.id, lastSeen + 1);
