@@ -45,58 +45,46 @@ try {
     seat: values.contended ? Math.floor(Math.random() * seats) : i,
   }));
 
+  /** The asks as recorded hold requests of a performance, with the job each one becomes. */
+  const record = async (p: { performanceId: number; seatIds: number[] }) => {
+    const rows = await HoldRequest.bulkCreate(
+      asks.map((a) => ({
+        performanceId: p.performanceId,
+        memberId: members[a.member]!.id,
+        kind: 'hold' as const,
+        idempotencyKey: null,
+        payload: JSON.stringify({ seatIds: [p.seatIds[a.seat]] }),
+      })),
+    );
+    return rows.map((row, i) => ({
+      row,
+      job: {
+        kind: 'hold' as const,
+        requestId: row.id,
+        performanceId: p.performanceId,
+        memberId: members[asks[i]!.member]!.id,
+        seatIds: [p.seatIds[asks[i]!.seat]!],
+      },
+    }));
+  };
+
   // Baseline: the same holds, applied directly and sequentially with the worker's transaction code.
-  const { HoldRequest: HR } = await import('../shared/db/models/index.js');
-  const baseRows = await HR.bulkCreate(
-    asks.map((a) => ({
-      performanceId: base.performanceId,
-      memberId: members[a.member]!.id,
-      kind: 'hold' as const,
-      idempotencyKey: null,
-      payload: JSON.stringify({ seatIds: [base.seatIds[a.seat]] }),
-    })),
-  );
+  const baseline = await record(base);
   const t0 = performance.now();
-  for (const [i, row] of baseRows.entries()) {
-    const job = {
-      kind: 'hold' as const,
-      requestId: row.id,
-      performanceId: base.performanceId,
-      memberId: members[asks[i]!.member]!.id,
-      seatIds: [base.seatIds[asks[i]!.seat]!],
-    };
-    await ctx.sequelize.transaction((t) => applySeatJob(ctx, job, t));
-  }
+  for (const { job } of baseline) await ctx.sequelize.transaction((t) => applySeatJob(ctx, job, t));
   const baselineRate = N / ((performance.now() - t0) / 1000);
 
   // Drain: the same holds pre-enqueued on a third performance, then one worker process started:
   // the pure queue + commit rate, with no API or client competing for the two cores.
   const drain = await seedPerformance(ctx.catalogue, seats, { name: 'bench drain' });
-  const drainRows = await HR.bulkCreate(
-    asks.map((a) => ({
-      performanceId: drain.performanceId,
-      memberId: members[a.member]!.id,
-      kind: 'hold' as const,
-      idempotencyKey: null,
-      payload: JSON.stringify({ seatIds: [drain.seatIds[a.seat]] }),
-    })),
-  );
-  for (const [i, row] of drainRows.entries()) {
-    const seq = await ctx.queues.addRequest({
-      kind: 'hold',
-      requestId: row.id,
-      performanceId: drain.performanceId,
-      memberId: members[asks[i]!.member]!.id,
-      seatIds: [drain.seatIds[asks[i]!.seat]!],
-    });
-    await row.update({ queueSeq: seq });
-  }
+  for (const { row, job } of await record(drain))
+    await row.update({ queueSeq: await ctx.queues.addRequest(job) });
   const drainWorker = await startProcess('workers', env);
   children.push(drainWorker.child);
-  while ((await HR.count({ where: { performanceId: drain.performanceId, status: 'queued' } })) > 0)
+  while ((await HoldRequest.count({ where: { performanceId: drain.performanceId, status: 'queued' } })) > 0)
     await new Promise((r) => setTimeout(r, 20));
   const span = (
-    await HR.findAll({ where: { performanceId: drain.performanceId }, attributes: ['processedAt'] })
+    await HoldRequest.findAll({ where: { performanceId: drain.performanceId }, attributes: ['processedAt'] })
   ).map((r) => r.processedAt!.getTime());
   const drainRate = (N - 1) / ((Math.max(...span) - Math.min(...span)) / 1000);
 
