@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Stack, eventually, type TestMember } from './helpers/stack.js';
-import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
+import { estimateEtaSeconds, type WaitingStatus } from '../shared/waiting-room/waiting-room.js';
 
 // Two stacks, each with two API processes and a worker: one where admitted members stay admitted
 // for a minute, and one where they lose the slot after two idle seconds. Serial: the 2,000-member
@@ -99,6 +99,23 @@ test.serial(
       [...tickets].sort((a, b) => a - b),
       'admitted in ticket order',
     );
+
+    // The wait estimate of a newcomer comes from the admissions just measured.
+    // (Five newcomers, so the last one still waits behind a full room for a while.)
+    const newcomers = await idle.members(5);
+    for (const m of newcomers) await join(m, performanceId, 0, idle);
+    const later = newcomers[4];
+    const rateKey = idle.ctx.waitingRoom.keys(performanceId)[6]!;
+    await eventually(async () => {
+      const s = (await status(later!, performanceId, idle)).body;
+      const perMinute = Number(await idle.ctx.redis.get(rateKey));
+      return (
+        s.status === 'waiting' &&
+        perMinute >= members.length &&
+        s.etaSeconds === estimateEtaSeconds(s.position, perMinute, capacity, 2)
+      );
+    }, 10_000);
+    t.pass();
   },
 );
 

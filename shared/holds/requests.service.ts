@@ -245,16 +245,24 @@ export class SeatRequests {
 
   async get(memberId: number, requestId: number, waitSeconds: number): Promise<RequestView> {
     const notFound = () => new NotFoundError('request-not-found', `You have no request ${requestId}.`);
-    let request = await this.rows.byId(requestId);
-    if (!request || request.memberId !== memberId) throw notFound();
     const deadline = Date.now() + waitSeconds * 1000;
-    while (request.status === 'queued' && Date.now() < deadline) {
-      const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
-      request = (await this.rows.byId(requestId)) ?? request;
-      if (request.status !== 'queued') wake.cancel();
+    // One read per wake-up: listen first, then read, so an announcement in between is not missed.
+    for (;;) {
+      const wake =
+        Date.now() < deadline
+          ? await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()))
+          : undefined;
+      const request = await this.rows.byId(requestId);
+      if (!request || request.memberId !== memberId) {
+        wake?.cancel();
+        throw notFound();
+      }
+      if (request.status !== 'queued' || !wake) {
+        wake?.cancel();
+        return this.view(request);
+      }
       await wake.done;
     }
-    return this.view(request);
   }
 
   private async view(r: RequestRow): Promise<RequestView> {

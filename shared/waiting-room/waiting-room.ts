@@ -9,6 +9,7 @@ import { performanceTag, defineScript, runScript } from '../redis.js';
 //   <p>:wr:{perf-N}:tickets   HASH member -> ticket (admitted members only)
 //   <p>:wr:{perf-N}:admits    LIST "ms:count" of recent admissions (for the measured rate)
 //   <p>:wr:{perf-N}:capacity  the performance's admission capacity
+//   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
 //   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
 // A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
 
@@ -55,14 +56,14 @@ local function status(k, member, now, idle, touch)
       redis.call('ZADD', k.admitted, now + idle, member)
       deadline = now + idle
     end
-    return {'admitted', redis.call('HGET', k.tickets, member) or '0', 0, tostring(deadline), admissions_last_minute(k, now)}
+    return {'admitted', redis.call('HGET', k.tickets, member) or '0', 0, tostring(deadline), 0}
   end
   local ticket = redis.call('ZSCORE', k.line, member)
   if not ticket then return false end
   local rank = redis.call('ZRANK', k.line, member)
-  return {'waiting', ticket, rank + 1, '0', admissions_last_minute(k, now)}
+  return {'waiting', ticket, rank + 1, '0', tonumber(redis.call('GET', k.rate) or '0')}
 end
-local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6]}
+local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7]}
 `;
 
 const JOIN = defineScript(`${ADMIT_FN}
@@ -94,7 +95,10 @@ return removed
 // Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
 const TICK = defineScript(`${ADMIT_FN}
 local capacity = tonumber(redis.call('GET', k.capacity) or '0')
-local n = admit(k, now_ms(), capacity, tonumber(ARGV[1]))
+local now = now_ms()
+local n = admit(k, now, capacity, tonumber(ARGV[1]))
+-- The measured rate is computed here, on the ticker, not on every status poll.
+redis.call('SET', k.rate, admissions_last_minute(k, now))
 local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
 return {n, left}
 `);
@@ -135,7 +139,7 @@ export class WaitingRoom {
 
   keys(performanceId: number): string[] {
     const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
-    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity'].map((s) => `${base}:${s}`);
+    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate'].map((s) => `${base}:${s}`);
   }
 
   private activeKey(): string {
