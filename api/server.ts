@@ -71,6 +71,7 @@ export function createApi(ctx: Context): Api {
   return {
     app,
     async close() {
+      await requests.flushSeqs();
       admin.close();
       hub.close();
       waiter.close();

@@ -52,8 +52,13 @@ const schema = z
     WORKER_LOCK_SECONDS: int(2, 600).default(30),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
     SWEEP_INTERVAL_SECONDS: int(1, 3600).default(15),
+    BATCH_MAX_JOBS: int(1, 5000).default(500),
+    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
+    FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
   })
   .superRefine((c, ctx) => {
+    if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
+      ctx.addIssue({ code: 'custom', path: ['FAULT_INJECTION'], message: 'only with NODE_ENV=test' });
     if (c.NODE_ENV !== 'production') return;
     if (c.JWT_SECRET === DEV_JWT_SECRET)
       ctx.addIssue({
@@ -95,6 +100,8 @@ export type Config = Readonly<{
   workerLockSeconds: number;
   sseHeartbeatSeconds: number;
   sweepIntervalSeconds: number;
+  batchMaxJobs: number;
+  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
 }>;
 
 export class ConfigError extends Error {
@@ -136,6 +143,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workerLockSeconds: c.WORKER_LOCK_SECONDS,
     sseHeartbeatSeconds: c.SSE_HEARTBEAT_SECONDS,
     sweepIntervalSeconds: c.SWEEP_INTERVAL_SECONDS,
+    batchMaxJobs: c.BATCH_MAX_JOBS,
+    faultInjection: c.FAULT_INJECTION,
   });
 }
 

@@ -44,6 +44,20 @@ export const jobProcessing = new Histogram({
   registers: [registry],
 });
 
+export const batchSize = new Histogram({
+  name: 'seat_batch_jobs',
+  help: 'Jobs applied together in one MySQL transaction (one batch of a performance queue)',
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000],
+  registers: [registry],
+});
+
+export const batchCommit = new Histogram({
+  name: 'seat_batch_commit_seconds',
+  help: 'Time to apply one batch in MySQL, from its first read to its commit',
+  buckets: latencyBuckets,
+  registers: [registry],
+});
+
 export const jobInfraRetries = new Counter({
   name: 'seat_job_infrastructure_retries_total',
   help: 'In-place retries of seat jobs after MySQL or Redis errors',

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 
@@ -46,6 +47,11 @@ export type Script = { lua: string; sha: string };
 
 export function defineScript(lua: string): Script {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** A script kept in a `.lua` file next to the code that owns its keys. */
+export function loadScript(url: URL): Script {
+  return defineScript(readFileSync(url, 'utf8'));
 }
 
 /** EVALSHA, falling back to EVAL once when the server does not know the script yet (new or restarted). */

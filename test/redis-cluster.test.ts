@@ -4,7 +4,7 @@ import { assertHoldRun, assertStreamsMatchCommits } from './helpers/checks.js';
 import { PrivateRedisCluster } from './helpers/servers.js';
 import { SseClient } from './helpers/sse.js';
 import { performanceTag } from '../shared/redis.js';
-import { startedSeqKey } from '../shared/queues/names.js';
+import { queueKeys } from '../shared/queues/names.js';
 import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
 
 // The whole service on a private three-master Redis Cluster: two API processes in this process and
@@ -151,7 +151,9 @@ test("when a performance's queue, waiting room and position keys are named, then
   const queue = await stack.ctx.queues.get(performanceId);
   const waitKey = `${prefix}:q:${tag}:wait`;
   t.is(queue.keys['wait'], waitKey, 'BullMQ names the wait key as expected');
-  const keys = [waitKey, ...stack.ctx.waitingRoom.keys(performanceId), startedSeqKey(prefix, performanceId)];
+  const own = queueKeys(prefix, performanceId);
+  t.is(own.wait, waitKey, 'our key layout names the same wait list');
+  const keys = [...Object.values(own), ...stack.ctx.waitingRoom.keys(performanceId)];
   t.true(keys.includes(`${prefix}:${tag}:started`));
 
   const slot = (key: string) => Number(cluster.cli(['cluster', 'keyslot', key]));
@@ -167,7 +169,9 @@ test("when a performance's queue, waiting room and position keys are named, then
   t.is(holders.length, 1, 'one node holds the slot');
   const inSlot = cluster.cli(['cluster', 'getkeysinslot', only, String(holders[0]!.n)], holders[0]!.port);
   const stored = inSlot.split('\n');
-  t.true(stored.includes(`${prefix}:${tag}:started`), 'the started sequence');
+  t.true(stored.includes(own.started), 'the started sequence');
+  t.true(stored.includes(own.expiries), "the hold's scheduled expiry");
+  t.true(stored.includes(own.epoch), 'the epoch marker');
   t.true(stored.includes(stack.ctx.waitingRoom.keys(performanceId)[2]!), 'the admitted set');
   t.true(
     stored.some((k) => k.startsWith(`${prefix}:q:${tag}:`)),

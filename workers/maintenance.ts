@@ -1,8 +1,10 @@
 import { Op } from 'sequelize';
 import type { Context } from '../shared/context.js';
 import { performanceTag } from '../shared/redis.js';
-import { Hold, HoldRequest } from '../shared/db/models/index.js';
-import type { RequestJob } from '../shared/queues/jobs.js';
+import { Hold } from '../shared/db/models/index.js';
+import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
+import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
+import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
 import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/metrics.js';
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
@@ -22,8 +24,10 @@ export function startAdmissionTicker(ctx: Context): () => void {
 
 /**
  * The backstop for what a crash between two steps could leave behind:
- * - a live hold past its expiry whose expiry job is gone (Redis lost it, a crash before it was added);
- * - an accepted request whose job is gone from Redis (a Redis restart without persistence).
+ * - a live hold past its expiry whose expiry was never scheduled or got lost with Redis;
+ * - an accepted request without a live job: its job is gone (Redis lost it), was voided by a
+ *   restore, or was never added (the API died between its insert and the enqueue; such a request
+ *   was never answered as accepted, and joins the back of the line here).
  * Both re-adds are idempotent: MySQL fences every job.
  */
 export async function sweep(ctx: Context): Promise<{ expiries: number; requeued: number }> {
@@ -37,47 +41,43 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
   );
   if (!got) return { expiries: 0, requeued: 0 };
   // Only the performances this deployment (key prefix) serves.
-  const performanceId = { [Op.in]: await ctx.queues.registeredPerformanceIds() };
+  const ids = await ctx.queues.registeredPerformanceIds();
   const overdue = await Hold.findAll({
-    where: { performanceId, status: 'held', expiresAt: { [Op.lt]: new Date(Date.now() - 30_000) } },
+    where: {
+      performanceId: { [Op.in]: ids },
+      status: 'held',
+      expiresAt: { [Op.lt]: new Date(Date.now() - 30_000) },
+    },
     order: [['expiresAt', 'ASC']],
     limit: 500,
   });
+  let expiries = 0;
   for (const hold of overdue) {
     // At most one backstop expiry per hold every five minutes, however long it stays overdue.
     const marker = `${ctx.config.keyPrefix}:${performanceTag(hold.performanceId)}:swept:${hold.id}`;
-    if (await ctx.redis.set(marker, '1', 'EX', 300, 'NX'))
-      await ctx.queues.addExpiry({ kind: 'expire', performanceId: hold.performanceId, holdId: hold.id }, 0);
+    if (!(await ctx.redis.set(marker, '1', 'EX', 300, 'NX'))) continue;
+    await ctx.queues.scheduleExpiries(hold.performanceId, [[hold.id, Date.now()]]);
+    expiries++;
   }
-  const stale = await HoldRequest.findAll({
-    where: {
-      performanceId,
-      status: 'queued',
-      queueSeq: { [Op.ne]: null },
-      createdAt: { [Op.lt]: new Date(Date.now() - 60_000) },
-    },
-    order: [['id', 'ASC']],
-    limit: 200,
-  });
+  const rows = new HoldRequestRepository(ctx.sequelize);
+  const commits = new SeatCommitRepository(ctx.sequelize);
   let requeued = 0;
-  for (const r of stale) {
-    const queue = await ctx.queues.get(r.performanceId);
-    if (await queue.getJob(String(r.queueSeq))) continue;
-    const payload = JSON.parse(r.payload) as Record<string, unknown>;
-    const job = {
-      ...payload,
-      kind: r.kind,
-      requestId: r.id,
-      performanceId: r.performanceId,
-      memberId: r.memberId,
-    } as RequestJob;
-    const seq = await ctx.queues.addRequest(job);
-    await r.update({ queueSeq: seq });
-    requeued++;
+  for (const performanceId of ids) {
+    const stale = await rows.queued(performanceId, 60_000, 200);
+    if (!stale.length) continue;
+    const queue = await ctx.queues.get(performanceId);
+    const fence = await commits.fence(performanceId);
+    const orphans: RequestJob[] = [];
+    for (const r of stale) {
+      const seq = await ctx.queues.seqOf(performanceId, r.id);
+      const live = seq !== undefined && seq > fence && (await queue.getJob(String(seq))) !== undefined;
+      if (!live) orphans.push(requestJobOf(r));
+    }
+    await ctx.queues.enqueueAll(performanceId, orphans);
+    requeued += orphans.length;
   }
-  if (overdue.length || requeued)
-    ctx.logger.info({ expiries: overdue.length, requeued }, 'sweeper re-queued work');
-  return { expiries: overdue.length, requeued };
+  if (expiries || requeued) ctx.logger.info({ expiries, requeued }, 'sweeper re-queued work');
+  return { expiries, requeued };
 }
 
 export function startSweeper(ctx: Context): () => void {

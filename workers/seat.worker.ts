@@ -4,85 +4,191 @@ import type { Context } from '../shared/context.js';
 import { isInfrastructureError } from '../shared/errors.js';
 import { createRedis, type RedisClient } from '../shared/redis.js';
 import { performanceQueueName, queuePrefix } from '../shared/queues/names.js';
-import { markStarted } from '../shared/queues/performance-queues.js';
-import { seatJobSchema, type SeatJob } from '../shared/queues/jobs.js';
-import { publishSeatEvents } from '../shared/seat-events/seat-events.js';
-import { announceDone } from '../shared/holds/request-waiter.js';
-import { jobInfraRetries, jobOutcomes, jobProcessing, jobWait } from '../shared/metrics.js';
-import { applySeatJob, type Outcome } from './processors/seat-job.processor.js';
+import {
+  JobsOutOfOrderError,
+  SeatCommitRepository,
+} from '../shared/db/repositories/seat-commit.repository.js';
+import {
+  batchCommit,
+  batchSize,
+  jobInfraRetries,
+  jobOutcomes,
+  jobProcessing,
+  jobWait,
+} from '../shared/metrics.js';
+import { applyQueuedBatch } from './processors/seat-batch.processor.js';
+import { performCommitWork } from './after-commit.js';
+import { restoreQueue } from './queue-recovery.js';
 
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
+
+/** The sequences a batch led by `from` applied: later jobs in it complete without MySQL. */
+type Applied = { from: number; to: number; poison: Set<number> };
 
 /**
  * Serves every registered performance queue in this process: one BullMQ Worker per queue, local
  * concurrency 1, while the queue's global concurrency 1 keeps one job at a time across processes.
+ * The running job applies itself and the jobs queued behind it in one transaction (a batch); when
+ * those jobs come up they are recognised as applied and complete at once.
  */
 export class SeatWorkers {
   private readonly workers = new Map<number, Worker>();
   private readonly connection: RedisClient;
+  private readonly repository: SeatCommitRepository;
+  private readonly applied = new Map<number, Applied>();
+  /** Outbox entries whose after-commit work this process finished: deleted with the next batch. */
+  private readonly completed = new Map<number, Set<number>>();
+  private readonly cleanup = new Map<number, NodeJS.Timeout>();
+  private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
-  private discovery: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: Context) {
     this.connection = createRedis(ctx.config, 'blocking', 'worker');
     this.connection.on('error', (err) => ctx.logger.debug({ err }, 'worker redis error'));
+    this.repository = new SeatCommitRepository(ctx.sequelize);
   }
 
-  async start(discoveryMs = 1000): Promise<void> {
+  async start(discoveryMs = 1000, expiryMs = 250): Promise<void> {
     await this.sync();
-    this.discovery = setInterval(() => {
-      this.sync().catch((err: unknown) => this.ctx.logger.warn({ err }, 'queue discovery failed'));
-    }, discoveryMs);
+    const every = (ms: number, name: string, fn: () => Promise<unknown>) => {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        fn()
+          .catch((err: unknown) => this.ctx.logger.warn({ err }, `${name} failed`))
+          .finally(() => (running = false));
+      }, ms);
+      this.timers.push(timer);
+    };
+    every(discoveryMs, 'queue discovery', () => this.sync());
+    every(expiryMs, 'expiry release', () => this.releaseExpiries());
   }
 
   get performanceIds(): number[] {
     return [...this.workers.keys()];
   }
 
-  /** Starts a worker for every performance queue registered and not yet served. */
+  /**
+   * Starts a worker for every performance queue registered and not yet served, and restores the
+   * queues whose Redis state is gone (a restart without persistence, a FLUSHALL): running workers
+   * remember which performances they serve even when the registry is lost.
+   */
   async sync(): Promise<void> {
     for (const id of await this.ctx.queues.registeredPerformanceIds()) {
       if (this.closing || this.workers.has(id)) continue;
-      const lock = this.ctx.config.workerLockSeconds * 1000;
-      const worker = new Worker(performanceQueueName(id), (job) => this.process(job), {
-        connection: this.connection,
-        prefix: queuePrefix(this.ctx.config.keyPrefix),
-        concurrency: 1,
-        lockDuration: lock,
-        stalledInterval: lock,
-        // A stalled job goes back to the head of its queue; never fail it for stalling.
-        maxStalledCount: 1_000_000,
-      });
-      worker.on('error', (err) => this.ctx.logger.warn({ err, performanceId: id }, 'worker error'));
-      worker.on('failed', (job, err) =>
-        this.ctx.logger.error({ err, jobId: job?.id, performanceId: id }, 'seat job failed for good'),
-      );
-      this.workers.set(id, worker);
-      this.ctx.logger.debug({ performanceId: id }, 'serving performance queue');
+      this.serve(id);
+    }
+    for (const id of this.workers.keys()) {
+      if (this.closing) return;
+      const h = await this.ctx.queues.health(id);
+      if (h.epoch && h.concurrency && h.lastId >= (await this.repository.fence(id))) continue;
+      const restored = await restoreQueue(this.ctx, id);
+      if (restored)
+        this.ctx.logger.warn({ performanceId: id, ...restored }, 'queue restored after Redis lost its state');
     }
   }
 
-  async process(job: Job): Promise<{ outcome: string; holdId?: number }> {
-    const parsed = seatJobSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`malformed seat job: ${parsed.error.message}`);
-    const data = parsed.data;
-    jobWait.observe({ kind: data.kind }, Math.max(0, Date.now() - (job.timestamp + (job.delay ?? 0))) / 1000);
-    const started = process.hrtime.bigint();
-    // "processing" is only for display: recorded alongside the commit, not before it.
-    const marking =
-      data.kind === 'expire'
-        ? Promise.resolve()
-        : markStarted(this.ctx.redis, this.ctx.config.keyPrefix, data.performanceId, Number(job.id)).catch(
-            (err: unknown) => this.ctx.logger.debug({ err }, 'could not record the started sequence'),
-          );
-    const outcome = await this.retrying(job, () =>
-      this.ctx.sequelize.transaction((transaction) => applySeatJob(this.ctx, data, transaction)),
+  private serve(id: number): void {
+    const lock = this.ctx.config.workerLockSeconds * 1000;
+    const worker = new Worker(performanceQueueName(id), (job) => this.process(id, job), {
+      connection: this.connection,
+      prefix: queuePrefix(this.ctx.config.keyPrefix),
+      concurrency: 1,
+      lockDuration: lock,
+      stalledInterval: lock,
+      // A stalled job goes back to the head of its queue; never fail it for stalling.
+      maxStalledCount: 1_000_000,
+    });
+    worker.on('error', (err) => this.ctx.logger.warn({ err, performanceId: id }, 'worker error'));
+    worker.on('failed', (job, err) =>
+      this.ctx.logger.error({ err, jobId: job?.id, performanceId: id }, 'seat job failed for good'),
     );
-    await marking;
-    jobProcessing.observe({ kind: data.kind }, Number(process.hrtime.bigint() - started) / 1e9);
-    jobOutcomes.inc({ kind: data.kind, outcome: outcome.outcome });
-    await this.afterCommit(data, outcome);
-    return { outcome: outcome.outcome, ...(outcome.holdId ? { holdId: outcome.holdId } : {}) };
+    this.workers.set(id, worker);
+    this.ctx.logger.debug({ performanceId: id }, 'serving performance queue');
+  }
+
+  async process(performanceId: number, job: Job): Promise<{ outcome: string; batch: number }> {
+    const seq = Number(job.id);
+    const memo = this.applied.get(performanceId);
+    if (memo && seq > memo.from && seq <= memo.to) {
+      if (memo.poison.has(seq)) throw new UnrecoverableError(`malformed seat job ${seq}`);
+      return { outcome: 'applied', batch: memo.from };
+    }
+    const run = await this.retrying(job, () => this.lead(performanceId, job));
+    if (run.poison) throw new UnrecoverableError(`malformed seat job ${seq}`);
+    return { outcome: run.outcome, batch: seq };
+  }
+
+  /** Applies a batch led by `job`, then its after-commit work and any a dead worker left. */
+  private async lead(performanceId: number, job: Job): Promise<{ outcome: string; poison: boolean }> {
+    const seq = Number(job.id);
+    const started = process.hrtime.bigint();
+    const completed = [...(this.completed.get(performanceId) ?? [])];
+    const { commit, jobs } = await applyQueuedBatch(
+      this.ctx,
+      this.repository,
+      performanceId,
+      { seq, data: job.data, enqueuedAt: job.timestamp },
+      completed,
+    );
+    if (this.ctx.config.faultInjection === 'kill-after-commit') process.kill(process.pid, 'SIGKILL');
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const done = this.completed.get(performanceId);
+    completed.forEach((s) => done?.delete(s));
+
+    const poison = new Set(commit.plan.results.filter((r) => r.outcome === 'poison').map((r) => r.seq));
+    if (commit.appliedThrough >= seq)
+      this.applied.set(performanceId, { from: seq, to: commit.appliedThrough, poison });
+    const enqueued = new Map(jobs.map((j) => [j.seq, j.enqueuedAt]));
+    const now = Date.now();
+    if (commit.applied.length) {
+      batchSize.observe(commit.applied.length);
+      batchCommit.observe(seconds);
+    }
+    for (const r of commit.plan.results) {
+      jobOutcomes.inc({ kind: r.kind, outcome: r.outcome });
+      jobProcessing.observe({ kind: r.kind }, seconds);
+      jobWait.observe({ kind: r.kind }, Math.max(0, now - (enqueued.get(r.seq) ?? now)) / 1000);
+    }
+
+    const works = [
+      ...commit.pending,
+      ...(commit.applied.length ? [{ lastSeq: commit.appliedThrough, work: commit.work }] : []),
+    ];
+    await Promise.all(
+      works.map(async (w) => {
+        if (await performCommitWork(this.ctx, performanceId, w.work)) this.markDone(performanceId, w.lastSeq);
+      }),
+    );
+    const own = commit.plan.results.find((r) => r.seq === seq);
+    return { outcome: own?.outcome ?? 'applied', poison: poison.has(seq) };
+  }
+
+  /**
+   * Records finished after-commit work; the next batch deletes its outbox entry in its own
+   * transaction, or a short timer does when the queue goes quiet.
+   */
+  private markDone(performanceId: number, lastSeq: number): void {
+    let set = this.completed.get(performanceId);
+    if (!set) this.completed.set(performanceId, (set = new Set()));
+    set.add(lastSeq);
+    clearTimeout(this.cleanup.get(performanceId));
+    this.cleanup.set(
+      performanceId,
+      setTimeout(() => {
+        const seqs = [...(this.completed.get(performanceId) ?? [])];
+        this.repository
+          .deleteWork(performanceId, seqs)
+          .then(() => seqs.forEach((s) => this.completed.get(performanceId)?.delete(s)))
+          .catch((err: unknown) => this.ctx.logger.debug({ err }, 'outbox cleanup failed'));
+      }, 500),
+    );
+  }
+
+  /** Due hold expiries become jobs at the back of their queues. */
+  private async releaseExpiries(): Promise<void> {
+    for (const id of this.workers.keys()) await this.ctx.queues.releaseDueExpiries(id);
   }
 
   /**
@@ -95,8 +201,10 @@ export class SeatWorkers {
       try {
         return await fn();
       } catch (err) {
+        if (err instanceof UnrecoverableError) throw err;
         const infra =
           isInfrastructureError(err) ||
+          err instanceof JobsOutOfOrderError ||
           (err instanceof Error && err.name === 'SequelizeUniqueConstraintError');
         if (!infra && attempt >= MAX_UNKNOWN_ERROR_ATTEMPTS) throw err;
         jobInfraRetries.inc();
@@ -107,56 +215,9 @@ export class SeatWorkers {
     }
   }
 
-  private async afterCommit(job: SeatJob, o: Outcome): Promise<void> {
-    const { redis, config, queues, payments, waitingRoom, logger } = this.ctx;
-    const steps: [string, () => Promise<unknown>][] = [];
-    if (o.events.length)
-      steps.push([
-        'publish seat events',
-        () => publishSeatEvents(redis, config.keyPrefix, job.performanceId, o.events),
-      ]);
-    if (o.expiry) {
-      const { holdId, at } = o.expiry;
-      // (A job that ran early, against clock skew, re-arms itself the same way.)
-      steps.push([
-        'schedule expiry',
-        () =>
-          queues.addExpiry(
-            { kind: 'expire', performanceId: job.performanceId, holdId },
-            at.getTime() - Date.now(),
-          ),
-      ]);
-    }
-    if (o.capture) steps.push(['capture payment', () => payments.capture(o.capture!)]);
-    if (o.void) steps.push(['void payment', () => payments.void(o.void!)]);
-    if (o.finished)
-      steps.push([
-        'leave waiting room',
-        () => waitingRoom.leave(o.finished!.performanceId, o.finished!.memberId),
-      ]);
-    if (o.requestId && o.outcome !== 'skipped')
-      steps.push(['announce', () => announceDone(redis, config.keyPrefix, [o.requestId!])]);
-    // Independent and idempotent, so they run together; each is backed up (replay from MySQL, the
-    // sweeper, long-poll re-checks). The next job starts only after all of them, which keeps the
-    // pub/sub order of seat events equal to the commit order.
-    await Promise.all(
-      steps.map(async ([name, step]) => {
-        for (let attempt = 1; attempt <= 5; attempt++) {
-          try {
-            await step();
-            return;
-          } catch (err) {
-            logger.warn({ err, step: name, attempt }, 'after-commit step failed');
-            if (attempt < 5) await sleep(100 * attempt);
-          }
-        }
-      }),
-    );
-  }
-
   async close(graceMs = 5000): Promise<void> {
     this.closing = true;
-    if (this.discovery) clearInterval(this.discovery);
+    this.timers.forEach(clearInterval);
     await Promise.all(
       [...this.workers.values()].map(async (w) => {
         const closed = w.close();
@@ -165,6 +226,12 @@ export class SeatWorkers {
       }),
     );
     this.workers.clear();
+    for (const [id, timer] of this.cleanup) {
+      clearTimeout(timer);
+      await this.repository
+        .deleteWork(id, [...(this.completed.get(id) ?? [])])
+        .catch((err: unknown) => this.ctx.logger.debug({ err }, 'outbox cleanup failed'));
+    }
     this.connection.disconnect();
   }
 }

@@ -103,6 +103,7 @@ export class Catalogue {
     });
     // Registers the queue so that workers start serving it before the first request arrives.
     await this.queues.get(id);
+    await this.queues.markFresh(id);
     return { id };
   }
 

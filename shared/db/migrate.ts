@@ -3,9 +3,13 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createSequelize, ensureDatabase } from './sequelize.js';
 import * as initial from './migrations/0001-initial.js';
+import * as batched from './migrations/0002-batched-commits.js';
 
 // Migrations are listed in code (not globbed) so they work the same under tsx and in any bundle.
-const migrations = [{ name: '0001-initial', ...initial }];
+const migrations = [
+  { name: '0001-initial', ...initial },
+  { name: '0002-batched-commits', ...batched },
+];
 
 /**
  * Creates the database if missing and runs pending migrations. One connection holds a MySQL named

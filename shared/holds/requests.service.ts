@@ -200,21 +200,35 @@ export class SeatRequests {
         throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
       return this.replay(twin, e.kind, e.performanceId, e.payload);
     }
-    let seq: number;
+    let accepted: { seq: number; position: number };
     try {
-      seq = await this.queues.addRequest(e.job(requestId));
+      accepted = await this.queues.enqueue(e.job(requestId));
     } catch (err) {
       // Not enqueued: the request never existed for the client, who gets a 503 and may retry.
       await this.rows.delete(requestId).catch(() => undefined);
       throw err;
     }
     requestsEnqueued.inc({ kind: e.kind });
-    await this.rows.setQueueSeq(requestId, seq);
-    return {
-      requestId,
-      status: 'queued',
-      position: (await this.queues.standing(e.performanceId, seq)).position,
-    };
+    // Positions come from Redis; MySQL learns the sequence off the answer's path, for a recovery's
+    // order after Redis loses data (the worker records it too when it applies the request).
+    this.recordSeq(requestId, accepted.seq);
+    return { requestId, status: 'queued', position: accepted.position };
+  }
+
+  private seqBacklog: [number, number][] = [];
+  private seqTimer: NodeJS.Timeout | undefined;
+
+  /** Queue sequences reach MySQL in one statement per 20 ms, not one write per request. */
+  private recordSeq(requestId: number, seq: number): void {
+    this.seqBacklog.push([requestId, seq]);
+    this.seqTimer ??= setTimeout(() => void this.flushSeqs(), 20);
+  }
+
+  async flushSeqs(): Promise<void> {
+    clearTimeout(this.seqTimer);
+    this.seqTimer = undefined;
+    const pairs = this.seqBacklog.splice(0);
+    await this.rows.setQueueSeqs(pairs).catch(() => undefined); // best effort: see recordSeq
   }
 
   /** A repeated Idempotency-Key: the same request, enqueued once. */
@@ -268,11 +282,9 @@ export class SeatRequests {
   private async view(r: RequestRow): Promise<RequestView> {
     const v: RequestView = { requestId: r.id, kind: r.kind, status: r.status };
     if (r.status === 'queued') {
-      if (r.queueSeq != null) {
-        const { lastStarted, position } = await this.queues.standing(r.performanceId, r.queueSeq);
-        if (lastStarted >= r.queueSeq) v.status = 'processing';
-        else v.position = position;
-      }
+      const standing = await this.queues.standing(r.performanceId, r.id);
+      if (standing.processing) v.status = 'processing';
+      else if (standing.position !== undefined) v.position = standing.position;
     } else if (r.reason) v.reason = r.reason;
     if (r.holdId != null) {
       const [hold] = await this.rows.holds({ id: r.holdId });

@@ -43,13 +43,28 @@ export type RequestJob = HoldJob | ConfirmJob | ReleaseJob;
 
 // attempts: 1 on purpose: a BullMQ retry re-queues at the back and breaks order. Infrastructure
 // errors are retried inside the processor instead; a stalled job returns to the head of the queue.
+// Expiry jobs use the same options: they are added (not delayed) when due, so that every job on a
+// queue holds the next sequence number and the queue stays in sequence order.
 export const requestJobOptions: JobsOptions = {
   attempts: 1,
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
-/** Expiry jobs take an auto-generated id too: it is their queue sequence (see sideSeqKey). */
-export function expireJobOptions(delayMs: number): JobsOptions {
-  return { ...requestJobOptions, delay: Math.max(0, delayMs) };
+/** The job of a recorded request (its row keeps the payload): for recovery and the sweeper. */
+export function requestJobOf(r: {
+  id: number;
+  kind: RequestJob['kind'];
+  performanceId: number;
+  memberId: number;
+  payload: string;
+}): RequestJob {
+  const payload = JSON.parse(r.payload) as Record<string, unknown>;
+  return seatJobSchema.parse({
+    ...payload,
+    kind: r.kind,
+    requestId: Number(r.id),
+    performanceId: Number(r.performanceId),
+    memberId: Number(r.memberId),
+  }) as RequestJob;
 }

@@ -14,17 +14,49 @@ export function queueRegistryKey(keyPrefix: string): string {
   return `${keyPrefix}:performance-queues`;
 }
 
-/** Highest queue sequence a worker has started for a performance (for O(1) positions). */
-export function startedSeqKey(keyPrefix: string, performanceId: number): string {
-  return `${keyPrefix}:${performanceTag(performanceId)}:started`;
-}
-
 /**
- * Queue sequences taken by expiry jobs (they share the queue's id counter but are not ahead of
- * anyone until they fire), so positions can leave them out.
+ * Every Redis key of one performance's queue, in one hash slot. BullMQ owns `wait`, `active`,
+ * `meta`, `id` and the job hashes (`job` + id); the rest are ours.
  */
-export function sideSeqKey(keyPrefix: string, performanceId: number): string {
-  return `${keyPrefix}:${performanceTag(performanceId)}:side-seqs`;
+export type QueueKeys = {
+  wait: string;
+  active: string;
+  meta: string;
+  /** BullMQ's id counter: job ids are the queue's sequence numbers. */
+  id: string;
+  /** Prefix of a job's hash: `job + id`. */
+  job: string;
+  /** Highest sequence a worker has taken into a batch (positions count from it). */
+  started: string;
+  /** requestId -> queue sequence of the request's job. */
+  seqs: string;
+  /** holdId -> epoch ms at which the hold's expiry job joins the queue. */
+  expiries: string;
+  /** Present while Redis holds this queue's state; its absence means Redis lost data. */
+  epoch: string;
+  /** Held while one process restores the queue after Redis lost data. */
+  restoring: string;
+  /** Held by the process that turns due expiries into jobs. */
+  expiryLock: string;
+};
+
+export function queueKeys(keyPrefix: string, performanceId: number): QueueKeys {
+  const tag = performanceTag(performanceId);
+  const q = `${queuePrefix(keyPrefix)}:${tag}`;
+  const own = `${keyPrefix}:${tag}`;
+  return {
+    wait: `${q}:wait`,
+    active: `${q}:active`,
+    meta: `${q}:meta`,
+    id: `${q}:id`,
+    job: `${q}:`,
+    started: `${own}:started`,
+    seqs: `${own}:seqs`,
+    expiries: `${own}:expiries`,
+    epoch: `${own}:epoch`,
+    restoring: `${own}:restoring`,
+    expiryLock: `${own}:expiry-lock`,
+  };
 }
 
 /** Pub/sub channel on which workers announce finished requests (long-polls wake on it). */

@@ -1,12 +1,23 @@
 import { Queue } from 'bullmq';
-import { defineScript, runScript, type RedisClient } from '../redis.js';
-import { performanceQueueName, queuePrefix, queueRegistryKey, sideSeqKey, startedSeqKey } from './names.js';
-import { requestJobOptions, type RequestJob, expireJobOptions, type ExpireJob } from './jobs.js';
+import { loadScript, runScript, type RedisClient } from '../redis.js';
+import { performanceQueueName, queueKeys, queuePrefix, queueRegistryKey, type QueueKeys } from './names.js';
+import { requestJobOptions, type ExpireJob, type RequestJob } from './jobs.js';
 import { queuePosition } from '../domain/holds.js';
+
+const TAKE_BATCH = loadScript(new URL('./lua/take-batch.lua', import.meta.url));
+const ACCEPTED = loadScript(new URL('./lua/accepted.lua', import.meta.url));
+const STANDING = loadScript(new URL('./lua/standing.lua', import.meta.url));
+const PENDING_BETWEEN = loadScript(new URL('./lua/pending-between.lua', import.meta.url));
+const RESTORE = loadScript(new URL('./lua/restore.lua', import.meta.url));
+const DUE_EXPIRIES = loadScript(new URL('./lua/due-expiries.lua', import.meta.url));
+
+/** Where a queued request stands: `position` while it waits, `processing` once a worker took it. */
+export type Standing = { seq: number | undefined; processing: boolean; position: number | undefined };
 
 /**
  * Owns every performance's BullMQ queue in a process: creates it once with global concurrency 1,
- * registers it for the workers, and answers O(1) queue positions.
+ * registers it for the workers, answers O(1) queue positions, and hands workers the jobs queued
+ * behind the running one. Every job id is the queue's next sequence number.
  */
 export class PerformanceQueues {
   private readonly queues = new Map<number, Promise<Queue>>();
@@ -15,6 +26,10 @@ export class PerformanceQueues {
     private readonly redis: RedisClient,
     private readonly keyPrefix: string,
   ) {}
+
+  keys(performanceId: number): QueueKeys {
+    return queueKeys(this.keyPrefix, performanceId);
+  }
 
   get(performanceId: number): Promise<Queue> {
     let q = this.queues.get(performanceId);
@@ -33,38 +48,165 @@ export class PerformanceQueues {
       defaultJobOptions: requestJobOptions,
     });
     queue.on('error', () => undefined); // surfaced through the calls that fail
-    await queue.setGlobalConcurrency(1);
-    await this.redis.sadd(queueRegistryKey(this.keyPrefix), String(performanceId));
+    await this.register(performanceId, queue);
     return queue;
   }
 
-  /** Adds a request job; its auto-generated id is the queue sequence (assigned atomically with the push). */
-  async addRequest(job: RequestJob): Promise<number> {
-    const queue = await this.get(job.performanceId);
-    const added = await queue.add(job.kind, job, requestJobOptions);
-    return Number(added.id);
+  /** Global concurrency 1 and the registry entry: what workers need to serve the queue, in order. */
+  async register(performanceId: number, queue?: Queue): Promise<void> {
+    await (queue ?? (await this.get(performanceId))).setGlobalConcurrency(1);
+    await this.redis.sadd(queueRegistryKey(this.keyPrefix), String(performanceId));
   }
 
-  /** Adds an expiry job and records its sequence as one that is ahead of nobody. */
-  async addExpiry(job: ExpireJob, delayMs: number): Promise<void> {
-    const queue = await this.get(job.performanceId);
-    const added = await queue.add('expire', job, expireJobOptions(delayMs));
-    await this.redis.zadd(sideSeqKey(this.keyPrefix, job.performanceId), Number(added.id), String(added.id));
+  /** Marks a new performance's queue state as present (see `epoch`). */
+  async markFresh(performanceId: number): Promise<void> {
+    await this.redis.set(this.keys(performanceId).epoch, String(Date.now()), 'NX');
   }
 
   /**
-   * Where a queued request with this sequence stands, in one round trip: the highest sequence a
-   * worker has started, and `position` = 1 + request jobs ahead (expiry jobs that took a sequence
-   * in between are left out: they sit in the delayed set, ahead of nobody).
+   * Adds a request job and records its sequence for position lookups: the job's auto-generated id
+   * is its queue sequence, assigned atomically with the push.
    */
-  async standing(performanceId: number, seq: number): Promise<{ lastStarted: number; position: number }> {
-    const [lastStarted, side] = (await runScript(
+  async enqueue(job: RequestJob): Promise<{ seq: number; position: number }> {
+    const queue = await this.get(job.performanceId);
+    const seq = Number((await queue.add(job.kind, job, requestJobOptions)).id);
+    const k = this.keys(job.performanceId);
+    const started = (await runScript(
+      this.redis,
+      ACCEPTED,
+      [k.seqs, k.started],
+      [String(job.requestId), String(seq)],
+    )) as number;
+    return { seq, position: queuePosition(seq, started) };
+  }
+
+  /** Request jobs added in one go, in this order (a recovery); returns their sequences. */
+  async enqueueAll(performanceId: number, jobs: RequestJob[]): Promise<number[]> {
+    if (!jobs.length) return [];
+    const queue = await this.get(performanceId);
+    const added = await queue.addBulk(
+      jobs.map((data) => ({ name: data.kind, data, opts: requestJobOptions })),
+    );
+    const seqs = added.map((j) => Number(j.id));
+    await this.redis.hset(
+      this.keys(performanceId).seqs,
+      Object.fromEntries(jobs.map((j, i) => [String(j.requestId), String(seqs[i])])),
+    );
+    return seqs;
+  }
+
+  /**
+   * Where a queued request stands, in one round trip: 1 + the jobs ahead of it (every job between
+   * the highest sequence a worker took and its own), or `processing` once a worker took it.
+   */
+  async standing(performanceId: number, requestId: number): Promise<Standing> {
+    const k = this.keys(performanceId);
+    const [seq, started] = (await runScript(
       this.redis,
       STANDING,
-      [startedSeqKey(this.keyPrefix, performanceId), sideSeqKey(this.keyPrefix, performanceId)],
-      [String(seq)],
+      [k.seqs, k.started],
+      [String(requestId)],
     )) as [number, number];
-    return { lastStarted, position: queuePosition(seq - side, lastStarted) };
+    if (seq < 0) return { seq: undefined, processing: false, position: undefined };
+    if (seq <= started) return { seq, processing: true, position: undefined };
+    return { seq, processing: false, position: queuePosition(seq, started) };
+  }
+
+  /** Forgets the sequences of requests that are final. */
+  async forget(performanceId: number, requestIds: number[]): Promise<void> {
+    if (requestIds.length) await this.redis.hdel(this.keys(performanceId).seqs, ...requestIds.map(String));
+  }
+
+  /** The sequence recorded for a request, if any. */
+  async seqOf(performanceId: number, requestId: number): Promise<number | undefined> {
+    const v = await this.redis.hget(this.keys(performanceId).seqs, String(requestId));
+    return v === null ? undefined : Number(v);
+  }
+
+  /**
+   * The jobs queued right behind the running job `seq` (next first), with their raw payloads, and
+   * records that a worker has taken them (positions count from the highest). With `max` 0 it only
+   * records the running job.
+   */
+  async takeBatch(
+    performanceId: number,
+    seq: number,
+    max: number,
+  ): Promise<{ seq: number; data: string; enqueuedAt: number }[]> {
+    const k = this.keys(performanceId);
+    const flat = (await runScript(
+      this.redis,
+      TAKE_BATCH,
+      [k.wait, k.started],
+      [k.job, String(max), String(seq)],
+    )) as string[];
+    const out: { seq: number; data: string; enqueuedAt: number }[] = [];
+    for (let i = 0; i < flat.length; i += 3)
+      out.push({ seq: Number(flat[i]), data: flat[i + 1] ?? '', enqueuedAt: Number(flat[i + 2]) });
+    return out;
+  }
+
+  /** True if a job with a sequence in [from, to] is still waiting or running. */
+  async pendingBetween(performanceId: number, from: number, to: number): Promise<boolean> {
+    const k = this.keys(performanceId);
+    // The job keys share the queue's hash slot; KEYS[1] routes the call to it in a Cluster.
+    return (await runScript(this.redis, PENDING_BETWEEN, [k.wait], [k.job, String(from), String(to)])) === 1;
+  }
+
+  /** Schedules holds' expiry jobs: each joins the queue when its time comes. Idempotent. */
+  async scheduleExpiries(performanceId: number, expiries: [holdId: number, atMs: number][]): Promise<void> {
+    if (!expiries.length) return;
+    await this.redis.zadd(this.keys(performanceId).expiries, ...expiries.flatMap(([id, at]) => [at, id]));
+  }
+
+  /**
+   * Turns due expiries into jobs at the back of the queue (so they take a sequence like any other
+   * job), one process at a time. A crash between the add and the removal only duplicates an expiry
+   * job, which finds its hold ended and does nothing.
+   */
+  async releaseDueExpiries(performanceId: number, now = Date.now(), limit = 500): Promise<number> {
+    const k = this.keys(performanceId);
+    if (!(await this.redis.set(k.expiryLock, '1', 'PX', 5000, 'NX'))) return 0;
+    try {
+      const due = (await runScript(
+        this.redis,
+        DUE_EXPIRIES,
+        [k.expiries],
+        [String(now), String(limit)],
+      )) as string[];
+      if (!due.length) return 0;
+      const queue = await this.get(performanceId);
+      const jobs: ExpireJob[] = due.map((id) => ({ kind: 'expire', performanceId, holdId: Number(id) }));
+      await queue.addBulk(jobs.map((data) => ({ name: 'expire', data, opts: requestJobOptions })));
+      await this.redis.zrem(k.expiries, ...due);
+      return due.length;
+    } finally {
+      await this.redis.del(k.expiryLock);
+    }
+  }
+
+  /**
+   * After Redis lost this queue: job ids go on above `fence` and above every id handed out so far,
+   * which become void. Returns that floor.
+   */
+  async restoreSequence(performanceId: number, fence: number): Promise<number> {
+    const k = this.keys(performanceId);
+    return Number(await runScript(this.redis, RESTORE, [k.id, k.started], [String(fence)]));
+  }
+
+  /** What tells a worker that Redis lost this queue's state: no epoch, or no global concurrency. */
+  async health(performanceId: number): Promise<{ epoch: boolean; concurrency: boolean; lastId: number }> {
+    const k = this.keys(performanceId);
+    const [epoch, concurrency, lastId] = await Promise.all([
+      this.redis.exists(k.epoch),
+      this.redis.hget(k.meta, 'concurrency'),
+      this.redis.get(k.id),
+    ]);
+    return { epoch: epoch === 1, concurrency: concurrency !== null, lastId: Number(lastId ?? 0) };
+  }
+
+  async markRestored(performanceId: number): Promise<void> {
+    await this.redis.set(this.keys(performanceId).epoch, String(Date.now()));
   }
 
   async registeredPerformanceIds(): Promise<number[]> {
@@ -76,29 +218,4 @@ export class PerformanceQueues {
     await Promise.all(qs.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
     this.queues.clear();
   }
-}
-
-const MARK_STARTED = defineScript(`
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > c then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-end
-return 1`);
-
-const STANDING = defineScript(`
-local started = tonumber(redis.call('GET', KEYS[1]) or '0')
-local seq = tonumber(ARGV[1])
-local side = 0
-if seq - 1 > started then side = redis.call('ZCOUNT', KEYS[2], started + 1, seq - 1) end
-return {started, side}`);
-
-/** Records that a worker started the job with this sequence; only ever moves forward. */
-export async function markStarted(redis: RedisClient, keyPrefix: string, performanceId: number, seq: number) {
-  await runScript(
-    redis,
-    MARK_STARTED,
-    [startedSeqKey(keyPrefix, performanceId), sideSeqKey(keyPrefix, performanceId)],
-    [String(seq)],
-  );
 }

@@ -1,4 +1,4 @@
-import { Op, QueryTypes, type Transaction } from 'sequelize';
+import { Op } from 'sequelize';
 import { Performance, SeatEvent, type SeatStatus } from '../db/models/index.js';
 import type { RedisClient } from '../redis.js';
 import { performanceTag } from '../redis.js';
@@ -9,38 +9,6 @@ export type SeatChange = { seq: number; seatId: number; status: SeatStatus };
 
 export function seatEventsChannel(keyPrefix: string, performanceId: number): string {
   return `${keyPrefix}:seat-events:${performanceTag(performanceId)}`;
-}
-
-/**
- * Records seat changes in the committing transaction with the next numbers of the performance's
- * sequence. MySQL is the source of truth for replay; pub/sub only makes delivery immediate.
- */
-export async function appendSeatEvents(
-  performanceId: number,
-  changes: { seatId: number; status: SeatStatus }[],
-  transaction: Transaction,
-): Promise<SeatChange[]> {
-  if (!changes.length) return [];
-  const sequelize = Performance.sequelize!;
-  await sequelize.query('UPDATE performances SET event_seq = event_seq + ? WHERE id = ?', {
-    replacements: [changes.length, performanceId],
-    transaction,
-  });
-  const [row] = await sequelize.query<{ seq: number }>(
-    'SELECT event_seq AS seq FROM performances WHERE id = ?',
-    {
-      replacements: [performanceId],
-      type: QueryTypes.SELECT,
-      transaction,
-    },
-  );
-  const first = Number(row!.seq) - changes.length + 1;
-  const events = changes.map((c, i) => ({ seq: first + i, seatId: c.seatId, status: c.status }));
-  await SeatEvent.bulkCreate(
-    events.map((e) => ({ performanceId, ...e })),
-    { transaction },
-  );
-  return events;
 }
 
 export async function publishSeatEvents(

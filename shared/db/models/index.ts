@@ -30,6 +30,8 @@ export class Performance extends Model<InferAttributes<Performance>, InferCreati
   declare showtime: Date;
   declare admissionCapacity: number | null;
   declare eventSeq: CreationOptional<number>;
+  /** The fence: the last queue sequence applied for this performance. */
+  declare appliedSeq: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -147,6 +149,7 @@ export function initModels(sequelize: Sequelize): void {
       showtime: { type: DataTypes.DATE(3), allowNull: false },
       admissionCapacity: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
       eventSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
+      appliedSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       createdAt: createdAt(),
       updatedAt: updatedAt(),
     },

@@ -61,11 +61,25 @@ export class HoldRequestRepository {
     return Number(id);
   }
 
-  async setQueueSeq(id: number, seq: number): Promise<void> {
-    await this.sequelize.query('UPDATE hold_requests SET queue_seq = ? WHERE id = ?', {
-      type: QueryTypes.UPDATE,
-      replacements: [seq, id],
-    });
+  /** Records queue sequences of many requests in one statement. */
+  async setQueueSeqs(pairs: readonly [id: number, seq: number][]): Promise<void> {
+    if (!pairs.length) return;
+    const ints = (n: number) => String(Math.trunc(n));
+    await this.sequelize.query(
+      `UPDATE hold_requests SET queue_seq = CASE id ${pairs.map(([id, seq]) => `WHEN ${ints(id)} THEN ${ints(seq)}`).join(' ')} END
+        WHERE id IN (${pairs.map(([id]) => ints(id)).join(',')})`,
+      { type: QueryTypes.UPDATE },
+    );
+  }
+
+  /** A performance's accepted, unfinished requests, in queue order as far as MySQL knows it. */
+  async queued(performanceId: number, olderThanMs = 0, limit = 100_000): Promise<RequestRow[]> {
+    return this.sequelize.query<RequestRow>(
+      `SELECT ${COLUMNS} FROM hold_requests
+        WHERE performance_id = ? AND status = 'queued' AND created_at < NOW(3) - INTERVAL ? MICROSECOND
+        ORDER BY queue_seq IS NULL, queue_seq, id LIMIT ?`,
+      { type: QueryTypes.SELECT, replacements: [performanceId, olderThanMs * 1000, limit] },
+    );
   }
 
   async delete(id: number): Promise<void> {

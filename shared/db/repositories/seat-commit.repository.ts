@@ -1,0 +1,401 @@
+import { randomBytes } from 'node:crypto';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import {
+  batchFootprint,
+  planBatch,
+  type BatchJob,
+  type BatchPlan,
+  type HoldRef,
+  type KnownHold,
+  type PaymentState,
+  type RequestState,
+} from '../../domain/batch.js';
+import type { SeatStatus } from '../../domain/holds.js';
+import type { SeatChange } from '../../seat-events/seat-events.js';
+
+// The one place that writes a performance's seats: a run of queued jobs is applied in one
+// transaction with set-based statements, behind one fence (the last queue sequence applied).
+
+/** What a committed batch leaves to do after its commit; recorded in the same transaction. */
+export type CommitWork = {
+  events: SeatChange[];
+  /** Requests that became final (or were found final): their long-polls wake up. */
+  announce: number[];
+  /** Holds whose expiry must be scheduled: [holdId, epoch ms]. */
+  expiries: [number, number][];
+  capture: string[];
+  void: string[];
+  /** Members who finished buying and leave the waiting room. */
+  leave: number[];
+};
+
+export type PendingWork = { lastSeq: number; work: CommitWork };
+
+export type BatchCommit = {
+  /** The fence before this batch. */
+  fence: number;
+  /** The fence after it: the last sequence of the batch, or the old fence if nothing was new. */
+  appliedThrough: number;
+  /** The jobs above the fence, as applied, with the plan that decided them. */
+  applied: BatchJob[];
+  plan: BatchPlan;
+  /** Hold ids of each request that created a hold. */
+  createdHolds: Map<number, number>;
+  work: CommitWork;
+  /** After-commit work of earlier batches that no worker has reported done (a crash): redo it. */
+  pending: PendingWork[];
+};
+
+export class JobsOutOfOrderError extends Error {
+  override name = 'JobsOutOfOrderError';
+}
+
+export type CommitOptions = {
+  holdTtlSeconds: number;
+  maxSeatsPerMember: number;
+  /** Outbox entries whose after-commit work is done: deleted in this transaction. */
+  completed: number[];
+  /**
+   * Called when the batch starts above fence + 1: true if a job in between is still waiting or
+   * running (so this batch would overtake it).
+   */
+  pendingBetween: (from: number, to: number) => Promise<boolean>;
+  /** Test hook: runs just before COMMIT. */
+  beforeCommit?: () => void;
+};
+
+type Row = Record<string, unknown>;
+
+/** DATETIME(3) literal in UTC. */
+function sqlTime(d: Date): string {
+  return `'${d.toISOString().replace('T', ' ').replace('Z', '')}'`;
+}
+
+function ints(ids: Iterable<number>): string {
+  return [...ids].map((n) => String(Math.trunc(Number(n)))).join(',');
+}
+
+function serial(): string {
+  // 20 characters of Crockford base32 (100 bits): unguessable, unique by key.
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  return Array.from(randomBytes(20), (b) => alphabet[b % 32]).join('');
+}
+
+export class SeatCommitRepository {
+  constructor(private readonly sequelize: Sequelize) {}
+
+  private esc(v: string): string {
+    return this.sequelize.escape(v);
+  }
+
+  /** Runs statements in one round trip and returns one result set per statement. */
+  private async many(statements: string[], transaction: Transaction): Promise<Row[][]> {
+    if (!statements.length) return [];
+    // Starting with SET makes Sequelize return every result set (and not treat it as an INSERT).
+    const [sets] = (await this.sequelize.query(['SET @batch = NULL', ...statements].join(';\n'), {
+      type: QueryTypes.RAW,
+      transaction,
+    })) as unknown as [Row[][]];
+    return sets.slice(1);
+  }
+
+  /** Applies the jobs above the fence, in order, in one transaction. */
+  async applyBatch(performanceId: number, jobs: BatchJob[], o: CommitOptions): Promise<BatchCommit> {
+    const p = Math.trunc(performanceId);
+    return this.sequelize.transaction(async (transaction) => {
+      const [perfRows, outbox] = await this.many(
+        [
+          `SELECT applied_seq AS appliedSeq, event_seq AS eventSeq FROM performances WHERE id = ${p} FOR UPDATE`,
+          `SELECT last_seq AS lastSeq, work FROM commit_outbox WHERE performance_id = ${p} ORDER BY last_seq`,
+        ],
+        transaction,
+      );
+      const perf = perfRows?.[0];
+      if (!perf) throw new Error(`performance ${p} does not exist`);
+      const fence = Number(perf['appliedSeq']);
+      const done = new Set(o.completed);
+      const pending = (outbox ?? [])
+        .map((r) => ({ lastSeq: Number(r['lastSeq']), work: JSON.parse(String(r['work'])) as CommitWork }))
+        .filter((w) => !done.has(w.lastSeq));
+      const fresh = jobs.filter((j) => j.seq > fence);
+      const first = fresh[0];
+      if (first && first.seq > fence + 1 && (await o.pendingBetween(fence + 1, first.seq - 1)))
+        throw new JobsOutOfOrderError(
+          `performance ${p}: job ${first.seq} would pass a waiting job after ${fence}`,
+        );
+
+      const now = new Date();
+      const snapshot = await this.snapshot(p, fresh, now, o, transaction);
+      const plan = planBatch(fresh, snapshot.state);
+      const last = fresh.length ? fresh[fresh.length - 1]!.seq : fence;
+
+      const createdHolds = new Map<number, number>();
+      if (plan.newHolds.length) {
+        const [, created] = await this.many(
+          [
+            `INSERT INTO holds (performance_id, member_id, request_id, status, expires_at, created_at, updated_at) VALUES ${plan.newHolds
+              .map(
+                (h) =>
+                  `(${p}, ${ints([h.memberId])}, ${ints([h.requestId])}, 'held', ${sqlTime(h.expiresAt)}, ${sqlTime(now)}, ${sqlTime(now)})`,
+              )
+              .join(', ')}`,
+            `SELECT id, request_id AS requestId FROM holds WHERE request_id IN (${ints(plan.newHolds.map((h) => h.requestId))})`,
+          ],
+          transaction,
+        );
+        for (const r of created ?? []) createdHolds.set(Number(r['requestId']), Number(r['id']));
+      }
+      const holdId = (ref: HoldRef | null | undefined): number | null => {
+        if (!ref) return null;
+        if ('id' in ref) return ref.id;
+        return createdHolds.get(plan.newHolds[ref.created]!.requestId) ?? null;
+      };
+
+      const eventSeq = Number(perf['eventSeq']);
+      const events = plan.seatChanges.map((c, i) => ({
+        seq: eventSeq + i + 1,
+        seatId: c.seatId,
+        status: c.status,
+      }));
+      const work: CommitWork = {
+        events,
+        announce: plan.results.flatMap((r) => (r.requestId ? [r.requestId] : [])),
+        expiries: [
+          ...plan.newHolds.map(
+            (h) => [createdHolds.get(h.requestId)!, h.expiresAt.getTime()] as [number, number],
+          ),
+          ...plan.rearm.map((r) => [r.holdId, r.at.getTime()] as [number, number]),
+        ],
+        capture: plan.capture,
+        void: plan.void,
+        leave: plan.finished,
+      };
+
+      const w: string[] = [];
+      const ended = [...plan.holdUpdates].filter(([, s]) => s !== 'confirmed').map(([id]) => id);
+      if (ended.length) w.push(`UPDATE hold_seats SET live_seat_id = NULL WHERE hold_id IN (${ints(ended)})`);
+      if (plan.newHolds.length)
+        w.push(
+          `INSERT INTO hold_seats (hold_id, seat_id, live_seat_id) VALUES ${plan.newHolds
+            .flatMap((h) =>
+              h.seatIds.map((s) => `(${ints([createdHolds.get(h.requestId)!])}, ${ints([s])}, ${ints([s])})`),
+            )
+            .join(', ')}`,
+        );
+      if (plan.holdUpdates.size)
+        w.push(
+          `UPDATE holds SET status = CASE id ${[...plan.holdUpdates]
+            .map(([id, s]) => `WHEN ${ints([id])} THEN '${s}'`)
+            .join(' ')} END, updated_at = ${sqlTime(now)} WHERE id IN (${ints(plan.holdUpdates.keys())})`,
+        );
+      // Each seat ends in the state of its last change.
+      const finalSeats = new Map<number, { status: SeatStatus; hold: number | null }>();
+      for (const c of plan.seatChanges)
+        finalSeats.set(c.seatId, {
+          status: c.status,
+          hold: c.status === 'available' ? null : holdId(c.hold),
+        });
+      if (finalSeats.size) {
+        const cases = (f: (v: { status: SeatStatus; hold: number | null }) => string) =>
+          [...finalSeats].map(([id, v]) => `WHEN ${ints([id])} THEN ${f(v)}`).join(' ');
+        w.push(
+          `UPDATE seats SET status = CASE id ${cases((v) => `'${v.status}'`)} END,
+             hold_id = CASE id ${cases((v) => (v.hold === null ? 'NULL' : ints([v.hold])))} END
+           WHERE id IN (${ints(finalSeats.keys())})`,
+        );
+        w.push(
+          `INSERT INTO seat_events (performance_id, seq, seat_id, status, created_at) VALUES ${events
+            .map((e) => `(${p}, ${e.seq}, ${ints([e.seatId])}, '${e.status}', ${sqlTime(now)})`)
+            .join(', ')}`,
+        );
+      }
+      if (plan.tickets.length)
+        w.push(
+          `INSERT INTO tickets (serial, hold_id, member_id, performance_id, seat_id, price, created_at) VALUES ${plan.tickets
+            .map(
+              (t) =>
+                `('${serial()}', ${ints([t.holdId])}, ${ints([t.memberId])}, ${p}, ${ints([t.seatId])}, ${Number(snapshot.prices.get(t.seatId) ?? 0)}, ${sqlTime(now)})`,
+            )
+            .join(', ')}`,
+        );
+      const paid = [
+        ...plan.capture.map((a) => [a, 'captured'] as const),
+        ...plan.void.map((a) => [a, 'voided'] as const),
+      ];
+      if (paid.length)
+        w.push(
+          `UPDATE payments SET status = CASE authorization_id ${paid
+            .map(([a, s]) => `WHEN ${this.esc(a)} THEN '${s}'`)
+            .join(' ')} END, updated_at = ${sqlTime(now)}
+           WHERE status = 'authorized' AND authorization_id IN (${paid.map(([a]) => this.esc(a)).join(',')})`,
+        );
+      const decided = plan.results.filter(
+        (r) => r.requestId && r.outcome !== 'duplicate' && r.outcome !== 'skipped',
+      );
+      if (decided.length) {
+        const cases = (f: (r: (typeof decided)[number]) => string) =>
+          decided.map((r) => `WHEN ${ints([r.requestId!])} THEN ${f(r)}`).join(' ');
+        w.push(
+          `UPDATE hold_requests SET
+             status = CASE id ${cases((r) => (r.outcome === 'succeeded' ? "'succeeded'" : "'rejected'"))} END,
+             reason = CASE id ${cases((r) => (r.outcome === 'succeeded' ? 'NULL' : `'${r.outcome}'`))} END,
+             hold_id = CASE id ${cases((r) => {
+               const h = r.hold && 'created' in r.hold ? holdId(r.hold) : null;
+               return h === null ? 'hold_id' : ints([h]);
+             })} END,
+             queue_seq = CASE id ${cases((r) => ints([r.seq]))} END,
+             processed_at = ${sqlTime(now)}
+           WHERE id IN (${ints(decided.map((r) => r.requestId!))})`,
+        );
+      }
+      if (fresh.length)
+        w.push(
+          `UPDATE performances SET event_seq = ${eventSeq + events.length}, applied_seq = ${last} WHERE id = ${p}`,
+        );
+      if (done.size)
+        w.push(`DELETE FROM commit_outbox WHERE performance_id = ${p} AND last_seq IN (${ints(done)})`);
+      if (fresh.length)
+        w.push(
+          `INSERT INTO commit_outbox (performance_id, last_seq, work, created_at)
+           VALUES (${p}, ${last}, ${this.esc(JSON.stringify(work))}, ${sqlTime(now)})`,
+        );
+      await this.many(w, transaction);
+      o.beforeCommit?.();
+      return { fence, appliedThrough: last, applied: fresh, plan, createdHolds, work, pending };
+    });
+  }
+
+  /** Reads (and locks) what the batch's decisions depend on, in one round trip. */
+  private async snapshot(
+    p: number,
+    jobs: BatchJob[],
+    now: Date,
+    o: CommitOptions,
+    transaction: Transaction,
+  ): Promise<{
+    state: Parameters<typeof planBatch>[1];
+    prices: Map<number, number>;
+  }> {
+    const f = batchFootprint(jobs);
+    const reads: [string, string][] = [];
+    if (f.requestIds.length)
+      reads.push([
+        'requests',
+        `SELECT id, status, created_at AS createdAt FROM hold_requests WHERE id IN (${ints(f.requestIds)}) FOR UPDATE`,
+      ]);
+    if (f.seatIds.length)
+      reads.push([
+        'seats',
+        `SELECT id, status FROM seats WHERE performance_id = ${p} AND id IN (${ints(f.seatIds)})`,
+      ]);
+    if (f.memberIds.length)
+      reads.push([
+        'members',
+        `SELECT h.member_id AS memberId, COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
+          WHERE h.performance_id = ${p} AND h.member_id IN (${ints(f.memberIds)}) AND h.status IN ('held', 'confirmed')
+          GROUP BY h.member_id`,
+      ]);
+    if (f.holdIds.length) {
+      reads.push([
+        'holds',
+        `SELECT id, member_id AS memberId, status, expires_at AS expiresAt FROM holds
+          WHERE performance_id = ${p} AND id IN (${ints(f.holdIds)}) FOR UPDATE`,
+      ]);
+      reads.push([
+        'holdSeats',
+        `SELECT hs.hold_id AS holdId, hs.seat_id AS seatId, g.price FROM hold_seats hs
+           JOIN seats s ON s.id = hs.seat_id JOIN seat_grades g ON g.id = s.grade_id
+          WHERE hs.hold_id IN (${ints(f.holdIds)}) ORDER BY hs.hold_id, hs.seat_id`,
+      ]);
+    }
+    if (f.authorizationIds.length)
+      reads.push([
+        'payments',
+        `SELECT authorization_id AS authorizationId, status FROM payments
+          WHERE authorization_id IN (${f.authorizationIds.map((a) => this.esc(a)).join(',')}) FOR UPDATE`,
+      ]);
+    const sets = await this.many(
+      reads.map(([, sql]) => sql),
+      transaction,
+    );
+    const by = new Map(reads.map(([name], i) => [name, sets[i] ?? []]));
+    const rows = (name: string) => by.get(name) ?? [];
+
+    const requests = new Map<number, RequestState>(
+      rows('requests').map((r) => [
+        Number(r['id']),
+        { status: r['status'] as RequestState['status'], createdAt: new Date(r['createdAt'] as string) },
+      ]),
+    );
+    const seats = new Map<number, SeatStatus>(
+      rows('seats').map((r) => [Number(r['id']), r['status'] as SeatStatus]),
+    );
+    const memberSeats = new Map<number, number>(
+      rows('members').map((r) => [Number(r['memberId']), Number(r['n'])]),
+    );
+    const prices = new Map<number, number>();
+    const seatsOf = new Map<number, number[]>();
+    for (const r of rows('holdSeats')) {
+      const h = Number(r['holdId']);
+      const s = Number(r['seatId']);
+      prices.set(s, Number(r['price']));
+      seatsOf.set(h, [...(seatsOf.get(h) ?? []), s]);
+    }
+    const holds = new Map<number, KnownHold>(
+      rows('holds').map((r) => {
+        const id = Number(r['id']);
+        return [
+          id,
+          {
+            id,
+            memberId: Number(r['memberId']),
+            status: r['status'] as KnownHold['status'],
+            expiresAt: new Date(r['expiresAt'] as string),
+            seatIds: seatsOf.get(id) ?? [],
+          },
+        ];
+      }),
+    );
+    const payments = new Map<string, PaymentState>(
+      rows('payments').map((r) => [String(r['authorizationId']), r['status'] as PaymentState]),
+    );
+    return {
+      state: {
+        now,
+        holdTtlSeconds: o.holdTtlSeconds,
+        maxSeatsPerMember: o.maxSeatsPerMember,
+        requests,
+        seats,
+        memberSeats,
+        holds,
+        payments,
+      },
+      prices,
+    };
+  }
+
+  /** After-commit work that no worker reported done, for a performance (recovery of a crash). */
+  async pendingWork(performanceId: number): Promise<PendingWork[]> {
+    const rows = await this.sequelize.query<{ lastSeq: number; work: string }>(
+      'SELECT last_seq AS lastSeq, work FROM commit_outbox WHERE performance_id = ? ORDER BY last_seq',
+      { type: QueryTypes.SELECT, replacements: [performanceId] },
+    );
+    return rows.map((r) => ({ lastSeq: Number(r.lastSeq), work: JSON.parse(r.work) as CommitWork }));
+  }
+
+  async deleteWork(performanceId: number, lastSeqs: number[]): Promise<void> {
+    if (!lastSeqs.length) return;
+    await this.sequelize.query(
+      `DELETE FROM commit_outbox WHERE performance_id = ? AND last_seq IN (${ints(lastSeqs)})`,
+      { type: QueryTypes.DELETE, replacements: [performanceId] },
+    );
+  }
+
+  async fence(performanceId: number): Promise<number> {
+    const [row] = await this.sequelize.query<{ appliedSeq: number }>(
+      'SELECT applied_seq AS appliedSeq FROM performances WHERE id = ?',
+      { type: QueryTypes.SELECT, replacements: [performanceId] },
+    );
+    return Number(row?.appliedSeq ?? 0);
+  }
+}

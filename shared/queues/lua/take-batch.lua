@@ -1,0 +1,20 @@
+-- The jobs queued right behind the running one, next first, with their payloads and enqueue times;
+-- records the highest sequence taken so positions count from it.
+-- KEYS[1] wait list, KEYS[2] started; ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] running job's sequence
+local n = tonumber(ARGV[2])
+local ids = {}
+if n > 0 then ids = redis.call('LRANGE', KEYS[1], -n, -1) end
+local out = {}
+local top = tonumber(ARGV[3])
+for i = #ids, 1, -1 do
+  local id = ids[i]
+  local job = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp')
+  out[#out + 1] = id
+  out[#out + 1] = job[1] or ''
+  out[#out + 1] = job[2] or '0'
+  local s = tonumber(id)
+  if s and s > top then top = s end
+end
+local started = tonumber(redis.call('GET', KEYS[2]) or '0')
+if top > started then redis.call('SET', KEYS[2], top) end
+return out

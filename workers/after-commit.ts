@@ -1,0 +1,50 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Context } from '../shared/context.js';
+import type { CommitWork } from '../shared/db/repositories/seat-commit.repository.js';
+import { publishSeatEvents } from '../shared/seat-events/seat-events.js';
+import { announceDone } from '../shared/holds/request-waiter.js';
+
+/**
+ * What a committed batch leaves to do, once per batch: one publish of its seat events, one
+ * announcement of its finished requests, its expiries scheduled in one command, its payments
+ * captured or voided, its buyers out of the waiting room. Every step is idempotent (events carry
+ * their sequence, gateway calls are idempotent by authorisation), so redoing the work of a batch
+ * whose worker died after its commit does each thing once. Returns false if a step kept failing.
+ */
+export async function performCommitWork(
+  ctx: Context,
+  performanceId: number,
+  work: CommitWork,
+): Promise<boolean> {
+  const { redis, config, queues, payments, waitingRoom, logger } = ctx;
+  const steps: [string, () => Promise<unknown>][] = [];
+  if (work.events.length)
+    steps.push([
+      'publish seat events',
+      () => publishSeatEvents(redis, config.keyPrefix, performanceId, work.events),
+    ]);
+  if (work.announce.length) {
+    steps.push(['announce', () => announceDone(redis, config.keyPrefix, work.announce)]);
+    steps.push(['forget sequences', () => queues.forget(performanceId, work.announce)]);
+  }
+  if (work.expiries.length)
+    steps.push(['schedule expiries', () => queues.scheduleExpiries(performanceId, work.expiries)]);
+  for (const a of work.capture) steps.push(['capture payment', () => payments.capture(a)]);
+  for (const a of work.void) steps.push(['void payment', () => payments.void(a)]);
+  for (const m of work.leave) steps.push(['leave waiting room', () => waitingRoom.leave(performanceId, m)]);
+  const results = await Promise.all(
+    steps.map(async ([name, step]) => {
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        try {
+          await step();
+          return true;
+        } catch (err) {
+          logger.warn({ err, step: name, attempt, performanceId }, 'after-commit step failed');
+          if (attempt < 5) await sleep(100 * attempt);
+        }
+      }
+      return false;
+    }),
+  );
+  return results.every(Boolean);
+}
