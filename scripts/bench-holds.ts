@@ -1,156 +1,295 @@
-// npm run bench:holds -- [--requests 2000] [--concurrency 200] [--contended]
+// npm run bench:holds -- [--requests 3000] [--concurrency 200] [--rate 1000] [--seconds 5] [--contended]
 //
-// Throughput of one performance's hold pipeline with ONE worker process, and latency from the
-// POST to the final status seen by the client. The baseline, measured in the same run on the same
-// database, applies the same number of holds with the same transaction code directly (no API, no
-// queue): the ratio shows what the ordered queue costs. Checks invariants 1-3 at the end.
+// Where the hold pipeline stands, in one run on the same Redis and MySQL, with ONE worker process:
+//   1. BullMQ alone: a no-op processor draining a pre-filled queue with global concurrency 1;
+//   2. ours, drain: the same number of hold requests pre-enqueued on one performance, then one
+//      worker process started (the queue + commit rate, no API or client on the cores);
+//   3. the lock design: an Express route that holds one seat per request synchronously with
+//      SELECT … FOR UPDATE on its own tables, driven by the same load generator as 4;
+//   4. ours, end to end: POST /holds, then GET /requests/:id?waitSeconds until final, N in flight;
+//   5. ours, open loop: requests started at a fixed offered rate, latency from each request's
+//      scheduled start to its final status.
+// Then the ratios against the targets of the issue. Checks invariants 1-3 of every run.
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
+import { Queue, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { HoldRequest } from '../shared/db/models/index.js';
-import { applySeatJob } from '../workers/processors/seat-job.processor.js';
 import { replayHolds } from '../shared/testing/replay.js';
-import { benchDeployment, startProcess, stopAll, percentile, ms, pool } from './lib/processes.js';
+import type { HoldJob } from '../shared/queues/jobs.js';
+import {
+  benchDeployment,
+  startProcess,
+  startScript,
+  stopAll,
+  percentile,
+  ms,
+  pool,
+} from './lib/processes.js';
 
 const { values } = parseArgs({
   options: {
-    requests: { type: 'string', default: '2000' },
+    requests: { type: 'string', default: '3000' },
     concurrency: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '5' },
     contended: { type: 'boolean', default: false },
   },
 });
 const N = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
+const RATE = Number(values.rate);
+const OPEN_N = Math.round(RATE * Number(values.seconds));
 
 const { env, config, ctx } = await benchDeployment('bench', {
   RATE_LIMIT_MEMBER_PER_SECOND: '0',
   MAX_SEATS_PER_MEMBER: '4',
 });
 const children: ChildProcess[] = [];
+const lines: string[] = [];
+const report = (s: string) => {
+  lines.push(s);
+  console.log(s);
+};
+
+/** Jobs per second from the first job a worker started to the last it finished (BullMQ's own times). */
+async function drainRate(queue: Queue, n: number): Promise<number> {
+  const jobs: Job[] = [];
+  for (let i = 0; i < n; i += 1000) jobs.push(...(await queue.getJobs(['completed'], i, i + 999, true)));
+  const start = Math.min(...jobs.map((j) => j.processedOn ?? Infinity));
+  const end = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
+  return jobs.length / ((end - start) / 1000);
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 try {
   const seats = values.contended ? Math.max(10, Math.floor(N / 10)) : N;
-  const memberCount = Math.ceil(N / 4);
-  console.log(`seeding: 3 performances of ${seats} seats, ${memberCount} members …`);
-  const perf = await seedPerformance(ctx.catalogue, seats, { name: 'bench', admissionCapacity: 1_000_000 });
-  const base = await seedPerformance(ctx.catalogue, seats, { name: 'bench baseline' });
+  const memberCount = Math.ceil(Math.max(N, OPEN_N) / 4);
+  console.log(`seeding: performances of ${seats} seats, ${memberCount} members …`);
   const members = await seedMembers(memberCount, 'password-1234');
   const tokens = await Promise.all(
     members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
   );
   // Request i asks for seat i (or a random seat of a tenth as many, with --contended), member i/4.
-  const asks = Array.from({ length: N }, (_, i) => ({
-    member: Math.floor(i / 4),
-    seat: values.contended ? Math.floor(Math.random() * seats) : i,
-  }));
+  const asks = (n: number, seatCount: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      member: Math.floor(i / 4),
+      seat: values.contended ? Math.floor(Math.random() * seatCount) : i,
+    }));
+  const closedAsks = asks(N, seats);
 
-  /** The asks as recorded hold requests of a performance, with the job each one becomes. */
-  const record = async (p: { performanceId: number; seatIds: number[] }) => {
-    const rows = await HoldRequest.bulkCreate(
-      asks.map((a) => ({
-        performanceId: p.performanceId,
-        memberId: members[a.member]!.id,
-        kind: 'hold' as const,
-        idempotencyKey: null,
-        payload: JSON.stringify({ seatIds: [p.seatIds[a.seat]] }),
+  // 1. BullMQ alone.
+  console.log(`1/5 BullMQ no-op drain of ${N} jobs …`);
+  const noopPrefix = `${config.keyPrefix}:noop`;
+  const noopRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const noop = new Queue('noop', { connection: noopRedis, prefix: noopPrefix });
+  await noop.setGlobalConcurrency(1);
+  for (let i = 0; i < N; i += 1000)
+    await noop.addBulk(
+      Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({
+        name: 'hold',
+        data: { kind: 'hold', requestId: i + j + 1, performanceId: 1, memberId: 1, seatIds: [i + j + 1] },
+        opts: { attempts: 1, removeOnComplete: { count: 10_000 } },
       })),
     );
-    return rows.map((row, i) => ({
-      row,
-      job: {
-        kind: 'hold' as const,
-        requestId: row.id,
-        performanceId: p.performanceId,
-        memberId: members[asks[i]!.member]!.id,
-        seatIds: [p.seatIds[asks[i]!.seat]!],
-      },
-    }));
-  };
+  const noopWorker = await startScript(
+    'scripts/lib/noop-worker.ts',
+    { REDIS_URL: config.redisUrl, NOOP_QUEUE: 'noop', NOOP_PREFIX: noopPrefix },
+    /noop worker ready/,
+  );
+  children.push(noopWorker.child);
+  await until(async () => (await noop.getJobCountByTypes('completed')) >= N);
+  const noopRate = await drainRate(noop, N);
+  await stopAll([noopWorker.child]);
+  await noop.obliterate({ force: true });
+  await noop.close();
+  noopRedis.disconnect();
 
-  // Baseline: the same holds, applied directly and sequentially with the worker's transaction code.
-  const baseline = await record(base);
-  const t0 = performance.now();
-  for (const { job } of baseline) await ctx.sequelize.transaction((t) => applySeatJob(ctx, job, t));
-  const baselineRate = N / ((performance.now() - t0) / 1000);
-
-  // Drain: the same holds pre-enqueued on a third performance, then one worker process started:
-  // the pure queue + commit rate, with no API or client competing for the two cores.
+  // 2. Ours, drain: the holds recorded and enqueued as the API would, then one worker process.
+  console.log(`2/5 our drain of ${N} pre-enqueued holds …`);
   const drain = await seedPerformance(ctx.catalogue, seats, { name: 'bench drain' });
-  for (const { row, job } of await record(drain))
-    await row.update({ queueSeq: await ctx.queues.addRequest(job) });
-  const drainWorker = await startProcess('workers', env);
-  children.push(drainWorker.child);
-  while ((await HoldRequest.count({ where: { performanceId: drain.performanceId, status: 'queued' } })) > 0)
-    await new Promise((r) => setTimeout(r, 20));
-  const span = (
-    await HoldRequest.findAll({ where: { performanceId: drain.performanceId }, attributes: ['processedAt'] })
-  ).map((r) => r.processedAt!.getTime());
-  const drainRate = (N - 1) / ((Math.max(...span) - Math.min(...span)) / 1000);
+  const rows = await HoldRequest.bulkCreate(
+    closedAsks.map((a) => ({
+      performanceId: drain.performanceId,
+      memberId: members[a.member]!.id,
+      kind: 'hold' as const,
+      idempotencyKey: null,
+      payload: JSON.stringify({ seatIds: [drain.seatIds[a.seat]] }),
+    })),
+  );
+  const drainJobs: HoldJob[] = rows.map((row, i) => ({
+    kind: 'hold',
+    requestId: row.id,
+    performanceId: drain.performanceId,
+    memberId: members[closedAsks[i]!.member]!.id,
+    seatIds: [drain.seatIds[closedAsks[i]!.seat]!],
+  }));
+  for (let i = 0; i < N; i += 1000)
+    await ctx.queues.enqueueAll(drain.performanceId, drainJobs.slice(i, i + 1000));
+  const worker = await startProcess('workers', env);
+  children.push(worker.child);
+  const drainQueue = await ctx.queues.get(drain.performanceId);
+  await until(async () => (await drainQueue.getJobCountByTypes('completed')) >= N);
+  const ourDrain = await drainRate(drainQueue, N);
+  const drainRows = await HoldRequest.findAll({
+    where: { performanceId: drain.performanceId },
+    order: [['queueSeq', 'ASC']],
+  });
+  const drainBatches = new Set(drainRows.map((r) => r.processedAt?.getTime())).size;
+  const drainCheck = checkRun(drainRows, 0);
 
+  // 3. The lock design, same generator as 4.
+  console.log(`3/5 lock design: ${N} holds, ${CONCURRENCY} in flight …`);
+  const lockServer = await startScript(
+    'scripts/lib/lock-design.ts',
+    {
+      LOCK_DATABASE_URL: config.databaseUrl,
+      MAX_SEATS_PER_MEMBER: '4',
+    },
+    /"url":"(http:[^"]+)"/,
+  );
+  children.push(lockServer.child);
+  const lockUrl = lockServer.match[1]!;
+  await post(`${lockUrl}/seed`, { seats });
+  const lockLatencies: number[] = [];
+  let lockErrors = 0;
+  const lockStart = performance.now();
+  await pool(closedAsks, CONCURRENCY, async (a) => {
+    const t = performance.now();
+    const r = await post(`${lockUrl}/holds`, { memberId: members[a.member]!.id, seatId: a.seat + 1 });
+    if (r.status !== 200) lockErrors++;
+    lockLatencies.push(performance.now() - t);
+  });
+  const lockRate = N / ((performance.now() - lockStart) / 1000);
+  const lockHeld = (await (await fetch(`${lockUrl}/held`)).json()) as { n: number; d: number };
+  await stopAll([lockServer.child]);
+
+  // 4. and 5. Ours through the API.
   const api = await startProcess('api', env);
   children.push(api.child);
-  for (const [i, token] of tokens.entries()) {
-    const r = await fetch(`${api.url}/api/performances/${perf.performanceId}/waiting`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (r.status !== 200) throw new Error(`join ${i}: ${r.status}`);
-  }
+  const e2e = await seedPerformance(ctx.catalogue, seats, {
+    name: 'bench e2e',
+    admissionCapacity: 1_000_000,
+  });
+  const open = await seedPerformance(ctx.catalogue, OPEN_N, {
+    name: 'bench open',
+    admissionCapacity: 1_000_000,
+  });
+  console.log('joining the waiting rooms …');
+  await pool(tokens, 50, async (token) => {
+    for (const id of [e2e.performanceId, open.performanceId]) {
+      const r = await fetch(`${api.url}/api/performances/${id}/waiting`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (r.status !== 200) throw new Error(`join: ${r.status}`);
+    }
+  });
 
-  console.log(`running: ${N} hold requests, ${CONCURRENCY} in flight, 1 worker process …`);
-  const latencies: number[] = [];
-  const enqueueLatencies: number[] = [];
-  let errors = 0;
-  const started = performance.now();
-  await pool(asks, CONCURRENCY, async (a) => {
-    const token = tokens[a.member]!;
-    const t = performance.now();
-    const r = await fetch(`${api.url}/api/performances/${perf.performanceId}/holds`, {
+  /** POST a hold, then long-poll its request until final: the client's whole wait. */
+  const holdUntilFinal = async (performanceId: number, seatId: number, token: string) => {
+    const r = await fetch(`${api.url}/api/performances/${performanceId}/holds`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ seatIds: [perf.seatIds[a.seat]] }),
+      body: JSON.stringify({ seatIds: [seatId] }),
     });
-    enqueueLatencies.push(performance.now() - t);
-    if (r.status !== 202) return void errors++;
+    if (r.status !== 202) return false;
     const { requestId } = (await r.json()) as { requestId: number };
     for (;;) {
       const s = await fetch(`${api.url}/api/requests/${requestId}?waitSeconds=10`, {
         headers: { authorization: `Bearer ${token}` },
       });
       const body = (await s.json()) as { status: string };
-      if (s.status !== 200) return void errors++;
-      if (body.status === 'succeeded' || body.status === 'rejected') break;
+      if (s.status !== 200) return false;
+      if (body.status === 'succeeded' || body.status === 'rejected') return true;
     }
-    latencies.push(performance.now() - t);
-  });
-  const wall = (performance.now() - started) / 1000;
+  };
 
-  const rows = await HoldRequest.findAll({
-    where: { performanceId: perf.performanceId },
+  console.log(`4/5 ours end to end: ${N} holds, ${CONCURRENCY} in flight …`);
+  const e2eLatencies: number[] = [];
+  let e2eErrors = 0;
+  const e2eStart = performance.now();
+  await pool(closedAsks, CONCURRENCY, async (a) => {
+    const t = performance.now();
+    if (!(await holdUntilFinal(e2e.performanceId, e2e.seatIds[a.seat]!, tokens[a.member]!))) e2eErrors++;
+    e2eLatencies.push(performance.now() - t);
+  });
+  const e2eRate = N / ((performance.now() - e2eStart) / 1000);
+  const e2eRows = await HoldRequest.findAll({
+    where: { performanceId: e2e.performanceId },
     order: [['queueSeq', 'ASC']],
   });
-  const first = Math.min(...rows.map((r) => r.createdAt.getTime()));
-  const last = Math.max(...rows.map((r) => r.processedAt?.getTime() ?? 0));
-  const committedRate = rows.length / ((last - first) / 1000);
-  // Invariants: all final, none applied twice, outcomes follow enqueue order.
-  const wrong = replayHolds(rows, 4).outOfOrder;
-  const queued = rows.filter((r) => r.status === 'queued').length;
-  latencies.sort((a, b) => a - b);
-  enqueueLatencies.sort((a, b) => a - b);
-  console.log(`
-hold pipeline, one performance, 1 worker process (${values.contended ? 'contended' : 'distinct seats'})
-  requests               ${N} (${rows.filter((r) => r.status === 'succeeded').length} succeeded, ${rows.filter((r) => r.status === 'rejected').length} rejected, ${errors} errors)
-  drain                  ${drainRate.toFixed(0)} requests/s committed from a pre-filled queue (first to last commit)
-  committed              ${committedRate.toFixed(0)} requests/s under HTTP load (first enqueue to last commit)
-  client wall time       ${wall.toFixed(2)} s (${(N / wall).toFixed(0)} requests/s end to end)
-  request -> final       p50 ${ms(percentile(latencies, 50))}  p95 ${ms(percentile(latencies, 95))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies[latencies.length - 1] ?? NaN)}
-  of which the 202      p50 ${ms(percentile(enqueueLatencies, 50))}  p99 ${ms(percentile(enqueueLatencies, 99))} (POST until accepted)
-  baseline               ${baselineRate.toFixed(0)} holds/s applied directly, sequentially, same transaction code, no queue
-  ratio                  ${(drainRate / baselineRate).toFixed(2)} drain / direct, ${(committedRate / baselineRate).toFixed(2)} under HTTP load / direct
-  invariants             ${queued === 0 && wrong === 0 && errors === 0 ? 'OK' : 'VIOLATED'}: ${queued} not final, ${wrong} outcomes out of enqueue order`);
-  if (queued || wrong || errors) process.exitCode = 1;
+  const e2eCheck = checkRun(e2eRows, e2eErrors);
+
+  console.log(`5/5 ours open loop: ${RATE} holds/s offered for ${values.seconds} s …`);
+  const openAsks = asks(OPEN_N, OPEN_N);
+  const openLatencies: number[] = [];
+  let openErrors = 0;
+  let late = 0;
+  const t0 = performance.now() + 100;
+  await Promise.all(
+    openAsks.map(async (a, i) => {
+      const at = t0 + (i * 1000) / RATE;
+      const wait = at - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      else late++;
+      if (!(await holdUntilFinal(open.performanceId, open.seatIds[a.seat]!, tokens[a.member]!))) openErrors++;
+      openLatencies.push(performance.now() - at);
+    }),
+  );
+  const openSpan = (performance.now() - t0) / 1000;
+  const openRows = await HoldRequest.findAll({
+    where: { performanceId: open.performanceId },
+    order: [['queueSeq', 'ASC']],
+  });
+  const openCheck = checkRun(openRows, openErrors);
+
+  for (const l of [lockLatencies, e2eLatencies, openLatencies]) l.sort((a, b) => a - b);
+  const ok = drainCheck.ok && e2eCheck.ok && openCheck.ok && lockErrors === 0 && lockHeld.n === lockHeld.d;
+  const meets = (x: boolean) => (x ? 'meets' : 'MISSES');
+  report(`
+hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats)` : 'distinct seats'}, batch limit ${config.batchMaxJobs}
+  BullMQ no-op, global concurrency 1   ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)
+  ours, drain                          ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions, ${(N / drainBatches).toFixed(1)} jobs each)
+  lock design, ${CONCURRENCY} in flight           ${lockRate.toFixed(0)} holds/s  p50 ${ms(percentile(lockLatencies, 50))}  p99 ${ms(percentile(lockLatencies, 99))}
+  ours, end to end, ${CONCURRENCY} in flight      ${e2eRate.toFixed(0)} holds/s  p50 ${ms(percentile(e2eLatencies, 50))}  p99 ${ms(percentile(e2eLatencies, 99))} (POST, then final status)
+  ours, open loop ${RATE}/s offered       ${(OPEN_N / openSpan).toFixed(0)} holds/s done  p50 ${ms(percentile(openLatencies, 50))}  p95 ${ms(percentile(openLatencies, 95))}  p99 ${ms(percentile(openLatencies, 99))}  max ${ms(openLatencies[openLatencies.length - 1] ?? NaN)}${late ? ` (${late} started late)` : ''}
+
+  ratio drain / BullMQ no-op           ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}
+  ratio end to end / lock design       ${(e2eRate / lockRate).toFixed(2)}   target >= 1.00  ${meets(e2eRate / lockRate >= 1)}
+  p99 request -> final at ${RATE}/s      ${ms(percentile(openLatencies, 99))}   target < 100 ms  ${meets(percentile(openLatencies, 99) < 100)}
+  invariants                           ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; end to end ${e2eCheck.text}; open loop ${openCheck.text}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`);
+  if (!ok) process.exitCode = 1;
 } finally {
   await stopAll(children);
   await ctx.close();
+}
+
+/** Invariants 1-3 of a run: every request final, outcomes in enqueue order, no client errors. */
+function checkRun(rows: HoldRequest[], errors: number): { ok: boolean; text: string } {
+  const queued = rows.filter((r) => r.status === 'queued').length;
+  const wrong = replayHolds(rows, 4).outOfOrder;
+  return {
+    ok: queued === 0 && wrong === 0 && errors === 0,
+    text: `${queued} not final, ${wrong} out of order, ${errors} errors`,
+  };
+}
+
+async function post(url: string, body: unknown): Promise<Response> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  await r.arrayBuffer();
+  return r;
 }

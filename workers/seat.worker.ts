@@ -4,6 +4,7 @@ import type { Context } from '../shared/context.js';
 import { isInfrastructureError } from '../shared/errors.js';
 import { createRedis, type RedisClient } from '../shared/redis.js';
 import { performanceQueueName, queuePrefix } from '../shared/queues/names.js';
+import { QueueStateLostError } from '../shared/queues/performance-queues.js';
 import {
   JobsOutOfOrderError,
   SeatCommitRepository,
@@ -205,6 +206,7 @@ export class SeatWorkers {
         const infra =
           isInfrastructureError(err) ||
           err instanceof JobsOutOfOrderError ||
+          err instanceof QueueStateLostError ||
           (err instanceof Error && err.name === 'SequelizeUniqueConstraintError');
         if (!infra && attempt >= MAX_UNKNOWN_ERROR_ATTEMPTS) throw err;
         jobInfraRetries.inc();

@@ -36,6 +36,28 @@ export async function startProcess(
   });
 }
 
+/** Starts a helper script (`scripts/lib/*.ts`) as its own process; resolves with what matched `ready`. */
+export async function startScript(
+  file: string,
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) resolve({ child, match: m });
+    });
+    child.once('exit', (code) => reject(new Error(`${file} exited with ${code}: ${out.slice(-2000)}`)));
+  });
+}
+
 export function stopAll(children: ChildProcess[]): Promise<unknown> {
   return Promise.all(
     children.map(

@@ -200,7 +200,7 @@ export class SeatRequests {
         throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
       return this.replay(twin, e.kind, e.performanceId, e.payload);
     }
-    let accepted: { seq: number; position: number };
+    let accepted: { seq: number; position: number; recorded: boolean };
     try {
       accepted = await this.queues.enqueue(e.job(requestId));
     } catch (err) {
@@ -211,7 +211,7 @@ export class SeatRequests {
     requestsEnqueued.inc({ kind: e.kind });
     // Positions come from Redis; MySQL learns the sequence off the answer's path, for a recovery's
     // order after Redis loses data (the worker records it too when it applies the request).
-    this.recordSeq(requestId, accepted.seq);
+    if (accepted.recorded) this.recordSeq(requestId, accepted.seq);
     return { requestId, status: 'queued', position: accepted.position };
   }
 

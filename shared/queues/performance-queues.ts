@@ -11,6 +11,14 @@ const PENDING_BETWEEN = loadScript(new URL('./lua/pending-between.lua', import.m
 const RESTORE = loadScript(new URL('./lua/restore.lua', import.meta.url));
 const DUE_EXPIRIES = loadScript(new URL('./lua/due-expiries.lua', import.meta.url));
 
+/** Redis lost this queue's state (its epoch is gone): nothing runs until a restore. Retried in place. */
+export class QueueStateLostError extends Error {
+  override name = 'QueueStateLostError';
+  constructor(performanceId: number) {
+    super(`the queue of performance ${performanceId} lost its Redis state; waiting for its restore`);
+  }
+}
+
 /** Where a queued request stands: `position` while it waits, `processing` once a worker took it. */
 export type Standing = { seq: number | undefined; processing: boolean; position: number | undefined };
 
@@ -67,17 +75,17 @@ export class PerformanceQueues {
    * Adds a request job and records its sequence for position lookups: the job's auto-generated id
    * is its queue sequence, assigned atomically with the push.
    */
-  async enqueue(job: RequestJob): Promise<{ seq: number; position: number }> {
+  async enqueue(job: RequestJob): Promise<{ seq: number; position: number; recorded: boolean }> {
     const queue = await this.get(job.performanceId);
     const seq = Number((await queue.add(job.kind, job, requestJobOptions)).id);
     const k = this.keys(job.performanceId);
-    const started = (await runScript(
+    const [started, recorded] = (await runScript(
       this.redis,
       ACCEPTED,
-      [k.seqs, k.started],
+      [k.seqs, k.started, k.epoch],
       [String(job.requestId), String(seq)],
-    )) as number;
-    return { seq, position: queuePosition(seq, started) };
+    )) as [number, number];
+    return { seq, position: queuePosition(seq, started), recorded: recorded === 1 };
   }
 
   /** Request jobs added in one go, in this order (a recovery); returns their sequences. */
@@ -137,12 +145,13 @@ export class PerformanceQueues {
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,
-      [k.wait, k.started],
+      [k.wait, k.started, k.epoch],
       [k.job, String(max), String(seq)],
-    )) as string[];
+    )) as (string | number)[];
+    if (Number(flat[0]) !== 1) throw new QueueStateLostError(performanceId);
     const out: { seq: number; data: string; enqueuedAt: number }[] = [];
-    for (let i = 0; i < flat.length; i += 3)
-      out.push({ seq: Number(flat[i]), data: flat[i + 1] ?? '', enqueuedAt: Number(flat[i + 2]) });
+    for (let i = 1; i < flat.length; i += 3)
+      out.push({ seq: Number(flat[i]), data: String(flat[i + 1] ?? ''), enqueuedAt: Number(flat[i + 2]) });
     return out;
   }
 

@@ -1,10 +1,13 @@
 -- The jobs queued right behind the running one, next first, with their payloads and enqueue times;
--- records the highest sequence taken so positions count from it.
--- KEYS[1] wait list, KEYS[2] started; ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] running job's sequence
+-- records the highest sequence taken so positions count from it. Returns {0} without taking
+-- anything while the queue's epoch is missing: Redis lost its state and a restore must run first.
+-- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch
+-- ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] running job's sequence
+if redis.call('EXISTS', KEYS[3]) == 0 then return { 0 } end
 local n = tonumber(ARGV[2])
 local ids = {}
 if n > 0 then ids = redis.call('LRANGE', KEYS[1], -n, -1) end
-local out = {}
+local out = { 1 }
 local top = tonumber(ARGV[3])
 for i = #ids, 1, -1 do
   local id = ids[i]
