@@ -23,8 +23,17 @@ import { restoreQueue } from './queue-recovery.js';
 
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
 
-/** The sequences a batch led by `from` applied: later jobs in it complete without MySQL. */
+/** Sequences a batch applied: when these jobs come up they complete without MySQL. */
 type Applied = { from: number; to: number; poison: Set<number> };
+
+type QueueState = {
+  /** The last batches this process applied, oldest first. */
+  applied: Applied[];
+  /** The batch being applied ahead, if any. */
+  ahead?: Promise<void>;
+  /** After-commit work, chained in commit order. */
+  work: Promise<void>;
+};
 
 /**
  * Serves every registered performance queue in this process: one BullMQ Worker per queue, local
@@ -36,7 +45,7 @@ export class SeatWorkers {
   private readonly workers = new Map<number, Worker>();
   private readonly connection: RedisClient;
   private readonly repository: SeatCommitRepository;
-  private readonly applied = new Map<number, Applied>();
+  private readonly queues = new Map<number, QueueState>();
   /** Outbox entries whose after-commit work this process finished: deleted with the next batch. */
   private readonly completed = new Map<number, Set<number>>();
   private readonly cleanup = new Map<number, NodeJS.Timeout>();
@@ -111,36 +120,83 @@ export class SeatWorkers {
 
   async process(performanceId: number, job: Job): Promise<{ outcome: string; batch: number }> {
     const seq = Number(job.id);
-    const memo = this.applied.get(performanceId);
-    if (memo && seq > memo.from && seq <= memo.to) {
-      if (memo.poison.has(seq)) throw new UnrecoverableError(`malformed seat job ${seq}`);
-      return { outcome: 'applied', batch: memo.from };
+    const st = this.state(performanceId);
+    for (;;) {
+      const range = st.applied.find((r) => seq >= r.from && seq <= r.to);
+      if (range) {
+        this.readAhead(performanceId, st, seq);
+        if (range.poison.has(seq)) throw new UnrecoverableError(`malformed seat job ${seq}`);
+        return { outcome: 'applied', batch: range.from };
+      }
+      if (!st.ahead) break;
+      await st.ahead; // the batch being read ahead may hold this job
     }
-    const run = await this.retrying(job, () => this.lead(performanceId, job));
+    const run = await this.retrying(job, () => this.lead(performanceId, st, job));
     if (run.poison) throw new UnrecoverableError(`malformed seat job ${seq}`);
     return { outcome: run.outcome, batch: seq };
   }
 
+  private state(performanceId: number): QueueState {
+    let st = this.queues.get(performanceId);
+    if (!st) this.queues.set(performanceId, (st = { applied: [], work: Promise.resolve() }));
+    return st;
+  }
+
   /** Applies a batch led by `job`, then its after-commit work and any a dead worker left. */
-  private async lead(performanceId: number, job: Job): Promise<{ outcome: string; poison: boolean }> {
+  private async lead(
+    performanceId: number,
+    st: QueueState,
+    job: Job,
+  ): Promise<{ outcome: string; poison: boolean }> {
     const seq = Number(job.id);
+    const run = await this.applyBatch(performanceId, st, seq, {
+      running: { seq, data: job.data, enqueuedAt: job.timestamp },
+    });
+    await st.work;
+    const own = run?.commit.plan.results.find((r) => r.seq === seq);
+    return { outcome: own?.outcome ?? 'applied', poison: own?.outcome === 'poison' };
+  }
+
+  /**
+   * While the jobs of the last batch complete one by one (each a BullMQ round trip and no MySQL),
+   * the next batch is applied already: this process holds the queue's only running job, so it is
+   * still the one writer. One batch ahead at most.
+   */
+  private readAhead(performanceId: number, st: QueueState, seq: number): void {
+    const last = st.applied[st.applied.length - 1];
+    if (st.ahead || this.closing || !last || seq < last.from) return;
+    st.ahead = this.applyBatch(performanceId, st, seq, { after: last.to, skip: last.to - seq })
+      .then(
+        () => undefined,
+        (err: unknown) => this.ctx.logger.warn({ err, performanceId }, 'reading ahead failed'),
+      )
+      .finally(() => (st.ahead = undefined));
+  }
+
+  private async applyBatch(
+    performanceId: number,
+    st: QueueState,
+    current: number,
+    from: Parameters<typeof applyQueuedBatch>[3],
+  ) {
     const started = process.hrtime.bigint();
     const completed = [...(this.completed.get(performanceId) ?? [])];
-    const { commit, jobs } = await applyQueuedBatch(
-      this.ctx,
-      this.repository,
-      performanceId,
-      { seq, data: job.data, enqueuedAt: job.timestamp },
-      completed,
-    );
+    const run = await applyQueuedBatch(this.ctx, this.repository, performanceId, from, completed);
+    if (!run) return undefined;
+    const { commit, jobs } = run;
     if (this.ctx.config.faultInjection === 'kill-after-commit') process.kill(process.pid, 'SIGKILL');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const done = this.completed.get(performanceId);
     completed.forEach((s) => done?.delete(s));
 
-    const poison = new Set(commit.plan.results.filter((r) => r.outcome === 'poison').map((r) => r.seq));
-    if (commit.appliedThrough >= seq)
-      this.applied.set(performanceId, { from: seq, to: commit.appliedThrough, poison });
+    const first = commit.applied[0];
+    if (first) {
+      const poison = new Set(commit.plan.results.filter((r) => r.outcome === 'poison').map((r) => r.seq));
+      st.applied = [
+        ...st.applied.filter((r) => r.to >= current),
+        { from: first.seq, to: commit.appliedThrough, poison },
+      ];
+    }
     const enqueued = new Map(jobs.map((j) => [j.seq, j.enqueuedAt]));
     const now = Date.now();
     if (commit.applied.length) {
@@ -152,18 +208,20 @@ export class SeatWorkers {
       jobProcessing.observe({ kind: r.kind }, seconds);
       jobWait.observe({ kind: r.kind }, Math.max(0, now - (enqueued.get(r.seq) ?? now)) / 1000);
     }
-
+    // After-commit work runs in commit order (so seat events are published in sequence order).
     const works = [
       ...commit.pending,
       ...(commit.applied.length ? [{ lastSeq: commit.appliedThrough, work: commit.work }] : []),
     ];
-    await Promise.all(
-      works.map(async (w) => {
-        if (await performCommitWork(this.ctx, performanceId, w.work)) this.markDone(performanceId, w.lastSeq);
-      }),
+    st.work = st.work.then(() =>
+      Promise.all(
+        works.map(async (w) => {
+          if (await performCommitWork(this.ctx, performanceId, w.work))
+            this.markDone(performanceId, w.lastSeq);
+        }),
+      ).then(() => undefined),
     );
-    const own = commit.plan.results.find((r) => r.seq === seq);
-    return { outcome: own?.outcome ?? 'applied', poison: poison.has(seq) };
+    return run;
   }
 
   /**

@@ -132,21 +132,23 @@ export class PerformanceQueues {
   }
 
   /**
-   * The jobs queued right behind the running job `seq` (next first), with their raw payloads, and
-   * records that a worker has taken them (positions count from the highest). With `max` 0 it only
-   * records the running job.
+   * Up to `max` jobs queued after sequence `after` (the running job, or the last one a worker
+   * applied ahead; `skip` applied jobs may still wait at the head), next first, with their raw
+   * payloads; records that a worker has taken them (positions count from the highest). With `max`
+   * 0 it only records `after`.
    */
   async takeBatch(
     performanceId: number,
-    seq: number,
+    after: number,
     max: number,
+    skip = 0,
   ): Promise<{ seq: number; data: string; enqueuedAt: number }[]> {
     const k = this.keys(performanceId);
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,
       [k.wait, k.started, k.epoch],
-      [k.job, String(max), String(seq)],
+      [k.job, String(max), String(after), String(skip)],
     )) as (string | number)[];
     if (Number(flat[0]) !== 1) throw new QueueStateLostError(performanceId);
     const out: { seq: number; data: string; enqueuedAt: number }[] = [];

@@ -32,29 +32,31 @@ function safeJson(s: string): unknown {
 export type BatchRun = { commit: BatchCommit; jobs: (BatchJob & { enqueuedAt: number })[] };
 
 /**
- * Applies the running job and the jobs queued right behind it (up to the batch limit) in one
- * transaction, in queue order; only jobs in ascending sequence after the running one join it.
+ * Applies a run of queued jobs in one transaction, in queue order: the running job and the jobs
+ * queued right behind it, or (reading ahead, `running` absent) the jobs after `after`, the last
+ * sequence this worker applied, of which `skip` may still wait at the head of the queue.
  */
 export async function applyQueuedBatch(
   ctx: Context,
   repository: SeatCommitRepository,
   performanceId: number,
-  running: QueuedJob,
+  from: { running: QueuedJob } | { after: number; skip: number },
   completed: number[],
-): Promise<BatchRun> {
-  const behind = await ctx.queues.takeBatch(performanceId, running.seq, ctx.config.batchMaxJobs - 1);
-  const taken: QueuedJob[] = [running];
-  for (const j of behind) {
-    if (j.seq <= taken[taken.length - 1]!.seq) break;
-    taken.push(j);
-  }
+): Promise<BatchRun | undefined> {
+  const max = ctx.config.batchMaxJobs;
+  const taken: QueuedJob[] = [];
+  if ('running' in from) {
+    taken.push(from.running);
+    taken.push(...(await ctx.queues.takeBatch(performanceId, from.running.seq, max - 1)));
+  } else taken.push(...(await ctx.queues.takeBatch(performanceId, from.after, max, from.skip)));
+  if (!taken.length) return undefined;
   const jobs = taken.map((j) => ({ ...toBatchJob(j.seq, j.data, performanceId), enqueuedAt: j.enqueuedAt }));
   const fault = ctx.config.faultInjection;
   const commit = await repository.applyBatch(performanceId, jobs, {
     holdTtlSeconds: ctx.config.holdTtlSeconds,
     maxSeatsPerMember: ctx.config.maxSeatsPerMember,
     completed,
-    pendingBetween: (from, to) => ctx.queues.pendingBetween(performanceId, from, to),
+    pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
     beforeCommit: fault === 'kill-before-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
   });
   return { commit, jobs };
