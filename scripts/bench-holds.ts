@@ -19,6 +19,7 @@ import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { HoldRequest } from '../shared/db/models/index.js';
 import { replayHolds } from '../shared/testing/replay.js';
 import type { HoldJob } from '../shared/queues/jobs.js';
+import { HttpClient } from './lib/http-client.js';
 import {
   benchDeployment,
   startProcess,
@@ -48,6 +49,7 @@ const { env, config, ctx } = await benchDeployment('bench', {
   MAX_SEATS_PER_MEMBER: '4',
 });
 const children: ChildProcess[] = [];
+const http = new HttpClient(Math.max(CONCURRENCY, 256));
 const lines: string[] = [];
 const report = (s: string) => {
   lines.push(s);
@@ -170,7 +172,7 @@ try {
     lockLatencies.push(performance.now() - t);
   });
   const lockRate = N / ((performance.now() - lockStart) / 1000);
-  const lockHeld = (await (await fetch(`${lockUrl}/held`)).json()) as { n: number; d: number };
+  const lockHeld = JSON.parse((await http.send('GET', `${lockUrl}/held`)).body) as { n: number; d: number };
   await stopAll([lockServer.child]);
 
   // 4. and 5. Ours through the API.
@@ -187,29 +189,23 @@ try {
   console.log('joining the waiting rooms …');
   await pool(tokens, 50, async (token) => {
     for (const id of [e2e.performanceId, open.performanceId]) {
-      const r = await fetch(`${api.url}/api/performances/${id}/waiting`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-      });
+      const r = await http.send('POST', `${api.url}/api/performances/${id}/waiting`, { token });
       if (r.status !== 200) throw new Error(`join: ${r.status}`);
     }
   });
 
   /** POST a hold, then long-poll its request until final: the client's whole wait. */
   const holdUntilFinal = async (performanceId: number, seatId: number, token: string) => {
-    const r = await fetch(`${api.url}/api/performances/${performanceId}/holds`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ seatIds: [seatId] }),
+    const r = await http.send('POST', `${api.url}/api/performances/${performanceId}/holds`, {
+      token,
+      body: { seatIds: [seatId] },
     });
     if (r.status !== 202) return false;
-    const { requestId } = (await r.json()) as { requestId: number };
+    const { requestId } = JSON.parse(r.body) as { requestId: number };
     for (;;) {
-      const s = await fetch(`${api.url}/api/requests/${requestId}?waitSeconds=10`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      const body = (await s.json()) as { status: string };
+      const s = await http.send('GET', `${api.url}/api/requests/${requestId}?waitSeconds=10`, { token });
       if (s.status !== 200) return false;
+      const body = JSON.parse(s.body) as { status: string };
       if (body.status === 'succeeded' || body.status === 'rejected') return true;
     }
   };
@@ -229,6 +225,10 @@ try {
     order: [['queueSeq', 'ASC']],
   });
   const e2eCheck = checkRun(e2eRows, e2eErrors);
+  const e2eBatches = new Set(e2eRows.map((r) => r.processedAt?.getTime())).size;
+  const e2eCommit = e2eRows
+    .map((r) => (r.processedAt?.getTime() ?? 0) - r.createdAt.getTime())
+    .sort((a, b) => a - b);
 
   console.log(`5/5 ours open loop: ${RATE} holds/s offered for ${values.seconds} s …`);
   const openAsks = asks(OPEN_N, OPEN_N);
@@ -261,7 +261,7 @@ hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats
   BullMQ no-op, global concurrency 1   ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)
   ours, drain                          ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions, ${(N / drainBatches).toFixed(1)} jobs each)
   lock design, ${CONCURRENCY} in flight           ${lockRate.toFixed(0)} holds/s  p50 ${ms(percentile(lockLatencies, 50))}  p99 ${ms(percentile(lockLatencies, 99))}
-  ours, end to end, ${CONCURRENCY} in flight      ${e2eRate.toFixed(0)} holds/s  p50 ${ms(percentile(e2eLatencies, 50))}  p99 ${ms(percentile(e2eLatencies, 99))} (POST, then final status)
+  ours, end to end, ${CONCURRENCY} in flight      ${e2eRate.toFixed(0)} holds/s  p50 ${ms(percentile(e2eLatencies, 50))}  p99 ${ms(percentile(e2eLatencies, 99))} (POST, then final status; ${e2eBatches} transactions, insert -> commit p50 ${ms(percentile(e2eCommit, 50))} p99 ${ms(percentile(e2eCommit, 99))})
   ours, open loop ${RATE}/s offered       ${(OPEN_N / openSpan).toFixed(0)} holds/s done  p50 ${ms(percentile(openLatencies, 50))}  p95 ${ms(percentile(openLatencies, 95))}  p99 ${ms(percentile(openLatencies, 99))}  max ${ms(openLatencies[openLatencies.length - 1] ?? NaN)}${late ? ` (${late} started late)` : ''}
 
   ratio drain / BullMQ no-op           ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}
@@ -270,6 +270,7 @@ hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats
   invariants                           ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; end to end ${e2eCheck.text}; open loop ${openCheck.text}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`);
   if (!ok) process.exitCode = 1;
 } finally {
+  http.close();
   await stopAll(children);
   await ctx.close();
 }
@@ -284,12 +285,6 @@ function checkRun(rows: HoldRequest[], errors: number): { ok: boolean; text: str
   };
 }
 
-async function post(url: string, body: unknown): Promise<Response> {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  await r.arrayBuffer();
-  return r;
+async function post(url: string, body: unknown): Promise<{ status: number }> {
+  return http.send('POST', url, { body });
 }

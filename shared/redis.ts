@@ -25,12 +25,15 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
     maxRetriesPerRequest: role === 'command' ? 1 : null,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     connectTimeout: 5000,
+    // Commands issued in the same tick share one write: fewer system calls on the hot paths.
+    enableAutoPipelining: role === 'command',
   };
   const nodes = clusterNodes(config);
   if (nodes) {
     return new Cluster(nodes, {
       redisOptions: options,
       enableOfflineQueue: true,
+      enableAutoPipelining: role === 'command',
       clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
       scaleReads: 'master',
     });

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../shared/context.js';
 import type { CommitWork } from '../shared/db/repositories/seat-commit.repository.js';
 import { publishSeatEvents } from '../shared/seat-events/seat-events.js';
-import { announceDone } from '../shared/holds/request-waiter.js';
+import { announcement } from '../shared/holds/request-waiter.js';
+import { requestDoneChannel } from '../shared/queues/names.js';
 
 /**
  * What a committed batch leaves to do, once per batch: one publish of its seat events, one
@@ -14,6 +15,7 @@ import { announceDone } from '../shared/holds/request-waiter.js';
 export async function performCommitWork(
   ctx: Context,
   performanceId: number,
+  lastSeq: number,
   work: CommitWork,
 ): Promise<boolean> {
   const { redis, config, queues, payments, waitingRoom, logger } = ctx;
@@ -23,10 +25,19 @@ export async function performCommitWork(
       'publish seat events',
       () => publishSeatEvents(redis, config.keyPrefix, performanceId, work.events),
     ]);
-  if (work.announce.length) {
-    steps.push(['announce', () => announceDone(redis, config.keyPrefix, work.announce)]);
-    steps.push(['forget sequences', () => queues.forget(performanceId, work.announce)]);
-  }
+  // The applied mark, the forgotten sequences and the announcement go in one step and in this
+  // order: a long-poll that still finds its request's sequence is then sure to hear the news.
+  steps.push([
+    'announce',
+    () =>
+      queues.finish(
+        performanceId,
+        lastSeq,
+        work.announce,
+        requestDoneChannel(config.keyPrefix),
+        work.announce.length ? announcement(work.announce, work.views) : '',
+      ),
+  ]);
   if (work.expiries.length)
     steps.push(['schedule expiries', () => queues.scheduleExpiries(performanceId, work.expiries)]);
   for (const a of work.capture) steps.push(['capture payment', () => payments.capture(a)]);

@@ -216,7 +216,7 @@ export class SeatWorkers {
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
-          if (await performCommitWork(this.ctx, performanceId, w.work))
+          if (await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work))
             this.markDone(performanceId, w.lastSeq);
         }),
       ).then(() => undefined),

@@ -12,11 +12,9 @@ export async function startProcess(
   kind: 'api' | 'workers',
   env: Record<string, string>,
 ): Promise<{ child: ChildProcess; url?: string }> {
-  // PROFILE_API=<dir> writes a V8 CPU profile of the API process there when it stops.
-  const profile =
-    kind === 'api' && process.env['PROFILE_API']
-      ? ['--cpu-prof', `--cpu-prof-dir=${process.env['PROFILE_API']}`]
-      : [];
+  // PROFILE_API=<dir> / PROFILE_WORKERS=<dir> write a V8 CPU profile of that process there when it stops.
+  const dir = process.env[kind === 'api' ? 'PROFILE_API' : 'PROFILE_WORKERS'];
+  const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', `${kind}/main.ts`], {
     cwd: ROOT,
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },

@@ -11,6 +11,7 @@ import type { PaymentGateway } from '../payments/gateway.js';
 import { duplicatedIds } from '../domain/holds.js';
 import { paymentAuthorizations, requestsEnqueued } from '../metrics.js';
 import type { RequestWaiter } from './request-waiter.js';
+import type { HoldView, RequestView } from './views.js';
 
 export const idempotencyKeySchema = z
   .string()
@@ -23,23 +24,7 @@ export const paymentSchema = z.object({
   token: z.string().min(1).max(256),
 });
 
-export type HoldView = {
-  id: number;
-  performanceId: number;
-  seatIds: number[];
-  status: Hold['status'];
-  expiresAt: string;
-};
-
-export type RequestView = {
-  requestId: number;
-  kind: RequestKind;
-  status: 'queued' | 'processing' | 'succeeded' | 'rejected';
-  position?: number;
-  hold?: HoldView;
-  tickets?: { serial: string; seatId: number }[];
-  reason?: string;
-};
+export type { HoldView, RequestView } from './views.js';
 
 type Enqueue = {
   kind: RequestKind;
@@ -212,7 +197,17 @@ export class SeatRequests {
     // Positions come from Redis; MySQL learns the sequence off the answer's path, for a recovery's
     // order after Redis loses data (the worker records it too when it applies the request).
     if (accepted.recorded) this.recordSeq(requestId, accepted.seq);
+    this.remember(requestId, e);
     return { requestId, status: 'queued', position: accepted.position };
+  }
+
+  /** Who owns a request and on which queue it is: facts that never change, so safe to cache. */
+  private readonly owners = new Map<number, { performanceId: number; memberId: number }>();
+
+  private remember(requestId: number, r: { performanceId: number; memberId: number }): void {
+    if (this.owners.has(requestId)) return;
+    if (this.owners.size >= 100_000) this.owners.delete(this.owners.keys().next().value!);
+    this.owners.set(requestId, { performanceId: r.performanceId, memberId: r.memberId });
   }
 
   private seqBacklog: [number, number][] = [];
@@ -260,6 +255,19 @@ export class SeatRequests {
   async get(memberId: number, requestId: number, waitSeconds: number): Promise<RequestView> {
     const notFound = () => new NotFoundError('request-not-found', `You have no request ${requestId}.`);
     const deadline = Date.now() + waitSeconds * 1000;
+    const known = this.owners.get(requestId);
+    if (known && known.memberId !== memberId) throw notFound();
+    // A request this process knows waits on Redis alone while it is queued (its sequence is
+    // recorded there until it is final), then answers with the view its announcement carries.
+    while (known && Date.now() < deadline) {
+      const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
+      if ((await this.queues.standing(known.performanceId, requestId)).seq === undefined) {
+        wake.cancel();
+        break;
+      }
+      const announced = await wake.done;
+      if (announced) return announced;
+    }
     // One read per wake-up: listen first, then read, so an announcement in between is not missed.
     for (;;) {
       const wake =
@@ -271,11 +279,14 @@ export class SeatRequests {
         wake?.cancel();
         throw notFound();
       }
+      this.remember(request.id, request);
       if (request.status !== 'queued' || !wake) {
         wake?.cancel();
         return this.view(request);
       }
-      await wake.done;
+      // The worker's announcement carries the final view: no second read of MySQL.
+      const announced = await wake.done;
+      if (announced) return announced;
     }
   }
 

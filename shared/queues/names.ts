@@ -28,7 +28,9 @@ export type QueueKeys = {
   job: string;
   /** Highest sequence a worker has taken into a batch (positions count from it). */
   started: string;
-  /** requestId -> queue sequence of the request's job. */
+  /** The highest sequence whose batch committed (a mirror of MySQL's fence, for positions). */
+  applied: string;
+  /** requestId -> queue sequence of the request's job, while the request is queued. */
   seqs: string;
   /** holdId -> epoch ms at which the hold's expiry job joins the queue. */
   expiries: string;
@@ -51,6 +53,7 @@ export function queueKeys(keyPrefix: string, performanceId: number): QueueKeys {
     id: `${q}:id`,
     job: `${q}:`,
     started: `${own}:started`,
+    applied: `${own}:applied`,
     seqs: `${own}:seqs`,
     expiries: `${own}:expiries`,
     epoch: `${own}:epoch`,

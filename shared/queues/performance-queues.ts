@@ -9,6 +9,7 @@ const ACCEPTED = loadScript(new URL('./lua/accepted.lua', import.meta.url));
 const STANDING = loadScript(new URL('./lua/standing.lua', import.meta.url));
 const PENDING_BETWEEN = loadScript(new URL('./lua/pending-between.lua', import.meta.url));
 const RESTORE = loadScript(new URL('./lua/restore.lua', import.meta.url));
+const FINISH = loadScript(new URL('./lua/finish.lua', import.meta.url));
 const DUE_EXPIRIES = loadScript(new URL('./lua/due-expiries.lua', import.meta.url));
 
 /** Redis lost this queue's state (its epoch is gone): nothing runs until a restore. Retried in place. */
@@ -82,7 +83,7 @@ export class PerformanceQueues {
     const [started, recorded] = (await runScript(
       this.redis,
       ACCEPTED,
-      [k.seqs, k.started, k.epoch],
+      [k.seqs, k.started, k.epoch, k.applied],
       [String(job.requestId), String(seq)],
     )) as [number, number];
     return { seq, position: queuePosition(seq, started), recorded: recorded === 1 };
@@ -112,7 +113,7 @@ export class PerformanceQueues {
     const [seq, started] = (await runScript(
       this.redis,
       STANDING,
-      [k.seqs, k.started],
+      [k.seqs, k.started, k.applied],
       [String(requestId)],
     )) as [number, number];
     if (seq < 0) return { seq: undefined, processing: false, position: undefined };
@@ -120,9 +121,24 @@ export class PerformanceQueues {
     return { seq, processing: false, position: queuePosition(seq, started) };
   }
 
-  /** Forgets the sequences of requests that are final. */
-  async forget(performanceId: number, requestIds: number[]): Promise<void> {
-    if (requestIds.length) await this.redis.hdel(this.keys(performanceId).seqs, ...requestIds.map(String));
+  /**
+   * After a batch's commit, in one step: the applied mark moves up to `lastSeq`, the finished
+   * requests' sequences are forgotten, and `message` goes out on `channel`.
+   */
+  async finish(
+    performanceId: number,
+    lastSeq: number,
+    requestIds: number[],
+    channel: string,
+    message: string,
+  ): Promise<void> {
+    const k = this.keys(performanceId);
+    await runScript(
+      this.redis,
+      FINISH,
+      [k.applied, k.seqs],
+      [String(lastSeq), channel, message, ...requestIds.map(String)],
+    );
   }
 
   /** The sequence recorded for a request, if any. */
@@ -202,7 +218,7 @@ export class PerformanceQueues {
    */
   async restoreSequence(performanceId: number, fence: number): Promise<number> {
     const k = this.keys(performanceId);
-    return Number(await runScript(this.redis, RESTORE, [k.id, k.started], [String(fence)]));
+    return Number(await runScript(this.redis, RESTORE, [k.id, k.started, k.applied], [String(fence)]));
   }
 
   /** What tells a worker that Redis lost this queue's state: no epoch, or no global concurrency. */

@@ -12,6 +12,7 @@ import {
 } from '../../domain/batch.js';
 import type { SeatStatus } from '../../domain/holds.js';
 import type { SeatChange } from '../../seat-events/seat-events.js';
+import { finalView, holdView, type RequestView } from '../../holds/views.js';
 
 // The one place that writes a performance's seats: a run of queued jobs is applied in one
 // transaction with set-based statements, behind one fence (the last queue sequence applied).
@@ -21,6 +22,8 @@ export type CommitWork = {
   events: SeatChange[];
   /** Requests that became final (or were found final): their long-polls wake up. */
   announce: number[];
+  /** What each request decided here reads like now (the long-polls answer with it). */
+  views: RequestView[];
   /** Holds whose expiry must be scheduled: [holdId, epoch ms]. */
   expiries: [number, number][];
   capture: string[];
@@ -151,6 +154,7 @@ export class SeatCommitRepository {
         return createdHolds.get(plan.newHolds[ref.created]!.requestId) ?? null;
       };
 
+      const tickets = plan.tickets.map((t) => ({ ...t, serial: serial() }));
       const eventSeq = Number(perf['eventSeq']);
       const events = plan.seatChanges.map((c, i) => ({
         seq: eventSeq + i + 1,
@@ -160,6 +164,7 @@ export class SeatCommitRepository {
       const work: CommitWork = {
         events,
         announce: plan.results.flatMap((r) => (r.requestId ? [r.requestId] : [])),
+        views: this.views(p, fresh, plan, snapshot.state.holds, createdHolds, tickets),
         expiries: [
           ...plan.newHolds.map(
             (h) => [createdHolds.get(h.requestId)!, h.expiresAt.getTime()] as [number, number],
@@ -209,12 +214,12 @@ export class SeatCommitRepository {
             .join(', ')}`,
         );
       }
-      if (plan.tickets.length)
+      if (tickets.length)
         w.push(
-          `INSERT INTO tickets (serial, hold_id, member_id, performance_id, seat_id, price, created_at) VALUES ${plan.tickets
+          `INSERT INTO tickets (serial, hold_id, member_id, performance_id, seat_id, price, created_at) VALUES ${tickets
             .map(
               (t) =>
-                `('${serial()}', ${ints([t.holdId])}, ${ints([t.memberId])}, ${p}, ${ints([t.seatId])}, ${Number(snapshot.prices.get(t.seatId) ?? 0)}, ${sqlTime(now)})`,
+                `('${t.serial}', ${ints([t.holdId])}, ${ints([t.memberId])}, ${p}, ${ints([t.seatId])}, ${Number(snapshot.prices.get(t.seatId) ?? 0)}, ${sqlTime(now)})`,
             )
             .join(', ')}`,
         );
@@ -263,6 +268,59 @@ export class SeatCommitRepository {
       o.beforeCommit?.();
       return { fence, appliedThrough: last, applied: fresh, plan, createdHolds, work, pending };
     });
+  }
+
+  /** The final view of every request the batch decided, as a read right after the commit gives it. */
+  private views(
+    p: number,
+    jobs: BatchJob[],
+    plan: BatchPlan,
+    known: ReadonlyMap<number, KnownHold>,
+    createdHolds: Map<number, number>,
+    tickets: { holdId: number; seatId: number; serial: string }[],
+  ): RequestView[] {
+    const bySeq = new Map(jobs.map((j) => [j.seq, j]));
+    const views: RequestView[] = [];
+    for (const r of plan.results) {
+      const job = bySeq.get(r.seq);
+      if (!job || job.kind === 'poison' || job.kind === 'expire' || !r.requestId) continue;
+      if (r.outcome === 'duplicate' || r.outcome === 'skipped' || r.outcome === 'poison') continue;
+      const status = r.outcome === 'succeeded' ? 'succeeded' : 'rejected';
+      let hold: RequestView['hold'];
+      if (job.kind === 'hold') {
+        const created = r.hold && 'created' in r.hold ? plan.newHolds[r.hold.created] : undefined;
+        const id = created ? createdHolds.get(created.requestId) : undefined;
+        if (created && id)
+          hold = holdView({
+            id,
+            performanceId: p,
+            seatIds: created.seatIds,
+            status: 'held',
+            expiresAt: created.expiresAt,
+          });
+      } else {
+        const h = known.get(job.holdId);
+        // A hold this performance does not know: the API's read answers instead.
+        if (!h) continue;
+        const now = plan.holdUpdates.get(h.id) ?? h.status;
+        hold = holdView({ ...h, performanceId: p, status: now });
+      }
+      const own =
+        job.kind === 'confirm' && status === 'succeeded'
+          ? tickets.filter((t) => t.holdId === job.holdId)
+          : undefined;
+      views.push(
+        finalView({
+          requestId: r.requestId,
+          kind: job.kind,
+          status,
+          reason: status === 'rejected' ? r.outcome : null,
+          hold,
+          tickets: own?.map((t) => ({ serial: t.serial, seatId: t.seatId })),
+        }),
+      );
+    }
+    return views;
   }
 
   /** Reads (and locks) what the batch's decisions depend on, in one round trip. */
