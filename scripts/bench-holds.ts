@@ -175,31 +175,39 @@ try {
   const lockHeld = JSON.parse((await http.send('GET', `${lockUrl}/held`)).body) as { n: number; d: number };
   await stopAll([lockServer.child]);
 
-  // 4. and 5. Ours through the API.
+  // 4. and 5. Ours through the API, with each client flow: POST then long-poll (`poll`), or POST
+  // with `Prefer: wait=10`, which answers with the final status when it comes in time (`prefer`).
   const api = await startProcess('api', env);
   children.push(api.child);
-  const e2e = await seedPerformance(ctx.catalogue, seats, {
-    name: 'bench e2e',
-    admissionCapacity: 1_000_000,
-  });
-  const open = await seedPerformance(ctx.catalogue, OPEN_N, {
-    name: 'bench open',
-    admissionCapacity: 1_000_000,
-  });
+  type Flow = 'poll' | 'prefer';
+  const flows: Flow[] = ['poll', 'prefer'];
+  const perfs = new Map<string, { performanceId: number; seatIds: number[] }>();
+  for (const f of flows) {
+    perfs.set(
+      `closed-${f}`,
+      await seedPerformance(ctx.catalogue, seats, { name: `bench ${f}`, admissionCapacity: 1_000_000 }),
+    );
+    perfs.set(
+      `open-${f}`,
+      await seedPerformance(ctx.catalogue, OPEN_N, { name: `bench open ${f}`, admissionCapacity: 1_000_000 }),
+    );
+  }
   console.log('joining the waiting rooms …');
   await pool(tokens, 50, async (token) => {
-    for (const id of [e2e.performanceId, open.performanceId]) {
-      const r = await http.send('POST', `${api.url}/api/performances/${id}/waiting`, { token });
+    for (const p of perfs.values()) {
+      const r = await http.send('POST', `${api.url}/api/performances/${p.performanceId}/waiting`, { token });
       if (r.status !== 200) throw new Error(`join: ${r.status}`);
     }
   });
 
-  /** POST a hold, then long-poll its request until final: the client's whole wait. */
-  const holdUntilFinal = async (performanceId: number, seatId: number, token: string) => {
+  /** A hold until its final status, the client's whole wait; false on any error. */
+  const holdUntilFinal = async (flow: Flow, performanceId: number, seatId: number, token: string) => {
     const r = await http.send('POST', `${api.url}/api/performances/${performanceId}/holds`, {
       token,
       body: { seatIds: [seatId] },
+      ...(flow === 'prefer' ? { headers: { prefer: 'wait=10' } } : {}),
     });
+    if (r.status === 200) return true; // final within the preferred wait
     if (r.status !== 202) return false;
     const { requestId } = JSON.parse(r.body) as { requestId: number };
     for (;;) {
@@ -210,64 +218,94 @@ try {
     }
   };
 
-  console.log(`4/5 ours end to end: ${N} holds, ${CONCURRENCY} in flight …`);
-  const e2eLatencies: number[] = [];
-  let e2eErrors = 0;
-  const e2eStart = performance.now();
-  await pool(closedAsks, CONCURRENCY, async (a) => {
-    const t = performance.now();
-    if (!(await holdUntilFinal(e2e.performanceId, e2e.seatIds[a.seat]!, tokens[a.member]!))) e2eErrors++;
-    e2eLatencies.push(performance.now() - t);
-  });
-  const e2eRate = N / ((performance.now() - e2eStart) / 1000);
-  const e2eRows = await HoldRequest.findAll({
-    where: { performanceId: e2e.performanceId },
-    order: [['queueSeq', 'ASC']],
-  });
-  const e2eCheck = checkRun(e2eRows, e2eErrors);
-  const e2eBatches = new Set(e2eRows.map((r) => r.processedAt?.getTime())).size;
-  const e2eCommit = e2eRows
-    .map((r) => (r.processedAt?.getTime() ?? 0) - r.createdAt.getTime())
-    .sort((a, b) => a - b);
+  type Run = { rate: number; latencies: number[]; check: { ok: boolean; text: string }; extra: string };
+  const finish = async (
+    performanceId: number,
+    latencies: number[],
+    errors: number,
+    seconds: number,
+    n: number,
+  ) => {
+    const rows = await HoldRequest.findAll({ where: { performanceId }, order: [['queueSeq', 'ASC']] });
+    const batches = new Set(rows.map((r) => r.processedAt?.getTime())).size;
+    const commit = rows
+      .map((r) => (r.processedAt?.getTime() ?? 0) - r.createdAt.getTime())
+      .sort((a, b) => a - b);
+    latencies.sort((a, b) => a - b);
+    return {
+      rate: n / seconds,
+      latencies,
+      check: checkRun(rows, errors),
+      extra: `${batches} transactions; insert -> commit p50 ${ms(percentile(commit, 50))} p99 ${ms(percentile(commit, 99))}`,
+    } satisfies Run;
+  };
 
-  console.log(`5/5 ours open loop: ${RATE} holds/s offered for ${values.seconds} s …`);
-  const openAsks = asks(OPEN_N, OPEN_N);
-  const openLatencies: number[] = [];
-  let openErrors = 0;
-  let late = 0;
-  const t0 = performance.now() + 100;
-  await Promise.all(
-    openAsks.map(async (a, i) => {
-      const at = t0 + (i * 1000) / RATE;
-      const wait = at - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      else late++;
-      if (!(await holdUntilFinal(open.performanceId, open.seatIds[a.seat]!, tokens[a.member]!))) openErrors++;
-      openLatencies.push(performance.now() - at);
-    }),
-  );
-  const openSpan = (performance.now() - t0) / 1000;
-  const openRows = await HoldRequest.findAll({
-    where: { performanceId: open.performanceId },
-    order: [['queueSeq', 'ASC']],
-  });
-  const openCheck = checkRun(openRows, openErrors);
+  const closed = new Map<Flow, Run>();
+  for (const f of flows) {
+    console.log(`4/5 ours end to end (${f}): ${N} holds, ${CONCURRENCY} in flight …`);
+    const p = perfs.get(`closed-${f}`)!;
+    const latencies: number[] = [];
+    let errors = 0;
+    const start = performance.now();
+    await pool(closedAsks, CONCURRENCY, async (a) => {
+      const t = performance.now();
+      if (!(await holdUntilFinal(f, p.performanceId, p.seatIds[a.seat]!, tokens[a.member]!))) errors++;
+      latencies.push(performance.now() - t);
+    });
+    closed.set(f, await finish(p.performanceId, latencies, errors, (performance.now() - start) / 1000, N));
+  }
 
-  for (const l of [lockLatencies, e2eLatencies, openLatencies]) l.sort((a, b) => a - b);
-  const ok = drainCheck.ok && e2eCheck.ok && openCheck.ok && lockErrors === 0 && lockHeld.n === lockHeld.d;
+  const open = new Map<Flow, Run & { late: number }>();
+  for (const f of flows) {
+    console.log(`5/5 ours open loop (${f}): ${RATE} holds/s offered for ${values.seconds} s …`);
+    const p = perfs.get(`open-${f}`)!;
+    const latencies: number[] = [];
+    let errors = 0;
+    let late = 0;
+    const t0 = performance.now() + 100;
+    await Promise.all(
+      asks(OPEN_N, OPEN_N).map(async (a, i) => {
+        const at = t0 + (i * 1000) / RATE;
+        const wait = at - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        else late++;
+        if (!(await holdUntilFinal(f, p.performanceId, p.seatIds[a.seat]!, tokens[a.member]!))) errors++;
+        latencies.push(performance.now() - at);
+      }),
+    );
+    open.set(f, {
+      ...(await finish(p.performanceId, latencies, errors, (performance.now() - t0) / 1000, OPEN_N)),
+      late,
+    });
+  }
+
+  lockLatencies.sort((a, b) => a - b);
+  const runs = [...closed.values(), ...open.values()];
+  const ok = drainCheck.ok && runs.every((r) => r.check.ok) && lockErrors === 0 && lockHeld.n === lockHeld.d;
   const meets = (x: boolean) => (x ? 'meets' : 'MISSES');
+  const lat = (l: number[]) =>
+    `p50 ${ms(percentile(l, 50))}  p95 ${ms(percentile(l, 95))}  p99 ${ms(percentile(l, 99))}  max ${ms(l[l.length - 1] ?? NaN)}`;
+  const poll = closed.get('poll')!;
+  const prefer = closed.get('prefer')!;
+  const openPoll = open.get('poll')!;
+  const openPrefer = open.get('prefer')!;
+  const p99 = (r: Run) => percentile(r.latencies, 99);
   report(`
 hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats)` : 'distinct seats'}, batch limit ${config.batchMaxJobs}
-  BullMQ no-op, global concurrency 1   ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)
-  ours, drain                          ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions, ${(N / drainBatches).toFixed(1)} jobs each)
-  lock design, ${CONCURRENCY} in flight           ${lockRate.toFixed(0)} holds/s  p50 ${ms(percentile(lockLatencies, 50))}  p99 ${ms(percentile(lockLatencies, 99))}
-  ours, end to end, ${CONCURRENCY} in flight      ${e2eRate.toFixed(0)} holds/s  p50 ${ms(percentile(e2eLatencies, 50))}  p99 ${ms(percentile(e2eLatencies, 99))} (POST, then final status; ${e2eBatches} transactions, insert -> commit p50 ${ms(percentile(e2eCommit, 50))} p99 ${ms(percentile(e2eCommit, 99))})
-  ours, open loop ${RATE}/s offered       ${(OPEN_N / openSpan).toFixed(0)} holds/s done  p50 ${ms(percentile(openLatencies, 50))}  p95 ${ms(percentile(openLatencies, 95))}  p99 ${ms(percentile(openLatencies, 99))}  max ${ms(openLatencies[openLatencies.length - 1] ?? NaN)}${late ? ` (${late} started late)` : ''}
+  BullMQ no-op, global concurrency 1      ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)
+  ours, drain                             ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions)
+  lock design, ${CONCURRENCY} in flight              ${lockRate.toFixed(0)} holds/s  ${lat(lockLatencies)}
+  ours, ${CONCURRENCY} in flight, POST + poll        ${poll.rate.toFixed(0)} holds/s  ${lat(poll.latencies)}  (${poll.extra})
+  ours, ${CONCURRENCY} in flight, Prefer: wait       ${prefer.rate.toFixed(0)} holds/s  ${lat(prefer.latencies)}  (${prefer.extra})
+  ours, ${RATE}/s offered, POST + poll       ${openPoll.rate.toFixed(0)} holds/s  ${lat(openPoll.latencies)}${openPoll.late ? ` (${openPoll.late} started late)` : ''}
+  ours, ${RATE}/s offered, Prefer: wait      ${openPrefer.rate.toFixed(0)} holds/s  ${lat(openPrefer.latencies)}${openPrefer.late ? ` (${openPrefer.late} started late)` : ''}
 
-  ratio drain / BullMQ no-op           ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}
-  ratio end to end / lock design       ${(e2eRate / lockRate).toFixed(2)}   target >= 1.00  ${meets(e2eRate / lockRate >= 1)}
-  p99 request -> final at ${RATE}/s      ${ms(percentile(openLatencies, 99))}   target < 100 ms  ${meets(percentile(openLatencies, 99) < 100)}
-  invariants                           ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; end to end ${e2eCheck.text}; open loop ${openCheck.text}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`);
+  drain / BullMQ no-op                    ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}
+  end to end / lock design, POST + poll   ${(poll.rate / lockRate).toFixed(2)}   target >= 1.00  ${meets(poll.rate / lockRate >= 1)}
+  end to end / lock design, Prefer: wait  ${(prefer.rate / lockRate).toFixed(2)}   target >= 1.00  ${meets(prefer.rate / lockRate >= 1)}
+  p99 at ${RATE}/s, POST + poll             ${ms(p99(openPoll))}   target < 100 ms  ${meets(p99(openPoll) < 100)}
+  p99 at ${RATE}/s, Prefer: wait            ${ms(p99(openPrefer))}   target < 100 ms  ${meets(p99(openPrefer) < 100)}
+  invariants                              ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; ${[...closed].map(([f, r]) => `closed ${f} ${r.check.text}`).join('; ')}; ${[...open].map(([f, r]) => `open ${f} ${r.check.text}`).join('; ')}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`);
   if (!ok) process.exitCode = 1;
 } finally {
   http.close();

@@ -25,15 +25,14 @@ export async function performCommitWork(
       'publish seat events',
       () => publishSeatEvents(redis, config.keyPrefix, performanceId, work.events),
     ]);
-  // The applied mark, the forgotten sequences and the announcement go in one step and in this
-  // order: a long-poll that still finds its request's sequence is then sure to hear the news.
+  // The applied mark and the announcement go in one step and in this order: a long-poll that still
+  // reads a mark below its request's sequence is then sure to hear the news.
   steps.push([
     'announce',
     () =>
       queues.finish(
         performanceId,
         lastSeq,
-        work.announce,
         requestDoneChannel(config.keyPrefix),
         work.announce.length ? announcement(work.announce, work.views) : '',
       ),

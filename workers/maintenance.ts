@@ -69,11 +69,12 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     const fence = await commits.fence(performanceId);
     const orphans: RequestJob[] = [];
     for (const r of stale) {
-      const seq = await ctx.queues.seqOf(performanceId, r.id);
-      const live = seq !== undefined && seq > fence && (await queue.getJob(String(seq))) !== undefined;
+      const seq = r.queueSeq;
+      const live = seq != null && seq > fence && (await queue.getJob(String(seq))) !== undefined;
       if (!live) orphans.push(requestJobOf(r));
     }
-    await ctx.queues.enqueueAll(performanceId, orphans);
+    const seqs = await ctx.queues.enqueueAll(performanceId, orphans);
+    await rows.setQueueSeqs(orphans.map((j, i) => [j.requestId, seqs[i]!]));
     requeued += orphans.length;
   }
   if (expiries || requeued) ctx.logger.info({ expiries, requeued }, 'sweeper re-queued work');

@@ -1,6 +1,6 @@
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { idempotencyKeySchema, paymentSchema } from '../../shared/holds/requests.service.js';
+import { idempotencyKeySchema, paymentSchema, type Accepted } from '../../shared/holds/requests.service.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
 import { pathId } from './params.js';
@@ -17,6 +17,24 @@ const waitQuery = z.object({
     .optional(),
 });
 
+/**
+ * `Prefer: wait=N` (RFC 7240): the client would rather wait up to N seconds (at most 10) for the
+ * final status than poll for it. A preference is a hint: a malformed one is ignored.
+ */
+function preferWait(req: Request): number {
+  const m = /(?:^|[,;\s])wait=(\d{1,3})(?:$|[,;\s])/i.exec(String(req.headers['prefer'] ?? ''));
+  return m ? Math.min(10, Number(m[1])) : 0;
+}
+
+/** 202 with where to poll; or, when the request became final within the preferred wait, 200 with it. */
+function answer(res: Response, out: Accepted, body: Record<string, unknown>, wait: number): void {
+  res.location(`/api/requests/${out.requestId}`);
+  if (out.final) {
+    res.setHeader('Preference-Applied', `wait=${wait}`);
+    res.status(200).json(out.final);
+  } else res.status(202).json(body);
+}
+
 function idempotencyKey(req: Request): string | undefined {
   const key = req.headers['idempotency-key'];
   return key === undefined ? undefined : parse(idempotencyKeySchema, key, 'headers');
@@ -30,8 +48,10 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     const { seatIds } = parse(holdBody, req.body, 'body');
     const key = idempotencyKey(req);
     await admitted(performanceId, who(req).memberId);
-    const out = await requests.hold(who(req).memberId, performanceId, seatIds, key);
-    res.status(202).location(`/api/requests/${out.requestId}`).json(out);
+    const wait = preferWait(req);
+    const out = await requests.hold(who(req).memberId, performanceId, seatIds, key, wait);
+    const { requestId, status, position } = out;
+    answer(res, out, { requestId, status, ...(position !== undefined ? { position } : {}) }, wait);
   });
 
   r.post('/holds/:holdId/confirm', member, async (req, res) => {
@@ -39,15 +59,17 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     const key = idempotencyKey(req);
     const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
     await admitted(hold.performanceId, who(req).memberId);
-    const out = await requests.confirm(who(req).memberId, hold, payment, key);
-    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId });
+    const wait = preferWait(req);
+    const out = await requests.confirm(who(req).memberId, hold, payment, key, wait);
+    answer(res, out, { requestId: out.requestId }, wait);
   });
 
   r.delete('/holds/:holdId', member, async (req, res) => {
     const key = idempotencyKey(req);
     const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
-    const out = await requests.release(who(req).memberId, hold, key);
-    res.status(202).location(`/api/requests/${out.requestId}`).json({ requestId: out.requestId });
+    const wait = preferWait(req);
+    const out = await requests.release(who(req).memberId, hold, key, wait);
+    answer(res, out, { requestId: out.requestId }, wait);
   });
 
   r.get('/requests/:requestId', member, async (req, res) => {

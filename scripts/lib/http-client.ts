@@ -15,10 +15,10 @@ export class HttpClient {
   send(
     method: string,
     url: string,
-    opts: { token?: string; body?: unknown } = {},
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
   ): Promise<{ status: number; body: string }> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers['authorization'] = `Bearer ${opts.token}`;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';

@@ -8,7 +8,8 @@ import type { PerformanceQueues } from '../queues/performance-queues.js';
 import type { RequestJob } from '../queues/jobs.js';
 import type { Catalogue } from '../catalogue/catalogue.service.js';
 import type { PaymentGateway } from '../payments/gateway.js';
-import { duplicatedIds } from '../domain/holds.js';
+import { duplicatedIds, queuePosition } from '../domain/holds.js';
+import type { QueueMarks } from '../queues/performance-queues.js';
 import { paymentAuthorizations, requestsEnqueued } from '../metrics.js';
 import type { RequestWaiter } from './request-waiter.js';
 import type { HoldView, RequestView } from './views.js';
@@ -26,7 +27,19 @@ export const paymentSchema = z.object({
 
 export type { HoldView, RequestView } from './views.js';
 
+/**
+ * A 202's body; with a wait preference (`Prefer: wait=N`) and a request that became final within
+ * it, `final` is the request's view.
+ */
+export type Accepted = {
+  requestId: number;
+  status: RequestView['status'];
+  position?: number;
+  final?: RequestView;
+};
+
 type Enqueue = {
+  waitSeconds: number;
   kind: RequestKind;
   memberId: number;
   performanceId: number;
@@ -49,7 +62,13 @@ export class SeatRequests {
     this.rows = new HoldRequestRepository(HoldRequest.sequelize!);
   }
 
-  async hold(memberId: number, performanceId: number, seatIds: number[], idempotencyKey?: string) {
+  async hold(
+    memberId: number,
+    performanceId: number,
+    seatIds: number[],
+    idempotencyKey?: string,
+    waitSeconds = 0,
+  ) {
     const info = await this.catalogue.info(performanceId);
     const errors = [
       ...duplicatedIds(seatIds).map((id) => ({ path: 'seatIds', message: `seat ${id} is listed twice` })),
@@ -63,6 +82,7 @@ export class SeatRequests {
       errors.push({ path: 'seatIds', message: `at most ${this.config.maxSeatsPerMember} seats per request` });
     if (errors.length) throw new ValidationError(errors);
     return this.enqueue({
+      waitSeconds,
       kind: 'hold',
       memberId,
       performanceId,
@@ -87,6 +107,7 @@ export class SeatRequests {
     hold: Hold,
     payment: z.infer<typeof paymentSchema>,
     idempotencyKey?: string,
+    waitSeconds = 0,
   ) {
     if (idempotencyKey) {
       const existing = await this.findByKey(memberId, idempotencyKey);
@@ -114,6 +135,7 @@ export class SeatRequests {
     });
     try {
       return await this.enqueue({
+        waitSeconds,
         kind: 'confirm',
         memberId,
         performanceId: hold.performanceId,
@@ -138,8 +160,9 @@ export class SeatRequests {
     }
   }
 
-  async release(memberId: number, hold: Hold, idempotencyKey?: string) {
+  async release(memberId: number, hold: Hold, idempotencyKey?: string, waitSeconds = 0) {
     return this.enqueue({
+      waitSeconds,
       kind: 'release',
       memberId,
       performanceId: hold.performanceId,
@@ -160,13 +183,16 @@ export class SeatRequests {
     return this.rows.byKey(memberId, idempotencyKey);
   }
 
-  private async enqueue(
-    e: Enqueue,
-  ): Promise<{ requestId: number; status: RequestView['status']; position?: number }> {
+  private async enqueue(e: Enqueue): Promise<Accepted> {
+    const waitMs = e.waitSeconds * 1000;
     if (e.idempotencyKey) {
       const existing = await this.findByKey(e.memberId, e.idempotencyKey);
       if (existing) return this.replay(existing, e.kind, e.performanceId, e.payload);
     }
+    // The queue's marks are read alongside the insert: the position they give is never below the
+    // true one (the marks only move up), and a missing epoch says Redis lost its state.
+    const marks = this.queues.marks(e.performanceId);
+    marks.catch(() => undefined);
     let requestId: number;
     try {
       requestId = await this.rows.insert({
@@ -185,29 +211,36 @@ export class SeatRequests {
         throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
       return this.replay(twin, e.kind, e.performanceId, e.payload);
     }
-    let accepted: { seq: number; position: number; recorded: boolean };
+    // Listening starts before the job exists, so a fast commit's announcement cannot be missed.
+    const wake = waitMs > 0 ? await this.waiter.arm(requestId, waitMs) : undefined;
+    let seq: number;
+    let m: QueueMarks;
     try {
-      accepted = await this.queues.enqueue(e.job(requestId));
+      seq = await this.queues.enqueue(e.job(requestId));
+      m = await marks;
     } catch (err) {
+      wake?.cancel();
       // Not enqueued: the request never existed for the client, who gets a 503 and may retry.
       await this.rows.delete(requestId).catch(() => undefined);
       throw err;
     }
     requestsEnqueued.inc({ kind: e.kind });
-    // Positions come from Redis; MySQL learns the sequence off the answer's path, for a recovery's
-    // order after Redis loses data (the worker records it too when it applies the request).
-    if (accepted.recorded) this.recordSeq(requestId, accepted.seq);
-    this.remember(requestId, e);
-    return { requestId, status: 'queued', position: accepted.position };
+    // Positions come from Redis; MySQL learns the sequence off the answer's path, for the order of a
+    // restore after Redis loses data (the worker records it too when it applies the request).
+    if (m.epoch) this.recordSeq(requestId, seq);
+    this.remember(requestId, { performanceId: e.performanceId, memberId: e.memberId, seq });
+    const final = wake ? await wake.done : undefined;
+    if (final) return { requestId, status: final.status, final };
+    return { requestId, status: 'queued', position: queuePosition(seq, m.started) };
   }
 
-  /** Who owns a request and on which queue it is: facts that never change, so safe to cache. */
-  private readonly owners = new Map<number, { performanceId: number; memberId: number }>();
+  /** Who owns a request, on which queue and at which sequence: facts that never change, so cached. */
+  private readonly owners = new Map<number, { performanceId: number; memberId: number; seq?: number }>();
 
-  private remember(requestId: number, r: { performanceId: number; memberId: number }): void {
+  private remember(requestId: number, r: { performanceId: number; memberId: number; seq?: number }): void {
     if (this.owners.has(requestId)) return;
     if (this.owners.size >= 100_000) this.owners.delete(this.owners.keys().next().value!);
-    this.owners.set(requestId, { performanceId: r.performanceId, memberId: r.memberId });
+    this.owners.set(requestId, r);
   }
 
   private seqBacklog: [number, number][] = [];
@@ -257,11 +290,11 @@ export class SeatRequests {
     const deadline = Date.now() + waitSeconds * 1000;
     const known = this.owners.get(requestId);
     if (known && known.memberId !== memberId) throw notFound();
-    // A request this process knows waits on Redis alone while it is queued (its sequence is
-    // recorded there until it is final), then answers with the view its announcement carries.
-    while (known && Date.now() < deadline) {
+    // A queued request this process knows waits on Redis alone, then answers with the view its
+    // announcement carries: the applied mark moves before the announcement goes out.
+    while (known?.seq !== undefined && Date.now() < deadline) {
       const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
-      if ((await this.queues.standing(known.performanceId, requestId)).seq === undefined) {
+      if ((await this.queues.standing(known.performanceId, known.seq)).final) {
         wake.cancel();
         break;
       }
@@ -279,7 +312,11 @@ export class SeatRequests {
         wake?.cancel();
         throw notFound();
       }
-      this.remember(request.id, request);
+      this.remember(request.id, {
+        performanceId: request.performanceId,
+        memberId: request.memberId,
+        ...(request.queueSeq != null ? { seq: request.queueSeq } : {}),
+      });
       if (request.status !== 'queued' || !wake) {
         wake?.cancel();
         return this.view(request);
@@ -292,8 +329,9 @@ export class SeatRequests {
 
   private async view(r: RequestRow): Promise<RequestView> {
     const v: RequestView = { requestId: r.id, kind: r.kind, status: r.status };
-    if (r.status === 'queued') {
-      const standing = await this.queues.standing(r.performanceId, r.id);
+    const seq = this.owners.get(r.id)?.seq ?? r.queueSeq;
+    if (r.status === 'queued' && seq != null) {
+      const standing = await this.queues.standing(r.performanceId, seq);
       if (standing.processing) v.status = 'processing';
       else if (standing.position !== undefined) v.position = standing.position;
     } else if (r.reason) v.reason = r.reason;

@@ -30,8 +30,6 @@ export type QueueKeys = {
   started: string;
   /** The highest sequence whose batch committed (a mirror of MySQL's fence, for positions). */
   applied: string;
-  /** requestId -> queue sequence of the request's job, while the request is queued. */
-  seqs: string;
   /** holdId -> epoch ms at which the hold's expiry job joins the queue. */
   expiries: string;
   /** Present while Redis holds this queue's state; its absence means Redis lost data. */
@@ -54,7 +52,6 @@ export function queueKeys(keyPrefix: string, performanceId: number): QueueKeys {
     job: `${q}:`,
     started: `${own}:started`,
     applied: `${own}:applied`,
-    seqs: `${own}:seqs`,
     expiries: `${own}:expiries`,
     epoch: `${own}:epoch`,
     restoring: `${own}:restoring`,

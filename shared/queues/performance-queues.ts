@@ -5,7 +5,6 @@ import { requestJobOptions, type ExpireJob, type RequestJob } from './jobs.js';
 import { queuePosition } from '../domain/holds.js';
 
 const TAKE_BATCH = loadScript(new URL('./lua/take-batch.lua', import.meta.url));
-const ACCEPTED = loadScript(new URL('./lua/accepted.lua', import.meta.url));
 const STANDING = loadScript(new URL('./lua/standing.lua', import.meta.url));
 const PENDING_BETWEEN = loadScript(new URL('./lua/pending-between.lua', import.meta.url));
 const RESTORE = loadScript(new URL('./lua/restore.lua', import.meta.url));
@@ -20,8 +19,16 @@ export class QueueStateLostError extends Error {
   }
 }
 
-/** Where a queued request stands: `position` while it waits, `processing` once a worker took it. */
-export type Standing = { seq: number | undefined; processing: boolean; position: number | undefined };
+export type QueueMarks = { started: number; applied: number; epoch: boolean };
+
+/** Where a job stands: final (its batch committed), processing (a worker took it), or waiting. */
+export type Standing = { final: boolean; processing: boolean; position: number | undefined };
+
+export function standingOf(seq: number, m: QueueMarks): Standing {
+  if (seq <= m.applied) return { final: true, processing: false, position: undefined };
+  if (seq <= m.started) return { final: false, processing: true, position: undefined };
+  return { final: false, processing: false, position: queuePosition(seq, m.started) };
+}
 
 /**
  * Owns every performance's BullMQ queue in a process: creates it once with global concurrency 1,
@@ -72,21 +79,10 @@ export class PerformanceQueues {
     await this.redis.set(this.keys(performanceId).epoch, String(Date.now()), 'NX');
   }
 
-  /**
-   * Adds a request job and records its sequence for position lookups: the job's auto-generated id
-   * is its queue sequence, assigned atomically with the push.
-   */
-  async enqueue(job: RequestJob): Promise<{ seq: number; position: number; recorded: boolean }> {
+  /** Adds a request job; its auto-generated id is its queue sequence, assigned atomically with the push. */
+  async enqueue(job: RequestJob): Promise<number> {
     const queue = await this.get(job.performanceId);
-    const seq = Number((await queue.add(job.kind, job, requestJobOptions)).id);
-    const k = this.keys(job.performanceId);
-    const [started, recorded] = (await runScript(
-      this.redis,
-      ACCEPTED,
-      [k.seqs, k.started, k.epoch, k.applied],
-      [String(job.requestId), String(seq)],
-    )) as [number, number];
-    return { seq, position: queuePosition(seq, started), recorded: recorded === 1 };
+    return Number((await queue.add(job.kind, job, requestJobOptions)).id);
   }
 
   /** Request jobs added in one go, in this order (a recovery); returns their sequences. */
@@ -96,55 +92,41 @@ export class PerformanceQueues {
     const added = await queue.addBulk(
       jobs.map((data) => ({ name: data.kind, data, opts: requestJobOptions })),
     );
-    const seqs = added.map((j) => Number(j.id));
-    await this.redis.hset(
-      this.keys(performanceId).seqs,
-      Object.fromEntries(jobs.map((j, i) => [String(j.requestId), String(seqs[i])])),
-    );
-    return seqs;
+    return added.map((j) => Number(j.id));
   }
 
-  /**
-   * Where a queued request stands, in one round trip: 1 + the jobs ahead of it (every job between
-   * the highest sequence a worker took and its own), or `processing` once a worker took it.
-   */
-  async standing(performanceId: number, requestId: number): Promise<Standing> {
+  /** The queue's marks, in one round trip: what positions and final states are read against. */
+  async marks(performanceId: number): Promise<QueueMarks> {
     const k = this.keys(performanceId);
-    const [seq, started] = (await runScript(
+    const [started, applied, epoch] = (await runScript(
       this.redis,
       STANDING,
-      [k.seqs, k.started, k.applied],
-      [String(requestId)],
-    )) as [number, number];
-    if (seq < 0) return { seq: undefined, processing: false, position: undefined };
-    if (seq <= started) return { seq, processing: true, position: undefined };
-    return { seq, processing: false, position: queuePosition(seq, started) };
+      [k.started, k.applied, k.epoch],
+      [],
+    )) as [number, number, number];
+    return { started, applied, epoch: epoch === 1 };
   }
 
   /**
-   * After a batch's commit, in one step: the applied mark moves up to `lastSeq`, the finished
-   * requests' sequences are forgotten, and `message` goes out on `channel`.
+   * Where the job with sequence `seq` stands: final once its batch committed, `processing` once a
+   * worker took it, else `position` = 1 + the jobs ahead of it (every job between the highest
+   * sequence a worker took and its own: each holds one sequence number).
    */
-  async finish(
-    performanceId: number,
-    lastSeq: number,
-    requestIds: number[],
-    channel: string,
-    message: string,
-  ): Promise<void> {
-    const k = this.keys(performanceId);
+  async standing(performanceId: number, seq: number): Promise<Standing> {
+    return standingOf(seq, await this.marks(performanceId));
+  }
+
+  /**
+   * After a batch's commit, in one step: the applied mark moves up to `lastSeq`, then `message`
+   * goes out on `channel`.
+   */
+  async finish(performanceId: number, lastSeq: number, channel: string, message: string): Promise<void> {
     await runScript(
       this.redis,
       FINISH,
-      [k.applied, k.seqs],
-      [String(lastSeq), channel, message, ...requestIds.map(String)],
+      [this.keys(performanceId).applied],
+      [String(lastSeq), channel, message],
     );
-  }
-
-  /** The sequence recorded for a request, if any. */
-  async seqOf(performanceId: number, requestId: number): Promise<number | undefined> {
-    const v = await this.redis.hget(this.keys(performanceId).seqs, String(requestId));
-    return v === null ? undefined : Number(v);
   }
 
   /**
