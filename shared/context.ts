@@ -5,7 +5,7 @@ import { createRedis, type RedisClient } from './redis.js';
 import { openSequelize } from './db/sequelize.js';
 import { PerformanceQueues } from './queues/performance-queues.js';
 import { WaitingRoom } from './waiting-room/waiting-room.js';
-import { SimulatedPaymentGateway, type PaymentGateway } from './payments/gateway.js';
+import { SimulatedPaymentGateway } from './payments/gateway.js';
 import { Catalogue } from './catalogue/catalogue.service.js';
 
 /** What an API or worker process holds open: built once at start, closed once at the end. */
@@ -16,7 +16,7 @@ export type Context = {
   redis: RedisClient;
   queues: PerformanceQueues;
   waitingRoom: WaitingRoom;
-  payments: PaymentGateway;
+  payments: SimulatedPaymentGateway;
   catalogue: Catalogue;
   close(): Promise<void>;
 };
@@ -32,7 +32,12 @@ export function createContext(
   redis.on('error', (err) => logger.debug({ err }, 'redis error'));
   const queues = new PerformanceQueues(redis, config.keyPrefix);
   const waitingRoom = new WaitingRoom(redis, config.keyPrefix, config.admissionIdleSeconds);
-  const payments = new SimulatedPaymentGateway(config.paymentLatencyMs, config.paymentDeclineRate);
+  const payments = new SimulatedPaymentGateway(
+    config.paymentLatencyMs,
+    config.paymentDeclineRate,
+    redis,
+    config.keyPrefix,
+  );
   const catalogue = new Catalogue(config, queues);
   return {
     config,
