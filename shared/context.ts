@@ -39,6 +39,15 @@ export function createContext(
     config.keyPrefix,
   );
   const catalogue = new Catalogue(config, queues);
+  // Every process that has a queue open keeps it registered: if Redis loses its data, workers
+  // (even ones started after the loss) find the queue again and restore it.
+  const guard = setInterval(() => {
+    queues
+      .reassert()
+      .then((n) => n && logger.warn({ queues: n }, 'performance queues registered again'))
+      .catch((err: unknown) => logger.debug({ err }, 'queue registry check failed'));
+  }, 1000);
+  guard.unref();
   return {
     config,
     logger,
@@ -49,6 +58,7 @@ export function createContext(
     payments,
     catalogue,
     async close() {
+      clearInterval(guard);
       await queues.close();
       await db.release();
       redis.disconnect();

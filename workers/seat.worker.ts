@@ -48,6 +48,8 @@ export class SeatWorkers {
   private readonly queues = new Map<number, QueueState>();
   /** Outbox entries whose after-commit work this process finished: deleted with the next batch. */
   private readonly completed = new Map<number, Set<number>>();
+  /** Outbox entries whose after-commit work this process is doing right now. */
+  private readonly inFlight = new Map<number, Set<number>>();
   private readonly cleanup = new Map<number, NodeJS.Timeout>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
@@ -208,16 +210,21 @@ export class SeatWorkers {
       jobProcessing.observe({ kind: r.kind }, seconds);
       jobWait.observe({ kind: r.kind }, Math.max(0, now - (enqueued.get(r.seq) ?? now)) / 1000);
     }
-    // After-commit work runs in commit order (so seat events are published in sequence order).
+    // After-commit work runs in commit order (so seat events are published in sequence order), once:
+    // work this process is still doing is not picked up again as another worker's leftover.
+    const busy = this.inFlight.get(performanceId) ?? new Set<number>();
+    this.inFlight.set(performanceId, busy);
     const works = [
-      ...commit.pending,
+      ...commit.pending.filter((w) => !busy.has(w.lastSeq)),
       ...(commit.applied.length ? [{ lastSeq: commit.appliedThrough, work: commit.work }] : []),
     ];
+    works.forEach((w) => busy.add(w.lastSeq));
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
-          if (await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work))
-            this.markDone(performanceId, w.lastSeq);
+          const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work);
+          if (ok) this.markDone(performanceId, w.lastSeq);
+          busy.delete(w.lastSeq);
         }),
       ).then(() => undefined),
     );

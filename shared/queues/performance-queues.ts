@@ -218,6 +218,20 @@ export class PerformanceQueues {
     await this.redis.set(this.keys(performanceId).epoch, String(Date.now()));
   }
 
+  /**
+   * Puts the queues this process has open back in the registry (with global concurrency 1) if
+   * Redis lost them, so that workers, even new ones, serve them again and restore their state.
+   */
+  async reassert(): Promise<number> {
+    const ids = [...this.queues.keys()];
+    if (!ids.length) return 0;
+    const registry = queueRegistryKey(this.keyPrefix);
+    const present = await Promise.all(ids.map((id) => this.redis.sismember(registry, String(id))));
+    const lost = ids.filter((_, i) => present[i] !== 1);
+    for (const id of lost) await this.register(id);
+    return lost.length;
+  }
+
   async registeredPerformanceIds(): Promise<number[]> {
     return (await this.redis.smembers(queueRegistryKey(this.keyPrefix))).map(Number).filter(Number.isInteger);
   }

@@ -69,8 +69,14 @@ export class Stack {
     return w;
   }
 
-  /** A worker in its own OS process (`npm run start:workers`), to be killed at will. */
-  async spawnWorker(extraEnv: Record<string, string> = {}): Promise<ChildProcess> {
+  /**
+   * A worker in its own OS process (`npm run start:workers`), to be killed at will. With `ready:
+   * false` it resolves at once (a worker that kills itself may die before it says it started).
+   */
+  async spawnWorker(
+    extraEnv: Record<string, string> = {},
+    opts: { ready?: boolean } = {},
+  ): Promise<ChildProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, LOG_LEVEL: 'info', ...extraEnv },
@@ -78,6 +84,7 @@ export class Stack {
     });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
+    if (opts.ready === false) return child;
     await new Promise<void>((resolve, reject) => {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
