@@ -20,20 +20,21 @@ function clusterNodes(config: Config): { host: string; port: number }[] | undefi
 
 /** The one place that knows whether we talk to a single Redis or a Redis Cluster. */
 export function createRedis(config: Config, role: RedisRole, name?: string): RedisClient {
+  const nodes = clusterNodes(config);
   const options: RedisOptions = {
     connectionName: name,
     maxRetriesPerRequest: role === 'command' ? 1 : null,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     connectTimeout: 5000,
     // Commands issued in the same tick share one write: fewer system calls on the hot paths.
-    enableAutoPipelining: role === 'command',
+    enableAutoPipelining: role === 'command' && !nodes,
   };
-  const nodes = clusterNodes(config);
   if (nodes) {
     return new Cluster(nodes, {
       redisOptions: options,
       enableOfflineQueue: true,
-      enableAutoPipelining: role === 'command',
+      // (Auto-pipelining is single-node only: in a Cluster ioredis refuses a pipeline whose commands
+      // fall in different slots, which concurrent requests for several performances would build.)
       clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
       scaleReads: 'master',
     });
