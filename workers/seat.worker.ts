@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Context } from '../shared/context.js';
@@ -8,6 +10,7 @@ import { QueueStateLostError } from '../shared/queues/performance-queues.js';
 import {
   JobsOutOfOrderError,
   SeatCommitRepository,
+  type PendingWork,
 } from '../shared/db/repositories/seat-commit.repository.js';
 import {
   batchCommit,
@@ -50,6 +53,10 @@ export class SeatWorkers {
   private readonly completed = new Map<number, Set<number>>();
   /** Outbox entries whose after-commit work this process is doing right now. */
   private readonly inFlight = new Map<number, Set<number>>();
+  /** Outbox entries whose after-commit work this process finished (the most recent ones). */
+  private readonly finished = new Map<number, Set<number>>();
+  /** This process, as it claims outbox entries. */
+  private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly cleanup = new Map<number, NodeJS.Timeout>();
   private readonly timers: NodeJS.Timeout[] = [];
   private closing = false;
@@ -75,6 +82,7 @@ export class SeatWorkers {
     };
     every(discoveryMs, 'queue discovery', () => this.sync());
     every(expiryMs, 'expiry release', () => this.releaseExpiries());
+    every(discoveryMs, 'after-commit takeover', () => this.redoLeftovers());
   }
 
   get performanceIds(): number[] {
@@ -154,7 +162,9 @@ export class SeatWorkers {
     const run = await this.applyBatch(performanceId, st, seq, {
       running: { seq, data: job.data, enqueuedAt: job.timestamp },
     });
-    await st.work;
+    // The next batch starts now; this batch's after-commit work goes on in the background (in
+    // commit order, recorded in the outbox until done).
+    this.readAhead(performanceId, st, seq);
     const own = run?.commit.plan.results.find((r) => r.seq === seq);
     return { outcome: own?.outcome ?? 'applied', poison: own?.outcome === 'poison' };
   }
@@ -183,7 +193,10 @@ export class SeatWorkers {
   ) {
     const started = process.hrtime.bigint();
     const completed = [...(this.completed.get(performanceId) ?? [])];
-    const run = await applyQueuedBatch(this.ctx, this.repository, performanceId, from, completed);
+    const run = await applyQueuedBatch(this.ctx, this.repository, performanceId, from, {
+      completed,
+      owner: this.owner,
+    });
     if (!run) return undefined;
     const { commit, jobs } = run;
     if (this.ctx.config.faultInjection === 'kill-after-commit') process.kill(process.pid, 'SIGKILL');
@@ -210,25 +223,60 @@ export class SeatWorkers {
       jobProcessing.observe({ kind: r.kind }, seconds);
       jobWait.observe({ kind: r.kind }, Math.max(0, now - (enqueued.get(r.seq) ?? now)) / 1000);
     }
-    // After-commit work runs in commit order (so seat events are published in sequence order), once:
-    // work this process is still doing is not picked up again as another worker's leftover.
-    const busy = this.inFlight.get(performanceId) ?? new Set<number>();
-    this.inFlight.set(performanceId, busy);
-    const works = [
-      ...commit.pending.filter((w) => !busy.has(w.lastSeq)),
-      ...(commit.applied.length ? [{ lastSeq: commit.appliedThrough, work: commit.work }] : []),
-    ];
+    if (commit.applied.length)
+      this.schedule(performanceId, st, [{ lastSeq: commit.appliedThrough, work: commit.work }]);
+    return run;
+  }
+
+  /**
+   * After-commit work runs in commit order (so seat events are published in sequence order), and
+   * once: the outbox claim keeps other workers off it; `inFlight` and `finished` keep this one from
+   * taking its own work for a leftover.
+   */
+  private schedule(performanceId: number, st: QueueState, works: PendingWork[]): void {
+    const busy = this.setOf(this.inFlight, performanceId);
+    const finished = this.setOf(this.finished, performanceId);
     works.forEach((w) => busy.add(w.lastSeq));
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
           const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work);
-          if (ok) this.markDone(performanceId, w.lastSeq);
+          if (ok) {
+            finished.add(w.lastSeq);
+            if (finished.size > 10_000) finished.delete(finished.values().next().value!);
+            this.markDone(performanceId, w.lastSeq);
+          }
           busy.delete(w.lastSeq);
         }),
       ).then(() => undefined),
     );
-    return run;
+  }
+
+  private setOf(map: Map<number, Set<number>>, performanceId: number): Set<number> {
+    let set = map.get(performanceId);
+    if (!set) map.set(performanceId, (set = new Set()));
+    return set;
+  }
+
+  /** Takes over after-commit work whose worker died (claimed longer ago than a worker lock). */
+  private async redoLeftovers(): Promise<void> {
+    const ids = [...this.workers.keys()];
+    const left = await this.repository.claimStale(
+      ids,
+      this.owner,
+      this.ctx.config.workerLockSeconds * 1000,
+      (id, lastSeq) => !!this.inFlight.get(id)?.has(lastSeq) || !!this.finished.get(id)?.has(lastSeq),
+    );
+    for (const id of ids) {
+      const mine = left.filter((w) => w.performanceId === id);
+      if (mine.length) {
+        this.ctx.logger.warn(
+          { performanceId: id, batches: mine.length },
+          'redoing after-commit work left behind',
+        );
+        this.schedule(id, this.state(id), mine);
+      }
+    }
   }
 
   /**
@@ -293,6 +341,7 @@ export class SeatWorkers {
       }),
     );
     this.workers.clear();
+    await Promise.all([...this.queues.values()].map((st) => Promise.all([st.ahead, st.work])));
     for (const [id, timer] of this.cleanup) {
       clearTimeout(timer);
       await this.repository

@@ -3,6 +3,7 @@ import type { BatchJob } from '../../shared/domain/batch.js';
 import { seatJobSchema } from '../../shared/queues/jobs.js';
 import type {
   BatchCommit,
+  CommitOptions,
   SeatCommitRepository,
 } from '../../shared/db/repositories/seat-commit.repository.js';
 
@@ -41,7 +42,7 @@ export async function applyQueuedBatch(
   repository: SeatCommitRepository,
   performanceId: number,
   from: { running: QueuedJob } | { after: number; skip: number },
-  completed: number[],
+  outbox: Pick<CommitOptions, 'completed' | 'owner'>,
 ): Promise<BatchRun | undefined> {
   const max = ctx.config.batchMaxJobs;
   const taken: QueuedJob[] = [];
@@ -55,7 +56,7 @@ export async function applyQueuedBatch(
   const commit = await repository.applyBatch(performanceId, jobs, {
     holdTtlSeconds: ctx.config.holdTtlSeconds,
     maxSeatsPerMember: ctx.config.maxSeatsPerMember,
-    completed,
+    ...outbox,
     pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
     beforeCommit: fault === 'kill-before-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
   });

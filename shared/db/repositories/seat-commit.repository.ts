@@ -45,8 +45,6 @@ export type BatchCommit = {
   /** Hold ids of each request that created a hold. */
   createdHolds: Map<number, number>;
   work: CommitWork;
-  /** After-commit work of earlier batches that no worker has reported done (a crash): redo it. */
-  pending: PendingWork[];
 };
 
 export class JobsOutOfOrderError extends Error {
@@ -58,6 +56,8 @@ export type CommitOptions = {
   maxSeatsPerMember: number;
   /** Outbox entries whose after-commit work is done: deleted in this transaction. */
   completed: number[];
+  /** This worker process: it claims the outbox entry it writes. */
+  owner: string;
   /**
    * Called when the batch starts above fence + 1: true if a job in between is still waiting or
    * running (so this batch would overtake it).
@@ -106,10 +106,9 @@ export class SeatCommitRepository {
   async applyBatch(performanceId: number, jobs: BatchJob[], o: CommitOptions): Promise<BatchCommit> {
     const p = Math.trunc(performanceId);
     return this.sequelize.transaction(async (transaction) => {
-      const [perfRows, outbox] = await this.many(
+      const [perfRows] = await this.many(
         [
           `SELECT applied_seq AS appliedSeq, event_seq AS eventSeq FROM performances WHERE id = ${p} FOR UPDATE`,
-          `SELECT last_seq AS lastSeq, work FROM commit_outbox WHERE performance_id = ${p} ORDER BY last_seq`,
         ],
         transaction,
       );
@@ -117,9 +116,6 @@ export class SeatCommitRepository {
       if (!perf) throw new Error(`performance ${p} does not exist`);
       const fence = Number(perf['appliedSeq']);
       const done = new Set(o.completed);
-      const pending = (outbox ?? [])
-        .map((r) => ({ lastSeq: Number(r['lastSeq']), work: JSON.parse(String(r['work'])) as CommitWork }))
-        .filter((w) => !done.has(w.lastSeq));
       const fresh = jobs.filter((j) => j.seq > fence);
       const first = fresh[0];
       if (first && first.seq > fence + 1 && (await o.pendingBetween(fence + 1, first.seq - 1)))
@@ -261,12 +257,12 @@ export class SeatCommitRepository {
         w.push(`DELETE FROM commit_outbox WHERE performance_id = ${p} AND last_seq IN (${ints(done)})`);
       if (fresh.length)
         w.push(
-          `INSERT INTO commit_outbox (performance_id, last_seq, work, created_at)
-           VALUES (${p}, ${last}, ${this.esc(JSON.stringify(work))}, ${sqlTime(now)})`,
+          `INSERT INTO commit_outbox (performance_id, last_seq, work, created_at, claimed_by, claimed_at)
+           VALUES (${p}, ${last}, ${this.esc(JSON.stringify(work))}, ${sqlTime(now)}, ${this.esc(o.owner)}, NOW(3))`,
         );
       await this.many(w, transaction);
       o.beforeCommit?.();
-      return { fence, appliedThrough: last, applied: fresh, plan, createdHolds, work, pending };
+      return { fence, appliedThrough: last, applied: fresh, plan, createdHolds, work };
     });
   }
 
@@ -432,13 +428,34 @@ export class SeatCommitRepository {
     };
   }
 
-  /** After-commit work that no worker reported done, for a performance (recovery of a crash). */
-  async pendingWork(performanceId: number): Promise<PendingWork[]> {
-    const rows = await this.sequelize.query<{ lastSeq: number; work: string }>(
-      'SELECT last_seq AS lastSeq, work FROM commit_outbox WHERE performance_id = ? ORDER BY last_seq',
-      { type: QueryTypes.SELECT, replacements: [performanceId] },
+  /**
+   * Takes over after-commit work left behind: every entry of these performances claimed longer ago
+   * than `timeoutMs` (its worker died, or its steps kept failing) is claimed for `owner` in one
+   * atomic update, so that one worker does it. Returns the entries `owner` holds and has not
+   * `handled` (finished, or still working on).
+   */
+  async claimStale(
+    performanceIds: number[],
+    owner: string,
+    timeoutMs: number,
+    handled: (performanceId: number, lastSeq: number) => boolean,
+  ): Promise<(PendingWork & { performanceId: number })[]> {
+    if (!performanceIds.length) return [];
+    const ids = ints(performanceIds);
+    await this.sequelize.query(
+      `UPDATE commit_outbox SET claimed_by = ?, claimed_at = NOW(3)
+        WHERE performance_id IN (${ids}) AND claimed_at < NOW(3) - INTERVAL ? MICROSECOND`,
+      { type: QueryTypes.UPDATE, replacements: [owner, Math.trunc(timeoutMs * 1000)] },
     );
-    return rows.map((r) => ({ lastSeq: Number(r.lastSeq), work: JSON.parse(r.work) as CommitWork }));
+    const rows = await this.sequelize.query<{ performanceId: number; lastSeq: number; work: string }>(
+      `SELECT performance_id AS performanceId, last_seq AS lastSeq, work FROM commit_outbox
+        WHERE performance_id IN (${ids}) AND claimed_by = ? ORDER BY performance_id, last_seq`,
+      { type: QueryTypes.SELECT, replacements: [owner] },
+    );
+    return rows
+      .map((r) => ({ performanceId: Number(r.performanceId), lastSeq: Number(r.lastSeq), work: r.work }))
+      .filter((r) => !handled(r.performanceId, r.lastSeq))
+      .map((r) => ({ ...r, work: JSON.parse(r.work) as CommitWork }));
   }
 
   async deleteWork(performanceId: number, lastSeqs: number[]): Promise<void> {
