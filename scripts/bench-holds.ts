@@ -37,6 +37,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     contended: { type: 'boolean', default: false },
+    // Only some phases, for profiling (PROFILE_API=<dir> / PROFILE_WORKERS=<dir>): e.g. --only poll
+    only: { type: 'string' },
   },
 });
 const N = Number(values.requests);
@@ -180,7 +182,8 @@ try {
   const api = await startProcess('api', env);
   children.push(api.child);
   type Flow = 'poll' | 'prefer';
-  const flows: Flow[] = ['poll', 'prefer'];
+  const flows: Flow[] =
+    values.only === 'poll' || values.only === 'prefer' ? [values.only] : ['poll', 'prefer'];
   const perfs = new Map<string, { performanceId: number; seatIds: number[] }>();
   for (const f of flows) {
     perfs.set(
@@ -285,27 +288,36 @@ try {
   const meets = (x: boolean) => (x ? 'meets' : 'MISSES');
   const lat = (l: number[]) =>
     `p50 ${ms(percentile(l, 50))}  p95 ${ms(percentile(l, 95))}  p99 ${ms(percentile(l, 99))}  max ${ms(l[l.length - 1] ?? NaN)}`;
-  const poll = closed.get('poll')!;
-  const prefer = closed.get('prefer')!;
-  const openPoll = open.get('poll')!;
-  const openPrefer = open.get('prefer')!;
   const p99 = (r: Run) => percentile(r.latencies, 99);
-  report(`
-hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats)` : 'distinct seats'}, batch limit ${config.batchMaxJobs}
-  BullMQ no-op, global concurrency 1      ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)
-  ours, drain                             ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions)
-  lock design, ${CONCURRENCY} in flight              ${lockRate.toFixed(0)} holds/s  ${lat(lockLatencies)}
-  ours, ${CONCURRENCY} in flight, POST + poll        ${poll.rate.toFixed(0)} holds/s  ${lat(poll.latencies)}  (${poll.extra})
-  ours, ${CONCURRENCY} in flight, Prefer: wait       ${prefer.rate.toFixed(0)} holds/s  ${lat(prefer.latencies)}  (${prefer.extra})
-  ours, ${RATE}/s offered, POST + poll       ${openPoll.rate.toFixed(0)} holds/s  ${lat(openPoll.latencies)}${openPoll.late ? ` (${openPoll.late} started late)` : ''}
-  ours, ${RATE}/s offered, Prefer: wait      ${openPrefer.rate.toFixed(0)} holds/s  ${lat(openPrefer.latencies)}${openPrefer.late ? ` (${openPrefer.late} started late)` : ''}
-
-  drain / BullMQ no-op                    ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}
-  end to end / lock design, POST + poll   ${(poll.rate / lockRate).toFixed(2)}   target >= 1.00  ${meets(poll.rate / lockRate >= 1)}
-  end to end / lock design, Prefer: wait  ${(prefer.rate / lockRate).toFixed(2)}   target >= 1.00  ${meets(prefer.rate / lockRate >= 1)}
-  p99 at ${RATE}/s, POST + poll             ${ms(p99(openPoll))}   target < 100 ms  ${meets(p99(openPoll) < 100)}
-  p99 at ${RATE}/s, Prefer: wait            ${ms(p99(openPrefer))}   target < 100 ms  ${meets(p99(openPrefer) < 100)}
-  invariants                              ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; ${[...closed].map(([f, r]) => `closed ${f} ${r.check.text}`).join('; ')}; ${[...open].map(([f, r]) => `open ${f} ${r.check.text}`).join('; ')}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`);
+  const name: Record<Flow, string> = { poll: 'POST + poll ', prefer: 'Prefer: wait' };
+  report(
+    [
+      '',
+      `hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats)` : 'distinct seats'}, batch limit ${config.batchMaxJobs}`,
+      `  BullMQ no-op, global concurrency 1      ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)`,
+      `  ours, drain                             ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions)`,
+      `  lock design, ${CONCURRENCY} in flight              ${lockRate.toFixed(0)} holds/s  ${lat(lockLatencies)}`,
+      ...[...closed].map(
+        ([f, r]) =>
+          `  ours, ${CONCURRENCY} in flight, ${name[f]}       ${r.rate.toFixed(0)} holds/s  ${lat(r.latencies)}  (${r.extra})`,
+      ),
+      ...[...open].map(
+        ([f, r]) =>
+          `  ours, ${RATE}/s offered, ${name[f]}      ${r.rate.toFixed(0)} holds/s  ${lat(r.latencies)}${r.late ? ` (${r.late} started late)` : ''}`,
+      ),
+      '',
+      `  drain / BullMQ no-op                    ${(ourDrain / noopRate).toFixed(2)}   target >= 0.80  ${meets(ourDrain / noopRate >= 0.8)}`,
+      ...[...closed].map(
+        ([f, r]) =>
+          `  end to end / lock design, ${name[f]}  ${(r.rate / lockRate).toFixed(2)}   target >= 1.00  ${meets(r.rate / lockRate >= 1)}`,
+      ),
+      ...[...open].map(
+        ([f, r]) =>
+          `  p99 at ${RATE}/s, ${name[f]}            ${ms(p99(r))}   target < 100 ms  ${meets(p99(r) < 100)}`,
+      ),
+      `  invariants                              ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; ${[...closed].map(([f, r]) => `closed ${f} ${r.check.text}`).join('; ')}; ${[...open].map(([f, r]) => `open ${f} ${r.check.text}`).join('; ')}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`,
+    ].join('\n'),
+  );
   if (!ok) process.exitCode = 1;
 } finally {
   http.close();

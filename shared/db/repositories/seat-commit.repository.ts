@@ -22,7 +22,10 @@ export type CommitWork = {
   events: SeatChange[];
   /** Requests that became final (or were found final): their long-polls wake up. */
   announce: number[];
-  /** What each request decided here reads like now (the long-polls answer with it). */
+  /**
+   * What each request decided here reads like now (the long-polls answer with it). Not kept in the
+   * outbox: a redo announces without views, and long-polls read MySQL instead.
+   */
   views: RequestView[];
   /** Holds whose expiry must be scheduled: [holdId, epoch ms]. */
   expiries: [number, number][];
@@ -258,7 +261,7 @@ export class SeatCommitRepository {
       if (fresh.length)
         w.push(
           `INSERT INTO commit_outbox (performance_id, last_seq, work, created_at, claimed_by, claimed_at)
-           VALUES (${p}, ${last}, ${this.esc(JSON.stringify(work))}, ${sqlTime(now)}, ${this.esc(o.owner)}, NOW(3))`,
+           VALUES (${p}, ${last}, ${this.esc(JSON.stringify({ ...work, views: [] }))}, ${sqlTime(now)}, ${this.esc(o.owner)}, NOW(3))`,
         );
       await this.many(w, transaction);
       o.beforeCommit?.();
