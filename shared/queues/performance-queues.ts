@@ -145,7 +145,7 @@ export class PerformanceQueues {
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,
-      [k.wait, k.started, k.epoch],
+      [k.wait, k.started, k.epoch, k.meta],
       [k.job, String(max), String(after), String(skip)],
     )) as (string | number)[];
     if (Number(flat[0]) !== 1) throw new QueueStateLostError(performanceId);

@@ -3,14 +3,17 @@
 -- anything while the queue's epoch is missing: Redis lost its state and a restore must run first.
 -- Jobs at or below ARGV[3] (the running one and, when a worker reads ahead, the jobs it applied
 -- already: at most ARGV[4] of them, at the head of the list) are passed over.
--- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch
+-- While the queue is paused (BullMQ's meta `paused`), nothing beyond the running job is taken.
+-- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch, KEYS[4] BullMQ meta
 -- ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] last sequence applied or running, ARGV[4] how
 -- many applied jobs may still wait at the head
 if redis.call('EXISTS', KEYS[3]) == 0 then return { 0 } end
 local n = tonumber(ARGV[2])
 local after = tonumber(ARGV[3])
 local ids = {}
-if n > 0 then ids = redis.call('LRANGE', KEYS[1], -(n + tonumber(ARGV[4])), -1) end
+if n > 0 and redis.call('HEXISTS', KEYS[4], 'paused') == 0 then
+  ids = redis.call('LRANGE', KEYS[1], -(n + tonumber(ARGV[4])), -1)
+end
 local out = { 1 }
 local top = after
 local taken = 0
