@@ -25,6 +25,8 @@ import { performCommitWork } from './after-commit.js';
 import { restoreQueue } from './queue-recovery.js';
 
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
+/** Most jobs a batch led by a newly running job takes (the batches read ahead grow from there). */
+const FIRST_BATCH = 64;
 
 /** Sequences a batch applied: when these jobs come up they complete without MySQL. */
 type Applied = { from: number; to: number; poison: Set<number> };
@@ -161,6 +163,7 @@ export class SeatWorkers {
     const seq = Number(job.id);
     const run = await this.applyBatch(performanceId, st, seq, {
       running: { seq, data: job.data, enqueuedAt: job.timestamp },
+      max: FIRST_BATCH,
     });
     // The next batch starts now; this batch's after-commit work goes on in the background (in
     // commit order, recorded in the outbox until done).
@@ -177,7 +180,10 @@ export class SeatWorkers {
   private readAhead(performanceId: number, st: QueueState, seq: number): void {
     const last = st.applied[st.applied.length - 1];
     if (st.ahead || this.closing || !last || seq < last.from) return;
-    st.ahead = this.applyBatch(performanceId, st, seq, { after: last.to, skip: last.to - seq })
+    // Batches grow while the queue stays busy: the first one is short (its commit is the only one
+    // nobody waits behind), each next one up to twice the last, up to BATCH_MAX_JOBS.
+    const max = Math.max(FIRST_BATCH, 2 * (last.to - last.from + 1));
+    st.ahead = this.applyBatch(performanceId, st, seq, { after: last.to, skip: last.to - seq, max })
       .then(
         () => undefined,
         (err: unknown) => this.ctx.logger.warn({ err, performanceId }, 'reading ahead failed'),

@@ -35,16 +35,17 @@ export type BatchRun = { commit: BatchCommit; jobs: (BatchJob & { enqueuedAt: nu
 /**
  * Applies a run of queued jobs in one transaction, in queue order: the running job and the jobs
  * queued right behind it, or (reading ahead, `running` absent) the jobs after `after`, the last
- * sequence this worker applied, of which `skip` may still wait at the head of the queue.
+ * sequence this worker applied, of which `skip` may still wait at the head of the queue. At most
+ * `max` jobs (and never more than BATCH_MAX_JOBS).
  */
 export async function applyQueuedBatch(
   ctx: Context,
   repository: SeatCommitRepository,
   performanceId: number,
-  from: { running: QueuedJob } | { after: number; skip: number },
+  from: ({ running: QueuedJob } | { after: number; skip: number }) & { max: number },
   outbox: Pick<CommitOptions, 'completed' | 'owner'>,
 ): Promise<BatchRun | undefined> {
-  const max = ctx.config.batchMaxJobs;
+  const max = Math.max(1, Math.min(from.max, ctx.config.batchMaxJobs));
   const taken: QueuedJob[] = [];
   if ('running' in from) {
     taken.push(from.running);
