@@ -25,6 +25,8 @@ export function createApi(ctx: Context): Api {
   const subscriber = createRedis(config, 'blocking', 'api-subscriber');
   subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
   const waiter = new RequestWaiter(subscriber, config.keyPrefix);
+  // Heard from the start, announcements answer polls without a round trip.
+  waiter.listen().catch((err: unknown) => ctx.logger.warn({ err }, 'request announcements not heard yet'));
   const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds);
   const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter);
   const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);

@@ -34,7 +34,7 @@ export async function performCommitWork(
         performanceId,
         lastSeq,
         requestDoneChannel(config.keyPrefix),
-        work.announce.length ? announcement(work.announce, work.views) : '',
+        announcement(performanceId, lastSeq, work.announce, work.views),
       ),
   ]);
   if (work.expiries.length)

@@ -290,11 +290,22 @@ export class SeatRequests {
     const deadline = Date.now() + waitSeconds * 1000;
     const known = this.owners.get(requestId);
     if (known && known.memberId !== memberId) throw notFound();
-    // A queued request this process knows waits on Redis alone, then answers with the view its
-    // announcement carries: the applied mark moves before the announcement goes out.
-    while (known?.seq !== undefined && Date.now() < deadline) {
+    // A request this process knows is answered from the announcement of its commit: at once if
+    // the news came already, else when it comes (a missed one is caught by the check each second;
+    // one committed before this process listened reads MySQL).
+    const heard = known ? this.waiter.announced(requestId) : undefined;
+    if (heard) return heard;
+    for (let first = true; known?.seq !== undefined && Date.now() < deadline; first = false) {
       const wake = await this.waiter.arm(requestId, Math.min(1000, deadline - Date.now()));
-      if ((await this.queues.standing(known.performanceId, known.seq)).final) {
+      const missed = this.waiter.announced(requestId);
+      if (missed) {
+        wake.cancel();
+        return missed;
+      }
+      const committed =
+        this.waiter.heardCommitted(known.performanceId, known.seq) ||
+        (!first && (await this.queues.standing(known.performanceId, known.seq)).final);
+      if (committed) {
         wake.cancel();
         break;
       }
