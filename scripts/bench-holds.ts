@@ -1,14 +1,18 @@
-// npm run bench:holds -- [--requests 3000] [--concurrency 200] [--rate 1000] [--seconds 5] [--contended]
+// npm run bench:holds -- [--requests 3000] [--concurrency 200] [--rate 1000] [--seconds 5]
+//                         [--rounds 3] [--contended] [--only poll|prefer]
 //
 // Where the hold pipeline stands, in one run on the same Redis and MySQL, with ONE worker process:
 //   1. BullMQ alone: a no-op processor draining a pre-filled queue with global concurrency 1;
 //   2. ours, drain: the same number of hold requests pre-enqueued on one performance, then one
 //      worker process started (the queue + commit rate, no API or client on the cores);
+//      1 and 2 alternate for --rounds rounds and their medians are compared;
 //   3. the lock design: an Express route that holds one seat per request synchronously with
 //      SELECT … FOR UPDATE on its own tables, driven by the same load generator as 4;
-//   4. ours, end to end: POST /holds, then GET /requests/:id?waitSeconds until final, N in flight;
+//   4. ours, end to end, N in flight, with each client flow: POST /holds then GET
+//      /requests/:id?waitSeconds until final ("POST + poll"), and POST with `Prefer: wait=10`,
+//      which answers with the final status when it comes in time ("Prefer: wait");
 //   5. ours, open loop: requests started at a fixed offered rate, latency from each request's
-//      scheduled start to its final status.
+//      scheduled start to its final status, with each flow.
 // Then the ratios against the targets of the issue. Checks invariants 1-3 of every run.
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
@@ -39,12 +43,14 @@ const { values } = parseArgs({
     contended: { type: 'boolean', default: false },
     // Only some phases, for profiling (PROFILE_API=<dir> / PROFILE_WORKERS=<dir>): e.g. --only poll
     only: { type: 'string' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const N = Number(values.requests);
 const CONCURRENCY = Number(values.concurrency);
 const RATE = Number(values.rate);
 const OPEN_N = Math.round(RATE * Number(values.seconds));
+const ROUNDS = Math.max(1, Number(values.rounds));
 
 const { env, config, ctx } = await benchDeployment('bench', {
   RATE_LIMIT_MEMBER_PER_SECOND: '0',
@@ -92,64 +98,89 @@ try {
   const closedAsks = asks(N, seats);
 
   // 1. BullMQ alone.
-  console.log(`1/5 BullMQ no-op drain of ${N} jobs …`);
-  const noopPrefix = `${config.keyPrefix}:noop`;
-  const noopRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  const noop = new Queue('noop', { connection: noopRedis, prefix: noopPrefix });
-  await noop.setGlobalConcurrency(1);
-  for (let i = 0; i < N; i += 1000)
-    await noop.addBulk(
-      Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({
-        name: 'hold',
-        data: { kind: 'hold', requestId: i + j + 1, performanceId: 1, memberId: 1, seatIds: [i + j + 1] },
-        opts: { attempts: 1, removeOnComplete: { count: 10_000 } },
+  // 1. and 2., alternated for ROUNDS rounds (the medians are compared, so that a burst of noise on
+  // this shared machine does not decide the ratio): BullMQ alone, then ours, each a fresh process.
+  const noopDrain = async (round: number) => {
+    const prefix = `${config.keyPrefix}:noop${round}`;
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    const noop = new Queue('noop', { connection: redis, prefix });
+    await noop.setGlobalConcurrency(1);
+    for (let i = 0; i < N; i += 1000)
+      await noop.addBulk(
+        Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({
+          name: 'hold',
+          data: { kind: 'hold', requestId: i + j + 1, performanceId: 1, memberId: 1, seatIds: [i + j + 1] },
+          opts: { attempts: 1, removeOnComplete: { count: 10_000 } },
+        })),
+      );
+    const w = await startScript(
+      'scripts/lib/noop-worker.ts',
+      { REDIS_URL: config.redisUrl, NOOP_QUEUE: 'noop', NOOP_PREFIX: prefix },
+      /noop worker ready/,
+    );
+    children.push(w.child);
+    await until(async () => (await noop.getJobCountByTypes('completed')) >= N);
+    const rate = await drainRate(noop, N);
+    await stopAll([w.child]);
+    await noop.obliterate({ force: true });
+    await noop.close();
+    redis.disconnect();
+    return rate;
+  };
+  const ourDrainRound = async (round: number) => {
+    const drain = await seedPerformance(ctx.catalogue, seats, { name: `bench drain ${round}` });
+    const rows = await HoldRequest.bulkCreate(
+      closedAsks.map((a) => ({
+        performanceId: drain.performanceId,
+        memberId: members[a.member]!.id,
+        kind: 'hold' as const,
+        idempotencyKey: null,
+        payload: JSON.stringify({ seatIds: [drain.seatIds[a.seat]] }),
       })),
     );
-  const noopWorker = await startScript(
-    'scripts/lib/noop-worker.ts',
-    { REDIS_URL: config.redisUrl, NOOP_QUEUE: 'noop', NOOP_PREFIX: noopPrefix },
-    /noop worker ready/,
-  );
-  children.push(noopWorker.child);
-  await until(async () => (await noop.getJobCountByTypes('completed')) >= N);
-  const noopRate = await drainRate(noop, N);
-  await stopAll([noopWorker.child]);
-  await noop.obliterate({ force: true });
-  await noop.close();
-  noopRedis.disconnect();
-
-  // 2. Ours, drain: the holds recorded and enqueued as the API would, then one worker process.
-  console.log(`2/5 our drain of ${N} pre-enqueued holds …`);
-  const drain = await seedPerformance(ctx.catalogue, seats, { name: 'bench drain' });
-  const rows = await HoldRequest.bulkCreate(
-    closedAsks.map((a) => ({
+    const jobs: HoldJob[] = rows.map((row, i) => ({
+      kind: 'hold',
+      requestId: row.id,
       performanceId: drain.performanceId,
-      memberId: members[a.member]!.id,
-      kind: 'hold' as const,
-      idempotencyKey: null,
-      payload: JSON.stringify({ seatIds: [drain.seatIds[a.seat]] }),
-    })),
-  );
-  const drainJobs: HoldJob[] = rows.map((row, i) => ({
-    kind: 'hold',
-    requestId: row.id,
-    performanceId: drain.performanceId,
-    memberId: members[closedAsks[i]!.member]!.id,
-    seatIds: [drain.seatIds[closedAsks[i]!.seat]!],
-  }));
-  for (let i = 0; i < N; i += 1000)
-    await ctx.queues.enqueueAll(drain.performanceId, drainJobs.slice(i, i + 1000));
+      memberId: members[closedAsks[i]!.member]!.id,
+      seatIds: [drain.seatIds[closedAsks[i]!.seat]!],
+    }));
+    for (let i = 0; i < N; i += 1000)
+      await ctx.queues.enqueueAll(drain.performanceId, jobs.slice(i, i + 1000));
+    const w = await startProcess('workers', env);
+    children.push(w.child);
+    const queue = await ctx.queues.get(drain.performanceId);
+    await until(async () => (await queue.getJobCountByTypes('completed')) >= N);
+    const rate = await drainRate(queue, N);
+    await stopAll([w.child]);
+    const done = await HoldRequest.findAll({
+      where: { performanceId: drain.performanceId },
+      order: [['queueSeq', 'ASC']],
+    });
+    return {
+      rate,
+      batches: new Set(done.map((r) => r.processedAt?.getTime())).size,
+      check: checkRun(done, 0),
+    };
+  };
+  const noopRates: number[] = [];
+  const ourRates: number[] = [];
+  const drainChecks: { ok: boolean; text: string }[] = [];
+  let drainBatches = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    console.log(`1-2/5 round ${round}/${ROUNDS}: BullMQ no-op drain, then our drain, of ${N} jobs …`);
+    noopRates.push(await noopDrain(round));
+    const ours = await ourDrainRound(round);
+    ourRates.push(ours.rate);
+    drainChecks.push(ours.check);
+    drainBatches = ours.batches;
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const noopRate = median(noopRates);
+  const ourDrain = median(ourRates);
+  const drainCheck = { ok: drainChecks.every((c) => c.ok), text: drainChecks.map((c) => c.text).join(' / ') };
   const worker = await startProcess('workers', env);
   children.push(worker.child);
-  const drainQueue = await ctx.queues.get(drain.performanceId);
-  await until(async () => (await drainQueue.getJobCountByTypes('completed')) >= N);
-  const ourDrain = await drainRate(drainQueue, N);
-  const drainRows = await HoldRequest.findAll({
-    where: { performanceId: drain.performanceId },
-    order: [['queueSeq', 'ASC']],
-  });
-  const drainBatches = new Set(drainRows.map((r) => r.processedAt?.getTime())).size;
-  const drainCheck = checkRun(drainRows, 0);
 
   // 3. The lock design, same generator as 4.
   console.log(`3/5 lock design: ${N} holds, ${CONCURRENCY} in flight …`);
@@ -294,8 +325,8 @@ try {
     [
       '',
       `hold pipeline, 1 worker process, ${values.contended ? `contended (${seats} seats)` : 'distinct seats'}, batch limit ${config.batchMaxJobs}`,
-      `  BullMQ no-op, global concurrency 1      ${noopRate.toFixed(0)} jobs/s (drain of ${N} pre-filled jobs)`,
-      `  ours, drain                             ${ourDrain.toFixed(0)} holds/s (${N} pre-enqueued holds, ${drainBatches} transactions)`,
+      `  BullMQ no-op, global concurrency 1      ${noopRate.toFixed(0)} jobs/s (median of ${noopRates.map((r) => r.toFixed(0)).join(', ')}: drains of ${N} pre-filled jobs)`,
+      `  ours, drain                             ${ourDrain.toFixed(0)} holds/s (median of ${ourRates.map((r) => r.toFixed(0)).join(', ')}: ${N} pre-enqueued holds, ${drainBatches} transactions each)`,
       `  lock design, ${CONCURRENCY} in flight              ${lockRate.toFixed(0)} holds/s  ${lat(lockLatencies)}`,
       ...[...closed].map(
         ([f, r]) =>
