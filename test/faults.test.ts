@@ -82,6 +82,30 @@ async function finalCount(performanceId: number): Promise<number> {
 }
 
 test.serial(
+  'when a worker process is killed mid-run, then another finishes every request, in order, applied once',
+  async (t) => {
+    const stack = await Stack.start({ workers: 0 });
+    t.teardown(() => stack.close());
+    const victim = await stack.spawnWorker();
+    const { performanceId, seatIds } = await stack.performance(60);
+    const members = await stack.members(40);
+    await Promise.all(members.map((m) => stack.admit(m.token, performanceId)));
+    // The worker dies while requests are still arriving (it keeps up with them, so it is killed
+    // as soon as it has committed some).
+    const sending = burst(stack, performanceId, seatIds, members, 400);
+    await eventually(async () => (await finalCount(performanceId)) > 20, 20_000, 2);
+    victim.kill('SIGKILL');
+    t.is(await ended(victim), 'SIGKILL');
+    const doneAtKill = await finalCount(performanceId);
+    const requests = await sending;
+    t.true(doneAtKill < 400, 'the worker died with work left');
+    await stack.spawnWorker();
+    await Promise.all(requests.map((r) => stack.settle(r.token, r.requestId, 60_000)));
+    await checkInvariants(t, stack, performanceId, 400);
+  },
+);
+
+test.serial(
   'when a worker process is SIGKILLed in the middle of a batch, then another applies every request once, in order',
   async (t) => {
     const stack = await Stack.start({ workers: 0 });
