@@ -1,10 +1,11 @@
 import test from 'ava';
 import { Stack, eventually } from './helpers/stack.js';
-import { Hold, Payment, Seat, Ticket } from '../shared/db/models/index.js';
+import { Hold, HoldRequest, Payment, Seat, Ticket } from '../shared/db/models/index.js';
+import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 
 let stack: Stack;
 test.before(async () => {
-  stack = await Stack.start({ workers: 1 });
+  stack = await Stack.start({ workers: 1, env: { SWEEP_ORPHAN_SECONDS: '2', SWEEP_INTERVAL_SECONDS: '1' } });
 });
 test.after.always(async () => stack?.close());
 
@@ -178,4 +179,54 @@ test('when one member sends many holds at once, then the per-member limit holds'
   );
   t.true(results.filter((r) => r.status === 'rejected').every((r) => r.reason === 'limit-exceeded'));
   t.is(await Seat.count({ where: { performanceId, status: 'held' } }), 4);
+});
+
+test('when a client prefers to wait, then the hold answers 200 with its final status, and a wait of 0 answers 202', async (t) => {
+  const { performanceId, seatIds, m } = await setup();
+  const waited = await stack.http<Final & { requestId: number }>(
+    'POST',
+    `/api/performances/${performanceId}/holds`,
+    {
+      token: m.token,
+      body: { seatIds: [seatIds[0]] },
+      headers: { Prefer: 'wait=5' },
+    },
+  );
+  t.is(waited.status, 200);
+  t.is(waited.headers.get('preference-applied'), 'wait=5');
+  t.is(waited.headers.get('location'), `/api/requests/${waited.body.requestId}`);
+  t.is(waited.body.status, 'succeeded');
+  t.deepEqual(waited.body.hold?.seatIds, [seatIds[0]]);
+  const polled = await stack.http<Final>('GET', `/api/requests/${waited.body.requestId}`, { token: m.token });
+  t.deepEqual(polled.body, waited.body, 'the same view as a poll');
+  const queued = await stack.http<{ status: string }>('POST', `/api/performances/${performanceId}/holds`, {
+    token: m.token,
+    body: { seatIds: [seatIds[1]] },
+    headers: { Prefer: 'wait=0' },
+  });
+  t.is(queued.status, 202);
+  t.is(queued.body.status, 'queued');
+  const ignored = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
+    token: m.token,
+    body: { seatIds: [seatIds[2]] },
+    headers: { Prefer: 'wait=soon' },
+  });
+  t.is(ignored.status, 202, 'a malformed preference is ignored');
+});
+
+test("when the API dies between a request's insert and its enqueue, then the sweeper enqueues it and it reaches its final status", async (t) => {
+  const { performanceId, seatIds, m } = await setup();
+  // What an API process that died right after its insert leaves: a queued row and no job.
+  const requestId = await new HoldRequestRepository(stack.ctx.sequelize).insert({
+    performanceId,
+    memberId: m.id,
+    kind: 'hold',
+    idempotencyKey: null,
+    payload: JSON.stringify({ seatIds: [seatIds[3]] }),
+    holdId: null,
+  });
+  const final = (await stack.settle(m.token, requestId, 30_000)) as Final;
+  t.is(final.status, 'succeeded');
+  t.deepEqual(final.hold?.seatIds, [seatIds[3]]);
+  t.not((await HoldRequest.findByPk(requestId))?.queueSeq, null, 'it got a place in the queue');
 });

@@ -63,7 +63,7 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
   const commits = new SeatCommitRepository(ctx.sequelize);
   let requeued = 0;
   for (const performanceId of ids) {
-    const stale = await rows.queued(performanceId, 60_000, 200);
+    const stale = await rows.queued(performanceId, ctx.config.sweepOrphanSeconds * 1000, 200);
     if (!stale.length) continue;
     const queue = await ctx.queues.get(performanceId);
     const fence = await commits.fence(performanceId);
