@@ -175,20 +175,18 @@ export class PerformanceQueues {
    */
   async releaseDueExpiries(performanceId: number, now = Date.now(), limit = 500): Promise<number> {
     const k = this.keys(performanceId);
+    const due = () => runScript(this.redis, DUE_EXPIRIES, [k.expiries], [String(now), String(limit)]);
+    // Most ticks find nothing due: one read, and the lock only when there is work.
+    if (!((await due()) as string[]).length) return 0;
     if (!(await this.redis.set(k.expiryLock, '1', 'PX', 5000, 'NX'))) return 0;
     try {
-      const due = (await runScript(
-        this.redis,
-        DUE_EXPIRIES,
-        [k.expiries],
-        [String(now), String(limit)],
-      )) as string[];
-      if (!due.length) return 0;
+      const holds = (await due()) as string[];
+      if (!holds.length) return 0;
       const queue = await this.get(performanceId);
-      const jobs: ExpireJob[] = due.map((id) => ({ kind: 'expire', performanceId, holdId: Number(id) }));
+      const jobs: ExpireJob[] = holds.map((id) => ({ kind: 'expire', performanceId, holdId: Number(id) }));
       await queue.addBulk(jobs.map((data) => ({ name: 'expire', data, opts: requestJobOptions })));
-      await this.redis.zrem(k.expiries, ...due);
-      return due.length;
+      await this.redis.zrem(k.expiries, ...holds);
+      return holds.length;
     } finally {
       await this.redis.del(k.expiryLock);
     }

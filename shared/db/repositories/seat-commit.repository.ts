@@ -445,17 +445,38 @@ export class SeatCommitRepository {
   ): Promise<(PendingWork & { performanceId: number })[]> {
     if (!performanceIds.length) return [];
     const ids = ints(performanceIds);
+    // A plain read first (usually nothing, or only this worker's own fresh entries): the claiming
+    // update, which locks, runs only when some entry is stale.
+    const rows = await this.sequelize.query<{
+      performanceId: number;
+      lastSeq: number;
+      claimedBy: string;
+      stale: number;
+    }>(
+      `SELECT performance_id AS performanceId, last_seq AS lastSeq, claimed_by AS claimedBy,
+              claimed_at < NOW(3) - INTERVAL ? MICROSECOND AS stale
+         FROM commit_outbox WHERE performance_id IN (${ids})`,
+      { type: QueryTypes.SELECT, replacements: [Math.trunc(timeoutMs * 1000)] },
+    );
+    const open = (r: { performanceId: number; lastSeq: number }) =>
+      !handled(Number(r.performanceId), Number(r.lastSeq));
+    const stale = rows.filter((r) => Number(r.stale) === 1 && (r.claimedBy !== owner || open(r)));
+    if (!stale.length) return [];
     await this.sequelize.query(
       `UPDATE commit_outbox SET claimed_by = ?, claimed_at = NOW(3)
         WHERE performance_id IN (${ids}) AND claimed_at < NOW(3) - INTERVAL ? MICROSECOND`,
       { type: QueryTypes.UPDATE, replacements: [owner, Math.trunc(timeoutMs * 1000)] },
     );
-    const rows = await this.sequelize.query<{ performanceId: number; lastSeq: number; work: string }>(
+    // What this worker claimed just now (not its own fresh entries, which it is about to do).
+    const key = (r: { performanceId: number; lastSeq: number }) => `${r.performanceId}:${r.lastSeq}`;
+    const wanted = new Set(stale.map(key));
+    const mine = await this.sequelize.query<{ performanceId: number; lastSeq: number; work: string }>(
       `SELECT performance_id AS performanceId, last_seq AS lastSeq, work FROM commit_outbox
         WHERE performance_id IN (${ids}) AND claimed_by = ? ORDER BY performance_id, last_seq`,
       { type: QueryTypes.SELECT, replacements: [owner] },
     );
-    return rows
+    return mine
+      .filter((r) => wanted.has(key({ performanceId: Number(r.performanceId), lastSeq: Number(r.lastSeq) })))
       .map((r) => ({ performanceId: Number(r.performanceId), lastSeq: Number(r.lastSeq), work: r.work }))
       .filter((r) => !handled(r.performanceId, r.lastSeq))
       .map((r) => ({ ...r, work: JSON.parse(r.work) as CommitWork }));
