@@ -305,6 +305,7 @@ test.serial(
       first.map((r) => r.requestId),
       'the requests Redis forgot were applied in the order they were accepted',
     );
+    await eventually(async () => (await flusher.hget(k.meta, 'concurrency')) === '1', 10_000);
     t.is(await flusher.hget(k.meta, 'concurrency'), '1', 'global concurrency 1 is back');
     t.true(running > 0, 'jobs were seen running after a restore');
     t.is(overlap, 0, 'after each restore, one job ran at a time');
