@@ -26,7 +26,7 @@ export function createApi(ctx: Context): Api {
   subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
   const waiter = new RequestWaiter(subscriber, config.keyPrefix);
   const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds);
-  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter);
+  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
   const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);
   const deps: ApiDeps = {
     ctx,

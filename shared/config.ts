@@ -52,6 +52,7 @@ const schema = z
     WORKER_LOCK_SECONDS: int(2, 600).default(30),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
     SWEEP_INTERVAL_SECONDS: int(1, 3600).default(15),
+    PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
     // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
     FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
@@ -100,6 +101,7 @@ export type Config = Readonly<{
   workerLockSeconds: number;
   sseHeartbeatSeconds: number;
   sweepIntervalSeconds: number;
+  paymentOrphanSeconds: number;
   batchMaxJobs: number;
   faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
 }>;
@@ -143,6 +145,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     workerLockSeconds: c.WORKER_LOCK_SECONDS,
     sseHeartbeatSeconds: c.SSE_HEARTBEAT_SECONDS,
     sweepIntervalSeconds: c.SWEEP_INTERVAL_SECONDS,
+    paymentOrphanSeconds: c.PAYMENT_ORPHAN_SECONDS,
     batchMaxJobs: c.BATCH_MAX_JOBS,
     faultInjection: c.FAULT_INJECTION,
   });
