@@ -4,9 +4,16 @@ import type { Config } from '../shared/config.js';
 import { createContext, type Context } from '../shared/context.js';
 import { ensureAdmin } from '../shared/auth/identity.service.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
-import { createApi } from './server.js';
+import { createApi, type Api } from './server.js';
 
-export type ApiProcess = { ctx: Context; server: Server; url: string; close(): Promise<void> };
+export type ApiProcess = {
+  ctx: Context;
+  server: Server;
+  url: string;
+  /** This process's event-stream hub (tests read how many streams it holds). */
+  hub: Api['hub'];
+  close(): Promise<void>;
+};
 
 /** Starts one API process on config.port (0 picks a free port); tests start it in-process. */
 export async function startApiProcess(config: Config): Promise<ApiProcess> {
@@ -27,6 +34,7 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
     ctx,
     server,
     url,
+    hub: api.hub,
     async close() {
       await api.close();
       server.closeAllConnections();

@@ -18,14 +18,19 @@ import { holdRoutes } from './routes/holds.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
-export type Api = { app: Express; close(): Promise<void> };
+export type Api = { app: Express; hub: SeatEventHub; close(): Promise<void> };
 
 export function createApi(ctx: Context): Api {
   const { config } = ctx;
   const subscriber = createRedis(config, 'blocking', 'api-subscriber');
   subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
   const waiter = new RequestWaiter(subscriber, config.keyPrefix);
-  const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds);
+  const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds, {
+    maxReplay: config.sseMaxReplayEvents,
+    maxStreamsPerMember: config.sseMaxStreamsPerMember,
+    maxStreams: config.sseMaxStreams,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+  });
   const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
   const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);
   const deps: ApiDeps = {
@@ -70,6 +75,7 @@ export function createApi(ctx: Context): Api {
 
   return {
     app,
+    hub,
     async close() {
       await requests.flushSeqs();
       admin.close();

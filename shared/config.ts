@@ -51,6 +51,10 @@ const schema = z
     PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
     WORKER_LOCK_SECONDS: int(2, 600).default(30),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
+    SSE_MAX_REPLAY_EVENTS: int(1, 1_000_000).default(1000),
+    SSE_MAX_STREAMS_PER_MEMBER: int(1, 1000).default(5),
+    SSE_MAX_STREAMS: int(1, 1_000_000).default(10_000),
+    SSE_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
     SWEEP_INTERVAL_SECONDS: int(1, 3600).default(15),
     PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
@@ -100,6 +104,10 @@ export type Config = Readonly<{
   paymentDeclineRate: number;
   workerLockSeconds: number;
   sseHeartbeatSeconds: number;
+  sseMaxReplayEvents: number;
+  sseMaxStreamsPerMember: number;
+  sseMaxStreams: number;
+  sseMaxBufferedBytes: number;
   sweepIntervalSeconds: number;
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
@@ -144,6 +152,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     paymentDeclineRate: c.PAYMENT_DECLINE_RATE,
     workerLockSeconds: c.WORKER_LOCK_SECONDS,
     sseHeartbeatSeconds: c.SSE_HEARTBEAT_SECONDS,
+    sseMaxReplayEvents: c.SSE_MAX_REPLAY_EVENTS,
+    sseMaxStreamsPerMember: c.SSE_MAX_STREAMS_PER_MEMBER,
+    sseMaxStreams: c.SSE_MAX_STREAMS,
+    sseMaxBufferedBytes: c.SSE_MAX_BUFFERED_BYTES,
     sweepIntervalSeconds: c.SWEEP_INTERVAL_SECONDS,
     paymentOrphanSeconds: c.PAYMENT_ORPHAN_SECONDS,
     batchMaxJobs: c.BATCH_MAX_JOBS,
