@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config.js';
-import { createContext, type Context } from '../shared/context.js';
+import { bindDeployment, createContext, type Context } from '../shared/context.js';
 import { ensureAdmin } from '../shared/auth/identity.service.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
 import { createApi, type Api } from './server.js';
@@ -18,6 +18,12 @@ export type ApiProcess = {
 /** Starts one API process on config.port (0 picks a free port); tests start it in-process. */
 export async function startApiProcess(config: Config): Promise<ApiProcess> {
   const ctx = createContext(config, 'api');
+  try {
+    await bindDeployment(ctx);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   await ensureAdmin(config);
   const api = createApi(ctx);
   // A sale opens with thousands of new connections at once: the default accept backlog (511)

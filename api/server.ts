@@ -24,8 +24,8 @@ export function createApi(ctx: Context): Api {
   const { config } = ctx;
   const subscriber = createRedis(config, 'blocking', 'api-subscriber');
   subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
-  const waiter = new RequestWaiter(subscriber, config.keyPrefix);
-  const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds, {
+  const waiter = new RequestWaiter(subscriber, ctx.channels);
+  const hub = new SeatEventHub(subscriber, ctx.channels, ctx.logger, config.sseHeartbeatSeconds, {
     maxReplay: config.sseMaxReplayEvents,
     maxStreamsPerMember: config.sseMaxStreamsPerMember,
     maxStreams: config.sseMaxStreams,
