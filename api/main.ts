@@ -20,11 +20,11 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
   const ctx = createContext(config, 'api');
   try {
     await bindDeployment(ctx);
+    await ensureAdmin(config);
   } catch (err) {
     await ctx.close();
     throw err;
   }
-  await ensureAdmin(config);
   const api = createApi(ctx);
   // A sale opens with thousands of new connections at once: the default accept backlog (511)
   // overflows and the kernel drops SYNs, which clients retry only after 1, 3, 7 s.

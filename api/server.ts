@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../shared/context.js';
 import { createRedis } from '../shared/redis.js';
@@ -32,12 +32,29 @@ export function createApi(ctx: Context): Api {
     maxBufferedBytes: config.sseMaxBufferedBytes,
   });
   const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
-  const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);
+  const limit = (name: string, perSecond: number) =>
+    RateLimiter.perSecond(ctx.redis, config.keyPrefix, name, perSecond);
+  const ipLimiter = limit('ip', config.rateLimitIpPerSecond);
+  const byIp: RequestHandler = async (req, _res, next) => {
+    await ipLimiter.take(req.ip ?? 'unknown');
+    next();
+  };
   const deps: ApiDeps = {
     ctx,
     requests,
     hub,
-    member: requireMember(config.jwtSecret, new RateLimiter(config.rateLimitMemberPerSecond)),
+    member: requireMember(config.jwtSecret, limit('member', config.rateLimitMemberPerSecond)),
+    // scrypt costs milliseconds of a small thread pool: per client address, and per account.
+    credentials: {
+      client: new RateLimiter(ctx.redis, config.keyPrefix, 'login-ip', config.rateLimitLoginPerMinute, 60),
+      account: new RateLimiter(
+        ctx.redis,
+        config.keyPrefix,
+        'login-account',
+        config.rateLimitLoginAccountPerMinute,
+        60,
+      ),
+    },
     async admitted(performanceId, memberId) {
       await ctx.catalogue.info(performanceId);
       if (!(await ctx.waitingRoom.touch(performanceId, memberId))) throw new NotAdmittedError(performanceId);
@@ -61,11 +78,9 @@ export function createApi(ctx: Context): Api {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  app.use('/admin', byIp);
   app.use(admin.router);
-  app.use('/api', (req, _res, next) => {
-    ipLimiter.take(`ip:${req.ip ?? 'unknown'}`);
-    next();
-  });
+  app.use('/api', byIp);
   app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
   app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
   app.use('/api', notFound);

@@ -46,6 +46,9 @@ const schema = z
     ADMISSION_TICK_MS: int(50, 2000).default(500),
     RATE_LIMIT_MEMBER_PER_SECOND: int(0, 1_000_000).default(20),
     RATE_LIMIT_IP_PER_SECOND: int(0, 1_000_000).default(200),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 1_000_000).default(20),
+    RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE: int(0, 1_000_000).default(10),
+    ADMIN_LOCKOUT_ATTEMPTS: int(1, 1000).default(10),
     BULL_BOARD_READ_ONLY: bool.default(true),
     PAYMENT_LATENCY_MS: int(0, 60_000).default(150),
     PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
@@ -99,6 +102,9 @@ export type Config = Readonly<{
   admissionTickMs: number;
   rateLimitMemberPerSecond: number;
   rateLimitIpPerSecond: number;
+  rateLimitLoginPerMinute: number;
+  rateLimitLoginAccountPerMinute: number;
+  adminLockoutAttempts: number;
   bullBoardReadOnly: boolean;
   paymentLatencyMs: number;
   paymentDeclineRate: number;
@@ -147,6 +153,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     admissionTickMs: c.ADMISSION_TICK_MS,
     rateLimitMemberPerSecond: c.RATE_LIMIT_MEMBER_PER_SECOND,
     rateLimitIpPerSecond: c.RATE_LIMIT_IP_PER_SECOND,
+    rateLimitLoginPerMinute: c.RATE_LIMIT_LOGIN_PER_MINUTE,
+    rateLimitLoginAccountPerMinute: c.RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE,
+    adminLockoutAttempts: c.ADMIN_LOCKOUT_ATTEMPTS,
     bullBoardReadOnly: c.BULL_BOARD_READ_ONLY,
     paymentLatencyMs: c.PAYMENT_LATENCY_MS,
     paymentDeclineRate: c.PAYMENT_DECLINE_RATE,
