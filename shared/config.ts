@@ -4,6 +4,27 @@ const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@example.com';
 const DEV_ADMIN_PASSWORD = 'admin-password';
 
+// Values that are, or were, in this repository (development defaults, compose placeholders): anyone
+// can read them, so production refuses them whatever their length.
+const PUBLISHED = new Set([
+  DEV_JWT_SECRET,
+  DEV_ADMIN_PASSWORD,
+  'compose-placeholder-jwt-secret-change-me-0123456789',
+  'compose-admin-change-me',
+  'ticketing-root-change-me',
+  'grafana-change-me',
+]);
+
+/** Why a production secret is refused, or undefined when it is acceptable. */
+export function weakSecret(value: string, minLength: number): string | undefined {
+  if (PUBLISHED.has(value)) return 'this value is published in the repository';
+  if (/change-?me|placeholder|example|password|secret/i.test(value))
+    return 'looks like a placeholder (contains change-me, placeholder, example, password or secret)';
+  if (value.length < minLength) return `must be at least ${minLength} characters`;
+  if (new Set(value).size < Math.min(12, Math.ceil(minLength / 2))) return 'too few distinct characters';
+  return undefined;
+}
+
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -68,18 +89,29 @@ const schema = z
     if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
       ctx.addIssue({ code: 'custom', path: ['FAULT_INJECTION'], message: 'only with NODE_ENV=test' });
     if (c.NODE_ENV !== 'production') return;
+    const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.JWT_SECRET === DEV_JWT_SECRET)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_SECRET'],
-        message: 'the development value is refused in production',
-      });
+      refuse('JWT_SECRET', 'the development value is refused in production');
+    else {
+      const weak = weakSecret(c.JWT_SECRET, 32);
+      if (weak) refuse('JWT_SECRET', `refused in production: ${weak}`);
+    }
     if (c.ADMIN_EMAIL === DEV_ADMIN_EMAIL || c.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ADMIN_EMAIL'],
-        message: 'the development admin is refused in production: set ADMIN_EMAIL and ADMIN_PASSWORD',
-      });
+      refuse(
+        'ADMIN_EMAIL',
+        'the development admin is refused in production: set ADMIN_EMAIL and ADMIN_PASSWORD',
+      );
+    else {
+      const weak = weakSecret(c.ADMIN_PASSWORD, 12);
+      if (weak) refuse('ADMIN_PASSWORD', `refused in production: ${weak}`);
+    }
+    const db = new URL(c.DATABASE_URL);
+    if (decodeURIComponent(db.username) === 'root')
+      refuse('DATABASE_URL', "refused in production: connect as the service's own MySQL user, not root");
+    else if (db.password) {
+      const weak = weakSecret(decodeURIComponent(db.password), 16);
+      if (weak) refuse('DATABASE_URL', `refused in production: its password ${weak}`);
+    } else refuse('DATABASE_URL', 'refused in production: the MySQL user needs a password');
   });
 
 export type Config = Readonly<{
