@@ -11,7 +11,7 @@ import { performanceBody } from '../shared/testing/seed.js';
 // that cannot be valid (or one that changes none of those: reads, the waiting room), so any change
 // is a request that should have been refused. FUZZ_SEED reproduces a run; FUZZ_REQUESTS sizes it.
 
-const REQUESTS = Number(process.env['FUZZ_REQUESTS'] ?? 3000);
+const REQUESTS = Number(process.env['FUZZ_REQUESTS'] ?? 2500);
 const SEED = Number(process.env['FUZZ_SEED'] ?? randomBytes(4).readUInt32LE());
 const CONCURRENCY = 12;
 
