@@ -2,6 +2,7 @@ import type { Context } from '../shared/context.js';
 import type { SeatRequests } from '../shared/holds/requests.service.js';
 import type { SeatEventHub } from '../shared/seat-events/seat-events.js';
 import type { RequestHandler } from 'express';
+import type { RateLimiter } from './middlewares/rate-limit.js';
 
 /** What route modules are given: the shared context plus the API's own per-process services. */
 export type ApiDeps = {
@@ -9,6 +10,8 @@ export type ApiDeps = {
   requests: SeatRequests;
   hub: SeatEventHub;
   member: RequestHandler;
+  /** Sign-up and login limits: per client address and per account (email). */
+  credentials: { client: RateLimiter; account: RateLimiter };
   /** Ensures the performance exists and the member is admitted (and records the activity). */
   admitted: (performanceId: number, memberId: number) => Promise<void>;
 };

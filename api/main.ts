@@ -1,17 +1,30 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../shared/config.js';
-import { createContext, type Context } from '../shared/context.js';
+import { bindDeployment, createContext, type Context } from '../shared/context.js';
 import { ensureAdmin } from '../shared/auth/identity.service.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
-import { createApi } from './server.js';
+import { createApi, type Api } from './server.js';
 
-export type ApiProcess = { ctx: Context; server: Server; url: string; close(): Promise<void> };
+export type ApiProcess = {
+  ctx: Context;
+  server: Server;
+  url: string;
+  /** This process's event-stream hub (tests read how many streams it holds). */
+  hub: Api['hub'];
+  close(): Promise<void>;
+};
 
 /** Starts one API process on config.port (0 picks a free port); tests start it in-process. */
 export async function startApiProcess(config: Config): Promise<ApiProcess> {
   const ctx = createContext(config, 'api');
-  await ensureAdmin(config);
+  try {
+    await bindDeployment(ctx);
+    await ensureAdmin(config);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   const api = createApi(ctx);
   // A sale opens with thousands of new connections at once: the default accept backlog (511)
   // overflows and the kernel drops SYNs, which clients retry only after 1, 3, 7 s.
@@ -27,6 +40,7 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
     ctx,
     server,
     url,
+    hub: api.hub,
     async close() {
       await api.close();
       server.closeAllConnections();

@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../shared/context.js';
 import { createRedis } from '../shared/redis.js';
@@ -18,23 +18,45 @@ import { holdRoutes } from './routes/holds.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
-export type Api = { app: Express; close(): Promise<void> };
+export type Api = { app: Express; hub: SeatEventHub; close(): Promise<void> };
 
 export function createApi(ctx: Context): Api {
   const { config } = ctx;
   const subscriber = createRedis(config, 'blocking', 'api-subscriber');
   subscriber.on('error', (err) => ctx.logger.debug({ err }, 'subscriber error'));
-  const waiter = new RequestWaiter(subscriber, config.keyPrefix);
+  const waiter = new RequestWaiter(subscriber, ctx.channels);
   // Heard from the start, announcements answer polls without a round trip.
   waiter.listen().catch((err: unknown) => ctx.logger.warn({ err }, 'request announcements not heard yet'));
-  const hub = new SeatEventHub(subscriber, config.keyPrefix, ctx.logger, config.sseHeartbeatSeconds);
-  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter);
-  const ipLimiter = new RateLimiter(config.rateLimitIpPerSecond);
+  const hub = new SeatEventHub(subscriber, ctx.channels, ctx.logger, config.sseHeartbeatSeconds, {
+    maxReplay: config.sseMaxReplayEvents,
+    maxStreamsPerMember: config.sseMaxStreamsPerMember,
+    maxStreams: config.sseMaxStreams,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+  });
+  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
+  const limit = (name: string, perSecond: number) =>
+    RateLimiter.perSecond(ctx.redis, config.keyPrefix, name, perSecond);
+  const ipLimiter = limit('ip', config.rateLimitIpPerSecond);
+  const byIp: RequestHandler = async (req, _res, next) => {
+    await ipLimiter.take(req.ip ?? 'unknown');
+    next();
+  };
   const deps: ApiDeps = {
     ctx,
     requests,
     hub,
-    member: requireMember(config.jwtSecret, new RateLimiter(config.rateLimitMemberPerSecond)),
+    member: requireMember(config.jwtSecret, limit('member', config.rateLimitMemberPerSecond)),
+    // scrypt costs milliseconds of a small thread pool: per client address, and per account.
+    credentials: {
+      client: new RateLimiter(ctx.redis, config.keyPrefix, 'login-ip', config.rateLimitLoginPerMinute, 60),
+      account: new RateLimiter(
+        ctx.redis,
+        config.keyPrefix,
+        'login-account',
+        config.rateLimitLoginAccountPerMinute,
+        60,
+      ),
+    },
     async admitted(performanceId, memberId) {
       await ctx.catalogue.info(performanceId);
       if (!(await ctx.waitingRoom.touch(performanceId, memberId))) throw new NotAdmittedError(performanceId);
@@ -58,11 +80,9 @@ export function createApi(ctx: Context): Api {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  app.use('/admin', byIp);
   app.use(admin.router);
-  app.use('/api', (req, _res, next) => {
-    ipLimiter.take(`ip:${req.ip ?? 'unknown'}`);
-    next();
-  });
+  app.use('/api', byIp);
   app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
   app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
   app.use('/api', notFound);
@@ -72,6 +92,7 @@ export function createApi(ctx: Context): Api {
 
   return {
     app,
+    hub,
     async close() {
       await requests.flushSeqs();
       admin.close();

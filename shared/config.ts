@@ -4,6 +4,27 @@ const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@example.com';
 const DEV_ADMIN_PASSWORD = 'admin-password';
 
+// Values that are, or were, in this repository (development defaults, compose placeholders): anyone
+// can read them, so production refuses them whatever their length.
+const PUBLISHED = new Set([
+  DEV_JWT_SECRET,
+  DEV_ADMIN_PASSWORD,
+  'compose-placeholder-jwt-secret-change-me-0123456789',
+  'compose-admin-change-me',
+  'ticketing-root-change-me',
+  'grafana-change-me',
+]);
+
+/** Why a production secret is refused, or undefined when it is acceptable. */
+export function weakSecret(value: string, minLength: number): string | undefined {
+  if (PUBLISHED.has(value)) return 'this value is published in the repository';
+  if (/change-?me|placeholder|example|password|secret/i.test(value))
+    return 'looks like a placeholder (contains change-me, placeholder, example, password or secret)';
+  if (value.length < minLength) return `must be at least ${minLength} characters`;
+  if (new Set(value).size < Math.min(12, Math.ceil(minLength / 2))) return 'too few distinct characters';
+  return undefined;
+}
+
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -46,13 +67,21 @@ const schema = z
     ADMISSION_TICK_MS: int(50, 2000).default(500),
     RATE_LIMIT_MEMBER_PER_SECOND: int(0, 1_000_000).default(20),
     RATE_LIMIT_IP_PER_SECOND: int(0, 1_000_000).default(200),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(0, 1_000_000).default(20),
+    RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE: int(0, 1_000_000).default(10),
+    ADMIN_LOCKOUT_ATTEMPTS: int(1, 1000).default(10),
     BULL_BOARD_READ_ONLY: bool.default(true),
     PAYMENT_LATENCY_MS: int(0, 60_000).default(150),
     PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
     WORKER_LOCK_SECONDS: int(2, 600).default(30),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
+    SSE_MAX_REPLAY_EVENTS: int(1, 1_000_000).default(1000),
+    SSE_MAX_STREAMS_PER_MEMBER: int(1, 1000).default(5),
+    SSE_MAX_STREAMS: int(1, 1_000_000).default(10_000),
+    SSE_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
     SWEEP_INTERVAL_SECONDS: int(1, 3600).default(15),
     SWEEP_ORPHAN_SECONDS: int(1, 86400).default(60),
+    PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
     // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
     FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
@@ -61,18 +90,29 @@ const schema = z
     if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
       ctx.addIssue({ code: 'custom', path: ['FAULT_INJECTION'], message: 'only with NODE_ENV=test' });
     if (c.NODE_ENV !== 'production') return;
+    const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
     if (c.JWT_SECRET === DEV_JWT_SECRET)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_SECRET'],
-        message: 'the development value is refused in production',
-      });
+      refuse('JWT_SECRET', 'the development value is refused in production');
+    else {
+      const weak = weakSecret(c.JWT_SECRET, 32);
+      if (weak) refuse('JWT_SECRET', `refused in production: ${weak}`);
+    }
     if (c.ADMIN_EMAIL === DEV_ADMIN_EMAIL || c.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ADMIN_EMAIL'],
-        message: 'the development admin is refused in production: set ADMIN_EMAIL and ADMIN_PASSWORD',
-      });
+      refuse(
+        'ADMIN_EMAIL',
+        'the development admin is refused in production: set ADMIN_EMAIL and ADMIN_PASSWORD',
+      );
+    else {
+      const weak = weakSecret(c.ADMIN_PASSWORD, 12);
+      if (weak) refuse('ADMIN_PASSWORD', `refused in production: ${weak}`);
+    }
+    const db = new URL(c.DATABASE_URL);
+    if (decodeURIComponent(db.username) === 'root')
+      refuse('DATABASE_URL', "refused in production: connect as the service's own MySQL user, not root");
+    else if (db.password) {
+      const weak = weakSecret(decodeURIComponent(db.password), 16);
+      if (weak) refuse('DATABASE_URL', `refused in production: its password ${weak}`);
+    } else refuse('DATABASE_URL', 'refused in production: the MySQL user needs a password');
   });
 
 export type Config = Readonly<{
@@ -95,13 +135,21 @@ export type Config = Readonly<{
   admissionTickMs: number;
   rateLimitMemberPerSecond: number;
   rateLimitIpPerSecond: number;
+  rateLimitLoginPerMinute: number;
+  rateLimitLoginAccountPerMinute: number;
+  adminLockoutAttempts: number;
   bullBoardReadOnly: boolean;
   paymentLatencyMs: number;
   paymentDeclineRate: number;
   workerLockSeconds: number;
   sseHeartbeatSeconds: number;
+  sseMaxReplayEvents: number;
+  sseMaxStreamsPerMember: number;
+  sseMaxStreams: number;
+  sseMaxBufferedBytes: number;
   sweepIntervalSeconds: number;
   sweepOrphanSeconds: number;
+  paymentOrphanSeconds: number;
   batchMaxJobs: number;
   faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
 }>;
@@ -139,13 +187,21 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     admissionTickMs: c.ADMISSION_TICK_MS,
     rateLimitMemberPerSecond: c.RATE_LIMIT_MEMBER_PER_SECOND,
     rateLimitIpPerSecond: c.RATE_LIMIT_IP_PER_SECOND,
+    rateLimitLoginPerMinute: c.RATE_LIMIT_LOGIN_PER_MINUTE,
+    rateLimitLoginAccountPerMinute: c.RATE_LIMIT_LOGIN_ACCOUNT_PER_MINUTE,
+    adminLockoutAttempts: c.ADMIN_LOCKOUT_ATTEMPTS,
     bullBoardReadOnly: c.BULL_BOARD_READ_ONLY,
     paymentLatencyMs: c.PAYMENT_LATENCY_MS,
     paymentDeclineRate: c.PAYMENT_DECLINE_RATE,
     workerLockSeconds: c.WORKER_LOCK_SECONDS,
     sseHeartbeatSeconds: c.SSE_HEARTBEAT_SECONDS,
+    sseMaxReplayEvents: c.SSE_MAX_REPLAY_EVENTS,
+    sseMaxStreamsPerMember: c.SSE_MAX_STREAMS_PER_MEMBER,
+    sseMaxStreams: c.SSE_MAX_STREAMS,
+    sseMaxBufferedBytes: c.SSE_MAX_BUFFERED_BYTES,
     sweepIntervalSeconds: c.SWEEP_INTERVAL_SECONDS,
     sweepOrphanSeconds: c.SWEEP_ORPHAN_SECONDS,
+    paymentOrphanSeconds: c.PAYMENT_ORPHAN_SECONDS,
     batchMaxJobs: c.BATCH_MAX_JOBS,
     faultInjection: c.FAULT_INJECTION,
   });

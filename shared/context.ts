@@ -7,6 +7,8 @@ import { PerformanceQueues } from './queues/performance-queues.js';
 import { WaitingRoom } from './waiting-room/waiting-room.js';
 import { SimulatedPaymentGateway } from './payments/gateway.js';
 import { Catalogue } from './catalogue/catalogue.service.js';
+import { isInfrastructureError } from './errors.js';
+import { channelNamespace, claimRedisKeys, readDeploymentId } from './deployment.js';
 
 /** What an API or worker process holds open: built once at start, closed once at the end. */
 export type Context = {
@@ -18,8 +20,30 @@ export type Context = {
   waitingRoom: WaitingRoom;
   payments: SimulatedPaymentGateway;
   catalogue: Catalogue;
+  /** Prefix of this deployment's pub/sub channels; set by `bindDeployment` before serving. */
+  channels: string;
   close(): Promise<void>;
 };
+
+/**
+ * Reads the deployment id of the database, checks that the Redis keys under the prefix are this
+ * deployment's, and namespaces the pub/sub channels with it. Before any request or job is served.
+ */
+export async function bindDeployment(ctx: Context): Promise<void> {
+  // MySQL or Redis may still be starting (or restarting): wait for them, up to two minutes.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const id = await readDeploymentId(ctx.sequelize);
+      await claimRedisKeys(ctx.redis, ctx.config.keyPrefix, id);
+      ctx.channels = channelNamespace(ctx.config, id);
+      return;
+    } catch (err) {
+      if (!isInfrastructureError(err) || attempt >= 240) throw err;
+      ctx.logger.warn({ err }, 'waiting for MySQL and Redis to read the deployment');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
 
 export function createContext(
   config: Config,
@@ -57,6 +81,7 @@ export function createContext(
     waitingRoom,
     payments,
     catalogue,
+    channels: config.keyPrefix,
     async close() {
       clearInterval(guard);
       await queues.close();

@@ -73,6 +73,13 @@ export class RateLimitedError extends AppError {
     super(429, 'rate-limited', 'Too many requests', 'Slow down and retry later.');
   }
 }
+/** 429: the member (or this process) has as many event streams open as allowed. */
+export class TooManyStreamsError extends RateLimitedError {
+  constructor(detail: string) {
+    super(5);
+    this.message = detail;
+  }
+}
 export class UnavailableError extends AppError {
   constructor(detail = 'A backing service is unreachable; retry shortly.') {
     super(503, 'unavailable', 'Service unavailable', detail);

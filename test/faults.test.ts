@@ -168,7 +168,7 @@ test.serial(
     const announced: number[] = [];
     const listener = createRedis(stack.config, 'blocking', 'test-announcements');
     t.teardown(() => listener.disconnect());
-    await listener.subscribe(requestDoneChannel(stack.config.keyPrefix));
+    await listener.subscribe(requestDoneChannel(stack.ctx.channels));
     listener.on('message', (_channel: string, message: string) =>
       announced.push(...(JSON.parse(message) as { ids: number[] }).ids),
     );

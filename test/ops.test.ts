@@ -16,6 +16,7 @@ type RunResult = { code: number | string; stdout: string; stderr: string };
 /** Variables docker-compose.yml interpolates: unset, so the file's own defaults are what is checked. */
 const COMPOSE_VARIABLES = [
   'MYSQL_ROOT_PASSWORD',
+  'MYSQL_PASSWORD',
   'JWT_SECRET',
   'ADMIN_EMAIL',
   'ADMIN_PASSWORD',
@@ -46,10 +47,20 @@ function run(
   });
 }
 
-function composeEnv(): NodeJS.ProcessEnv {
+/** What an operator's .env holds: generated values (the repository publishes none). */
+const OPERATOR_ENV: Record<string, string> = {
+  MYSQL_ROOT_PASSWORD: 'Rk3vQ9zW1mTx8bLp2NcY',
+  MYSQL_PASSWORD: 'h7GfK2sLq9WzX4vBn1Mc',
+  JWT_SECRET: 'c9F2kQ7xZ1wL4vN8bT3mR6yH0pJ5sD2gA7uE9iO1',
+  ADMIN_EMAIL: 'ops@ticketing.test',
+  ADMIN_PASSWORD: 'Tq8#Vn2$Lm5xWz',
+  GRAFANA_ADMIN_PASSWORD: 'Gr4f-Xk9Pq2Lw7',
+};
+
+function composeEnv(values: Record<string, string> = OPERATOR_ENV): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of COMPOSE_VARIABLES) delete env[name];
-  return env;
+  return { ...env, ...values };
 }
 
 type ComposeService = {
@@ -203,8 +214,64 @@ test('when the app services start with the compose defaults, then the production
     t.is(env['NODE_ENV'], 'production', name);
     const config = parseConfig(env);
     t.is(config.databaseUrl.replace(/\/\/[^@]*@/, '//'), 'mysql://mysql:3306/ticketing', name);
+    t.regex(config.databaseUrl, /^mysql:\/\/ticketing:/, `${name} connects as its own user, not root`);
     t.is(config.redisUrl, 'redis://redis:6379', name);
   }
+});
+
+test('when a secret is missing from .env, then docker-compose refuses to start naming it', async (t) => {
+  for (const name of ['JWT_SECRET', 'ADMIN_PASSWORD', 'MYSQL_PASSWORD', 'GRAFANA_ADMIN_PASSWORD']) {
+    const values = { ...OPERATOR_ENV };
+    delete values[name];
+    const r = await run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+      env: composeEnv(values),
+    });
+    t.not(r.code, 0, name);
+    t.regex(r.stderr, new RegExp(name), name);
+  }
+});
+
+test('when production is given a published, placeholder or weak secret or the MySQL root user, then it refuses to start', (t) => {
+  const good = {
+    NODE_ENV: 'production',
+    DATABASE_URL: `mysql://ticketing:${OPERATOR_ENV['MYSQL_PASSWORD']}@mysql:3306/ticketing`,
+    JWT_SECRET: OPERATOR_ENV['JWT_SECRET'],
+    ADMIN_EMAIL: OPERATOR_ENV['ADMIN_EMAIL'],
+    ADMIN_PASSWORD: OPERATOR_ENV['ADMIN_PASSWORD'],
+  };
+  t.notThrows(() => parseConfig(good));
+  const refused: [string, Record<string, string>, RegExp][] = [
+    [
+      'the old compose JWT placeholder',
+      { JWT_SECRET: 'compose-placeholder-jwt-secret-change-me-0123456789' },
+      /JWT_SECRET/,
+    ],
+    ['a low-entropy JWT secret', { JWT_SECRET: 'a'.repeat(40) }, /JWT_SECRET/],
+    ['the old compose admin password', { ADMIN_PASSWORD: 'compose-admin-change-me' }, /ADMIN_PASSWORD/],
+    ['a short admin password', { ADMIN_PASSWORD: 'Xk9$qL2v' }, /ADMIN_PASSWORD/],
+    [
+      'MySQL as root',
+      { DATABASE_URL: `mysql://root:${OPERATOR_ENV['MYSQL_PASSWORD']}@mysql:3306/ticketing` },
+      /DATABASE_URL/,
+    ],
+    [
+      'the old MySQL placeholder',
+      { DATABASE_URL: 'mysql://ticketing:ticketing-root-change-me@mysql:3306/ticketing' },
+      /DATABASE_URL/,
+    ],
+    ['no MySQL password', { DATABASE_URL: 'mysql://ticketing@mysql:3306/ticketing' }, /DATABASE_URL/],
+  ];
+  for (const [name, change, variable] of refused)
+    t.throws(() => parseConfig({ ...good, ...change }), { message: variable }, name);
+});
+
+test('when the monitoring services are resolved, then Prometheus listens on this machine only and Grafana has no anonymous access', async (t) => {
+  const { services } = await resolvedCompose();
+  const ports = JSON.stringify(services['prometheus']?.ports ?? []);
+  t.regex(ports, /127\.0\.0\.1/);
+  const grafana = services['grafana']?.environment ?? {};
+  t.is(grafana['GF_AUTH_ANONYMOUS_ENABLED'], 'false');
+  t.is(grafana['GF_SECURITY_ADMIN_PASSWORD'], OPERATOR_ENV['GRAFANA_ADMIN_PASSWORD']);
 });
 
 test('when promtool checks dashboards/prometheus.yml, then it exits 0', async (t) => {

@@ -46,9 +46,10 @@ test('when NODE_ENV is production, then the development secret and admin are ref
   t.throws(() => parseConfig({ NODE_ENV: 'production' }), { message: /JWT_SECRET[\s\S]*ADMIN_EMAIL/ });
   const ok = parseConfig({
     NODE_ENV: 'production',
-    JWT_SECRET: 'x'.repeat(40),
+    DATABASE_URL: 'mysql://ticketing:Hq7vT2kLw9ZxB4nM@db:3306/ticketing',
+    JWT_SECRET: 'c9F2kQ7xZ1wL4vN8bT3mR6yH0pJ5sD2gA7uE9iO1',
     ADMIN_EMAIL: 'ops@venue.example',
-    ADMIN_PASSWORD: 'a-long-secret',
+    ADMIN_PASSWORD: 'Vq8-Ln2xWz5Kp',
   });
   t.is(ok.nodeEnv, 'production');
   t.deepEqual(parseConfig({ REDIS_CLUSTER_NODES: 'h1:7000, h2:7001' }).redisClusterNodes, [

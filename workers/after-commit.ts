@@ -18,12 +18,12 @@ export async function performCommitWork(
   lastSeq: number,
   work: CommitWork,
 ): Promise<boolean> {
-  const { redis, config, queues, payments, waitingRoom, logger } = ctx;
+  const { redis, queues, payments, waitingRoom, logger } = ctx;
   const steps: [string, () => Promise<unknown>][] = [];
   if (work.events.length)
     steps.push([
       'publish seat events',
-      () => publishSeatEvents(redis, config.keyPrefix, performanceId, work.events),
+      () => publishSeatEvents(redis, ctx.channels, performanceId, work.events),
     ]);
   // The applied mark and the announcement go in one step and in this order: a long-poll that still
   // reads a mark below its request's sequence is then sure to hear the news.
@@ -33,7 +33,7 @@ export async function performCommitWork(
       queues.finish(
         performanceId,
         lastSeq,
-        requestDoneChannel(config.keyPrefix),
+        requestDoneChannel(ctx.channels),
         announcement(performanceId, lastSeq, work.announce, work.views),
       ),
   ]);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Config } from '../shared/config.js';
-import { createContext, type Context } from '../shared/context.js';
+import { bindDeployment, createContext, type Context } from '../shared/context.js';
 import { registry } from '../shared/metrics.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
 import { SeatWorkers } from './seat.worker.js';
@@ -19,6 +19,12 @@ export async function startWorkerProcess(
   opts: { metrics?: boolean } = {},
 ): Promise<WorkerProcess> {
   const ctx = createContext(config, 'workers');
+  try {
+    await bindDeployment(ctx);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   const workers = new SeatWorkers(ctx);
   await workers.start();
   const stopTicker = startAdmissionTicker(ctx);

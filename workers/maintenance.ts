@@ -1,11 +1,17 @@
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import type { Context } from '../shared/context.js';
 import { performanceTag } from '../shared/redis.js';
 import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
-import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/metrics.js';
+import {
+  admissions,
+  onScrape,
+  paymentAuthorizations,
+  queueDepth,
+  waitingRoomMembers,
+} from '../shared/metrics.js';
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
 export function startAdmissionTicker(ctx: Context): () => void {
@@ -30,7 +36,7 @@ export function startAdmissionTicker(ctx: Context): () => void {
  *   was never answered as accepted, and joins the back of the line here).
  * Both re-adds are idempotent: MySQL fences every job.
  */
-export async function sweep(ctx: Context): Promise<{ expiries: number; requeued: number }> {
+export async function sweep(ctx: Context): Promise<{ expiries: number; requeued: number; voided: number }> {
   const lockKey = `${ctx.config.keyPrefix}:sweeper-lock`;
   const got = await ctx.redis.set(
     lockKey,
@@ -39,7 +45,7 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     ctx.config.sweepIntervalSeconds * 1000,
     'NX',
   );
-  if (!got) return { expiries: 0, requeued: 0 };
+  if (!got) return { expiries: 0, requeued: 0, voided: 0 };
   // Only the performances this deployment (key prefix) serves.
   const ids = await ctx.queues.registeredPerformanceIds();
   const overdue = await Hold.findAll({
@@ -77,8 +83,45 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     await rows.setQueueSeqs(orphans.map((j, i) => [j.requestId, seqs[i]!]));
     requeued += orphans.length;
   }
-  if (expiries || requeued) ctx.logger.info({ expiries, requeued }, 'sweeper re-queued work');
-  return { expiries, requeued };
+  const voided = await voidOrphanPayments(ctx, ids);
+  if (expiries || requeued || voided)
+    ctx.logger.info({ expiries, requeued, voided }, 'sweeper re-queued work');
+  return { expiries, requeued, voided };
+}
+
+/**
+ * An authorisation still `authorized` well after its confirm should have been applied, with no
+ * accepted confirm carrying it, will never be captured (its API process died between the payment
+ * row and the enqueue, or could not void it): void it. The worker settles a payment only in the
+ * transaction that applies a queued confirm of it, and reads the row under lock, so a payment
+ * voided here is never captured.
+ */
+async function voidOrphanPayments(ctx: Context, performanceIds: number[]): Promise<number> {
+  if (!performanceIds.length) return 0;
+  const rows = await ctx.sequelize.query<{ authorizationId: string }>(
+    `SELECT p.authorization_id AS authorizationId FROM payments p JOIN holds h ON h.id = p.hold_id
+      WHERE p.status = 'authorized' AND p.created_at < NOW(3) - INTERVAL ? SECOND
+        AND h.performance_id IN (?)
+        AND NOT EXISTS (SELECT 1 FROM hold_requests r
+                         WHERE r.hold_id = p.hold_id AND r.kind = 'confirm' AND r.status = 'queued'
+                           AND r.payload LIKE CONCAT('%"', p.authorization_id, '"%'))
+      ORDER BY p.created_at LIMIT 200`,
+    { type: QueryTypes.SELECT, replacements: [ctx.config.paymentOrphanSeconds, performanceIds] },
+  );
+  let voided = 0;
+  for (const { authorizationId } of rows) {
+    const [, meta] = (await ctx.sequelize.query(
+      `UPDATE payments SET status = 'voided', updated_at = NOW(3)
+        WHERE authorization_id = ? AND status = 'authorized'`,
+      { replacements: [authorizationId] },
+    )) as [unknown, { affectedRows?: number }];
+    // The row first: once it says voided no worker captures it; then the provider.
+    if ((meta?.affectedRows ?? 0) === 0) continue;
+    await ctx.payments.void(authorizationId);
+    paymentAuthorizations.inc({ outcome: 'voided' });
+    voided++;
+  }
+  return voided;
 }
 
 export function startSweeper(ctx: Context): () => void {

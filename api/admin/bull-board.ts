@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type RequestHandler } from 'express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -6,17 +6,31 @@ import { ExpressAdapter } from '@bull-board/express';
 import type { Context } from '../../shared/context.js';
 import { verifyAccessToken } from '../../shared/auth/tokens.js';
 import { bearerToken } from '../middlewares/auth.js';
+import { RateLimiter } from '../middlewares/rate-limit.js';
 
 const BASE = '/admin/queues';
 
+// Digests of equal length, compared in constant time: neither the content nor the length of the
+// password shows in how long a wrong guess takes.
 function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(a), digest(b));
 }
 
-/** ADMIN only: a Bearer admin token, or basic auth with ADMIN_EMAIL/ADMIN_PASSWORD (so a browser can log in). */
+/**
+ * ADMIN only: a Bearer admin token, or basic auth with ADMIN_EMAIL/ADMIN_PASSWORD (so a browser can
+ * log in). Wrong basic credentials count per client address: past ADMIN_LOCKOUT_ATTEMPTS in 15
+ * minutes that address is locked out (429) for 15 minutes, whatever it sends.
+ */
 function adminOnly(ctx: Context): RequestHandler {
+  const failures = new RateLimiter(
+    ctx.redis,
+    ctx.config.keyPrefix,
+    'admin-basic',
+    ctx.config.adminLockoutAttempts,
+    900,
+    900,
+  );
   return async (req, res, next) => {
     const token = bearerToken(req);
     if (token) {
@@ -27,12 +41,13 @@ function adminOnly(ctx: Context): RequestHandler {
       ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString('utf8')
       : undefined;
     if (basic) {
+      const client = req.ip ?? 'unknown';
+      await failures.check(client);
       const i = basic.indexOf(':');
-      if (
-        same(basic.slice(0, i).toLowerCase(), ctx.config.adminEmail.toLowerCase()) &&
-        same(basic.slice(i + 1), ctx.config.adminPassword)
-      )
-        return next();
+      const email = same(basic.slice(0, Math.max(0, i)).toLowerCase(), ctx.config.adminEmail.toLowerCase());
+      const password = same(basic.slice(i + 1), ctx.config.adminPassword);
+      if (i > 0 && email && password) return next();
+      await failures.take(client);
     }
     res.setHeader('WWW-Authenticate', 'Basic realm="ticketing admin", charset="UTF-8"');
     res

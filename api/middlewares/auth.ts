@@ -23,7 +23,7 @@ export function requireMember(secret: string, limiter: RateLimiter): RequestHand
     const token = bearerToken(req);
     const identity = token ? await verifyAccessToken(secret, token) : undefined;
     if (!identity || !(await memberExists(identity.memberId))) throw new UnauthenticatedError();
-    limiter.take(`m:${identity.memberId}`);
+    await limiter.take(`m:${identity.memberId}`);
     req.identity = identity;
     next();
   };

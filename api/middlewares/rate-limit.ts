@@ -1,35 +1,59 @@
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { RedisClient } from '../../shared/redis.js';
 import { RateLimitedError } from '../../shared/errors.js';
 
 /**
- * Token buckets in process memory: `perSecond` sustained, bursts up to twice that. Each API process
- * limits on its own, so N processes behind a balancer allow up to N times the rate.
+ * A limit shared by every API process (rate-limiter-flexible over Redis): `points` per
+ * `durationSeconds` window per key. While Redis is unreachable each process falls back to the same
+ * limit in its own memory. Points of 0 turn the limit off.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly burst: number;
+  private readonly limiter: RateLimiterRedis | undefined;
 
-  constructor(private readonly perSecond: number) {
-    this.burst = Math.max(1, perSecond * 2);
+  constructor(
+    redis: RedisClient,
+    keyPrefix: string,
+    name: string,
+    points: number,
+    durationSeconds: number,
+    blockSeconds = 0,
+  ) {
+    if (points <= 0) return;
+    const opts = { points, duration: durationSeconds, blockDuration: blockSeconds };
+    this.limiter = new RateLimiterRedis({
+      ...opts,
+      storeClient: redis,
+      keyPrefix: `${keyPrefix}:rl:${name}`,
+      insuranceLimiter: new RateLimiterMemory(opts),
+    });
   }
 
-  /** Throws 429 when the key has no token left; a rate of 0 turns the limit off. */
-  take(key: string): void {
-    if (this.perSecond === 0) return;
-    const now = Date.now();
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
-    b.at = now;
-    if (b.tokens < 1) {
-      this.buckets.set(key, b);
-      throw new RateLimitedError(Math.ceil((1 - b.tokens) / this.perSecond));
+  /** `perSecond` sustained, bursts up to twice that (a window of two seconds). */
+  static perSecond(redis: RedisClient, keyPrefix: string, name: string, perSecond: number): RateLimiter {
+    return new RateLimiter(redis, keyPrefix, name, perSecond * 2, 2);
+  }
+
+  /** Counts one request for the key; throws 429 with Retry-After past the limit. */
+  async take(key: string, points = 1): Promise<void> {
+    if (!this.limiter) return;
+    try {
+      await this.limiter.consume(key, points);
+    } catch (err) {
+      if (err instanceof RateLimiterRes)
+        throw new RateLimitedError(Math.max(1, Math.ceil(err.msBeforeNext / 1000)));
+      throw err;
     }
-    b.tokens -= 1;
-    this.buckets.set(key, b);
-    if (this.buckets.size > 100_000) this.prune(now);
   }
 
-  private prune(now: number): void {
-    for (const [k, b] of this.buckets)
-      if (now - b.at > (this.burst / this.perSecond) * 1000) this.buckets.delete(k);
+  /** Throws 429 if the key is over its limit now, without counting anything. */
+  async check(key: string): Promise<void> {
+    if (!this.limiter) return;
+    const res = await this.limiter.get(key).catch(() => null);
+    if (res && res.consumedPoints >= this.limiter.points)
+      throw new RateLimitedError(Math.max(1, Math.ceil(res.msBeforeNext / 1000)));
+  }
+
+  async forget(key: string): Promise<void> {
+    await this.limiter?.delete(key).catch(() => undefined);
   }
 }

@@ -551,6 +551,11 @@ function openSeatEvents(p, lastEventId, attempt = 0) {
     if (p.loading) p.buffered.push(change);
     else applySeatStatus(p, change.seatId, change.status);
   });
+  // Too far behind for the server to replay: the seat map is read again from the current id on.
+  es.addEventListener('reload', (e) => {
+    if (e.lastEventId) last = e.lastEventId;
+    if (p.admitted && !p.signal.aborted) loadSeats(p).catch(() => undefined);
+  });
   es.addEventListener('error', () => {
     if (es.readyState === EventSource.CONNECTING) return setLive('connecting', 'Reconnecting…');
     // Closed for good (the server refused): try again from the last event seen, checking the session.

@@ -55,12 +55,18 @@ export function performanceRoutes(deps: ApiDeps): Router {
     res.setHeader('Connection', 'keep-alive');
     res.setHeader('X-Accel-Buffering', 'no');
     const client: SeatEventClient = {
+      memberId: who(req).memberId,
       lastSent: 0,
       live: false,
       pending: [],
-      write: (chunk) => res.write(chunk),
+      closed: false,
+      write: (chunk) => void res.write(chunk),
+      buffered: () => res.writableLength,
+      end: () => res.destroy(),
     };
-    req.on('close', () => hub.remove(id, client));
+    hub.admit(client); // 429 when the member or this process has enough streams
+    res.on('close', () => hub.remove(id, client));
+    if (res.closed || req.destroyed) client.closed = true;
     // The first bytes go out only once the client is registered: nothing committed after the
     // client sees the stream open can be missed.
     await hub.add(id, client, from);

@@ -43,12 +43,27 @@ export async function login(config: Config, email: string, password: string) {
   return { memberId: m.id, accessToken, expiresIn: config.jwtTtlSeconds };
 }
 
-/** The bootstrap admin from ADMIN_EMAIL/ADMIN_PASSWORD; created once, kept an ADMIN. */
+export class AdminEmailTakenError extends Error {
+  override name = 'AdminEmailTakenError';
+}
+
+/**
+ * The bootstrap admin from ADMIN_EMAIL/ADMIN_PASSWORD: created once with that password, which it
+ * keeps in step with ADMIN_PASSWORD (a changed password replaces the old one). An account of that
+ * email that is not an ADMIN is never promoted: anybody could have signed up with the address
+ * before it became the admin's, so the process refuses to start instead.
+ */
 export async function ensureAdmin(config: Config): Promise<number> {
   const email = config.adminEmail.toLowerCase();
   const existing = await Member.findOne({ where: { email } });
   if (existing) {
-    if (existing.role !== 'ADMIN') await existing.update({ role: 'ADMIN' });
+    if (existing.role !== 'ADMIN')
+      throw new AdminEmailTakenError(
+        `ADMIN_EMAIL ${email} belongs to member ${existing.id}, who is not an ADMIN; it is not promoted. ` +
+          'Choose another ADMIN_EMAIL.',
+      );
+    if (!(await verifyPassword(config.adminPassword, existing.passwordHash)))
+      await existing.update({ passwordHash: await hashPassword(config.adminPassword) });
     return existing.id;
   }
   try {

@@ -33,23 +33,64 @@ export async function signAccessToken(
     .sign(await keyFor(secret));
 }
 
-// Pollers send the same token every few seconds: a verified token is remembered until it expires,
-// so the signature is checked once per token and process, not once per request.
-const verified = new Map<string, { identity: Identity; exp: number; secret: string }>();
-const MAX_REMEMBERED = 200_000;
+/** The longest token accepted: ours are about 200 characters; anything far longer is abuse. */
+export const MAX_TOKEN_LENGTH = 1024;
 
-/** Returns the identity of a valid token, or undefined for a missing, bad or expired one. */
+// A compact JWS of HS256 in its one canonical spelling: three base64url parts, no padding or
+// whitespace, and a 43-character signature whose last character carries no stray bits (32 bytes
+// are 256 of the 258 bits of 43 characters). Decoders accept the other spellings of the same
+// signature, so without this one valid token would be any number of distinct cache keys.
+const CANONICAL = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+
+/** True for a token string in the only form this service issues and accepts. */
+export function isCanonicalToken(token: string): boolean {
+  return token.length <= MAX_TOKEN_LENGTH && CANONICAL.test(token);
+}
+
+// Pollers send the same token every few seconds: a verified token is remembered until it expires,
+// so the signature is checked once per token and process, not once per request. The cache is
+// bounded by the characters it holds (oldest entries go first), whatever tokens arrive.
+const verified = new Map<string, { identity: Identity; exp: number; secret: string }>();
+let cacheLimitChars = 32 * 1024 * 1024;
+let cachedChars = 0;
+
+/** What the verified-token cache holds (tests and diagnostics). */
+export function verifiedTokenCache(): { entries: number; chars: number; limitChars: number } {
+  return { entries: verified.size, chars: cachedChars, limitChars: cacheLimitChars };
+}
+
+/** Tests only: a small limit shows the eviction without minting millions of tokens. */
+export function setVerifiedTokenCacheLimit(chars: number): void {
+  cacheLimitChars = chars;
+  evict();
+}
+
+function forget(token: string): void {
+  if (verified.delete(token)) cachedChars -= token.length;
+}
+
+function evict(): void {
+  for (const oldest of verified.keys()) {
+    if (cachedChars <= cacheLimitChars) break;
+    forget(oldest);
+  }
+}
+
+/** Returns the identity of a valid token, or undefined for a missing, bad, non-canonical or expired one. */
 export async function verifyAccessToken(secret: string, token: string): Promise<Identity | undefined> {
+  if (!isCanonicalToken(token)) return undefined;
   const hit = verified.get(token);
   if (hit && hit.secret === secret) {
     if (hit.exp * 1000 > Date.now()) return hit.identity;
-    verified.delete(token);
+    forget(token);
   }
   const identity = await verifyUncached(secret, token);
   if (!identity) return undefined;
   const clean = { memberId: identity.memberId, role: identity.role };
-  if (verified.size >= MAX_REMEMBERED) verified.clear();
+  forget(token);
   verified.set(token, { identity: clean, exp: identity.exp, secret });
+  cachedChars += token.length;
+  evict();
   return clean;
 }
 

@@ -1,4 +1,4 @@
-import { QueryTypes, Transaction } from 'sequelize';
+import { QueryTypes, Transaction, UniqueConstraintError } from 'sequelize';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
@@ -9,7 +9,11 @@ const name = z.string().trim().min(1).max(100);
 export const createPerformanceSchema = z.object({
   name: z.string().trim().min(1).max(200),
   place: z.string().trim().min(1).max(200),
-  showtime: z.iso.datetime({ offset: true }),
+  // MySQL's DATETIME holds years 1000 to 9999 in UTC: 9999-12-31T23:00:00-05:00 is in year 10000.
+  showtime: z.iso.datetime({ offset: true }).refine((v) => {
+    const year = new Date(v).getUTCFullYear();
+    return year >= 1000 && year <= 9999;
+  }, 'must fall between the years 1000 and 9999 in UTC'),
   admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
   grades: z
     .array(z.object({ name, price: z.number().min(0).max(9_999_999_999) }))
@@ -30,28 +34,46 @@ export const createPerformanceSchema = z.object({
 });
 export type CreatePerformance = z.infer<typeof createPerformanceSchema>;
 
+const LIST_TTL_MS = 1000;
+
+type ListItem = {
+  id: number;
+  name: string;
+  place: string;
+  showtime: string;
+  seatCount: number;
+  availableCount: number;
+};
+
 export type PerformanceInfo = { id: number; capacity: number; seatIds: ReadonlySet<number> };
+
+// Names and codes are unique the way the database compares them: case-insensitively.
+const fold = (s: string) => s.toLowerCase();
 
 /** Cross-field rules the schema cannot express: unique names and codes, grades that exist. */
 function crossCheck(body: CreatePerformance): FieldError[] {
   const errors: FieldError[] = [];
   const grades = new Set<string>();
   body.grades.forEach((g, i) => {
-    if (grades.has(g.name))
-      errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
-    grades.add(g.name);
+    if (grades.has(fold(g.name)))
+      errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice (case aside)` });
+    grades.add(fold(g.name));
   });
+  const exact = new Set(body.grades.map((g) => g.name));
   const zones = new Set<string>();
   const codes = new Set<string>();
   body.zones.forEach((z, i) => {
-    if (zones.has(z.name))
-      errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice` });
-    zones.add(z.name);
+    if (zones.has(fold(z.name)))
+      errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice (case aside)` });
+    zones.add(fold(z.name));
     z.seats.forEach((s, j) => {
-      if (codes.has(s.code))
-        errors.push({ path: `zones.${i}.seats.${j}.code`, message: `seat "${s.code}" is listed twice` });
-      codes.add(s.code);
-      if (!grades.has(s.grade))
+      if (codes.has(fold(s.code)))
+        errors.push({
+          path: `zones.${i}.seats.${j}.code`,
+          message: `seat "${s.code}" is listed twice (case aside)`,
+        });
+      codes.add(fold(s.code));
+      if (!exact.has(s.grade))
         errors.push({ path: `zones.${i}.seats.${j}.grade`, message: `grade "${s.grade}" is not in grades` });
     });
   });
@@ -72,7 +94,21 @@ export class Catalogue {
     const errors = crossCheck(body);
     if (errors.length) throw new ValidationError(errors);
     const sequelize = Performance.sequelize!;
-    const id = await sequelize.transaction(async (transaction: Transaction) => {
+    const id = await this.insert(sequelize, body).catch((err: unknown) => {
+      // What folding cannot foresee (accents the collation equates): still the client's mistake.
+      if (err instanceof UniqueConstraintError)
+        throw new ValidationError([{ path: 'zones', message: 'two names or seat codes collide' }]);
+      throw err;
+    });
+    this.listed = undefined;
+    // Registers the queue so that workers start serving it before the first request arrives.
+    await this.queues.get(id);
+    await this.queues.markFresh(id);
+    return { id };
+  }
+
+  private insert(sequelize: NonNullable<typeof Performance.sequelize>, body: CreatePerformance) {
+    return sequelize.transaction(async (transaction: Transaction) => {
       const p = await Performance.create(
         {
           name: body.name,
@@ -101,13 +137,29 @@ export class Catalogue {
       }
       return p.id;
     });
-    // Registers the queue so that workers start serving it before the first request arrives.
-    await this.queues.get(id);
-    await this.queues.markFresh(id);
-    return { id };
   }
 
-  async list() {
+  // The list is read by every visitor: one aggregation over the seats serves every call of the
+  // next second (and concurrent calls share the one in flight), not one per call.
+  private listed: { at: number; rows: Promise<ListItem[]> } | undefined;
+  /** How many times this process aggregated the seats for the list (tests read it). */
+  listAggregations = 0;
+
+  async list(): Promise<ListItem[]> {
+    const now = Date.now();
+    if (!this.listed || now - this.listed.at > LIST_TTL_MS) {
+      const rows = this.aggregate();
+      const entry = { at: now, rows };
+      this.listed = entry;
+      rows.catch(() => {
+        if (this.listed === entry) this.listed = undefined;
+      });
+    }
+    return this.listed.rows;
+  }
+
+  private async aggregate(): Promise<ListItem[]> {
+    this.listAggregations++;
     const rows = await Performance.sequelize!.query<{
       id: number;
       name: string;

@@ -66,6 +66,11 @@ export async function ensureDatabase(config: Config): Promise<void> {
     await admin.query(
       `CREATE DATABASE IF NOT EXISTS \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
     );
+  } catch (err) {
+    // A user of one database (not root, as in production) may not create databases: its database
+    // exists already, and connecting to it says so if not.
+    const code = (err as { parent?: { code?: string } }).parent?.code;
+    if (code !== 'ER_DBACCESS_DENIED_ERROR' && code !== 'ER_SPECIFIC_ACCESS_DENIED_ERROR') throw err;
   } finally {
     await admin.close();
   }

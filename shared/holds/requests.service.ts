@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { QueryTypes, UniqueConstraintError } from 'sequelize';
 import { z } from 'zod';
 import type { Config } from '../config.js';
@@ -12,6 +13,7 @@ import { duplicatedIds, queuePosition } from '../domain/holds.js';
 import type { QueueMarks } from '../queues/performance-queues.js';
 import { paymentAuthorizations, requestsEnqueued } from '../metrics.js';
 import type { RequestWaiter } from './request-waiter.js';
+import type { RedisClient } from '../redis.js';
 import type { HoldView, RequestView } from './views.js';
 
 export const idempotencyKeySchema = z
@@ -26,6 +28,9 @@ export const paymentSchema = z.object({
 });
 
 export type { HoldView, RequestView } from './views.js';
+
+/** The most one payment may carry: `payments.amount` is DECIMAL(12,2). */
+export const MAX_PAYMENT_AMOUNT = 9_999_999_999.99;
 
 /**
  * A 202's body; with a wait preference (`Prefer: wait=N`) and a request that became final within
@@ -58,6 +63,7 @@ export class SeatRequests {
     private readonly catalogue: Catalogue,
     private readonly payments: PaymentGateway,
     private readonly waiter: RequestWaiter,
+    private readonly redis: RedisClient,
   ) {
     this.rows = new HoldRequestRepository(HoldRequest.sequelize!);
   }
@@ -101,7 +107,12 @@ export class SeatRequests {
     return hold;
   }
 
-  /** Authorises the payment first, so a slow or declined payment never reaches the queue. */
+  /**
+   * Authorises the payment first, so a slow or declined payment never reaches the queue. Every
+   * authorisation ends captured or voided: the worker captures or voids what it applies, this
+   * function voids what it does not enqueue (a failed insert, a failed enqueue, a twin that won the
+   * key), and the sweeper voids what a crash in between leaves behind. One key authorises once.
+   */
   async confirm(
     memberId: number,
     hold: Hold,
@@ -119,45 +130,91 @@ export class SeatRequests {
       { type: QueryTypes.SELECT, replacements: [hold.id] },
     );
     const amount = Number(row?.amount ?? 0);
-    const auth = await this.payments.authorize({ amount, method: payment.method, token: payment.token });
-    if (!auth.ok) {
-      paymentAuthorizations.inc({ outcome: 'declined' });
-      throw new PaymentDeclinedError(auth.reason);
+    if (!(amount <= MAX_PAYMENT_AMOUNT))
+      throw new ValidationError(
+        [{ path: 'payment', message: `the amount ${amount} is more than one payment may carry` }],
+        'This hold costs more than one payment may carry; hold fewer seats.',
+      );
+    const claim = idempotencyKey ? await this.claimKey(memberId, idempotencyKey) : undefined;
+    if (idempotencyKey && !claim) {
+      // A concurrent confirm with this key is authorising: it, not this one, pays.
+      const twin = await this.findByKey(memberId, idempotencyKey);
+      if (twin) return this.replay(twin, 'confirm', hold.performanceId, { holdId: hold.id });
+      throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
     }
-    paymentAuthorizations.inc({ outcome: 'authorized' });
-    await Payment.create({
-      authorizationId: auth.authorizationId,
-      holdId: hold.id,
-      memberId,
-      amount,
-      method: payment.method,
-      status: 'authorized',
-    });
     try {
-      return await this.enqueue({
-        waitSeconds,
-        kind: 'confirm',
-        memberId,
-        performanceId: hold.performanceId,
-        holdId: hold.id,
-        payload: { holdId: hold.id, authorizationId: auth.authorizationId },
-        idempotencyKey,
-        job: (requestId) => ({
-          kind: 'confirm',
-          requestId,
-          performanceId: hold.performanceId,
-          memberId,
-          holdId: hold.id,
+      const auth = await this.payments.authorize({ amount, method: payment.method, token: payment.token });
+      if (!auth.ok) {
+        paymentAuthorizations.inc({ outcome: 'declined' });
+        throw new PaymentDeclinedError(auth.reason);
+      }
+      paymentAuthorizations.inc({ outcome: 'authorized' });
+      let out: Accepted & { replayed?: boolean };
+      try {
+        await Payment.create({
           authorizationId: auth.authorizationId,
-        }),
-      });
-    } catch (err) {
-      // Nothing was enqueued (or a concurrent twin won the key): the authorisation must not linger.
-      await Payment.update({ status: 'voided' }, { where: { authorizationId: auth.authorizationId } });
-      await this.payments.void(auth.authorizationId);
-      paymentAuthorizations.inc({ outcome: 'voided' });
-      throw err;
+          holdId: hold.id,
+          memberId,
+          amount,
+          method: payment.method,
+          status: 'authorized',
+        });
+        out = await this.enqueue({
+          waitSeconds,
+          kind: 'confirm',
+          memberId,
+          performanceId: hold.performanceId,
+          holdId: hold.id,
+          payload: { holdId: hold.id, authorizationId: auth.authorizationId },
+          idempotencyKey,
+          job: (requestId) => ({
+            kind: 'confirm',
+            requestId,
+            performanceId: hold.performanceId,
+            memberId,
+            holdId: hold.id,
+            authorizationId: auth.authorizationId,
+          }),
+        });
+      } catch (err) {
+        // Nothing was enqueued (or a concurrent twin won the key): the authorisation must not linger.
+        await this.voidUnused(auth.authorizationId);
+        throw err;
+      }
+      if (out.replayed) await this.voidUnused(auth.authorizationId);
+      delete out.replayed;
+      return out;
+    } finally {
+      await claim?.release();
     }
+  }
+
+  /**
+   * The gateway first (it is what holds the customer's money), then our row, each on its own: with
+   * MySQL down the void still happens, and the sweeper settles the row later.
+   */
+  private async voidUnused(authorizationId: string): Promise<void> {
+    await this.payments.void(authorizationId).then(
+      () => paymentAuthorizations.inc({ outcome: 'voided' }),
+      () => undefined, // Redis or the provider unreachable: the sweeper voids it
+    );
+    await Payment.update({ status: 'voided' }, { where: { authorizationId, status: 'authorized' } }).catch(
+      () => undefined,
+    );
+  }
+
+  /** One confirm at a time per (member, key): a second one does not authorise while the first does. */
+  private async claimKey(memberId: number, idempotencyKey: string) {
+    const key = `${this.config.keyPrefix}:confirm-key:${memberId}:${idempotencyKey}`;
+    const token = randomUUID();
+    const got = await this.redis.set(key, token, 'PX', 120_000, 'NX');
+    if (!got) return undefined;
+    return {
+      release: async () => {
+        if ((await this.redis.get(key).catch(() => null)) === token)
+          await this.redis.del(key).catch(() => undefined);
+      },
+    };
   }
 
   async release(memberId: number, hold: Hold, idempotencyKey?: string, waitSeconds = 0) {
@@ -183,11 +240,12 @@ export class SeatRequests {
     return this.rows.byKey(memberId, idempotencyKey);
   }
 
-  private async enqueue(e: Enqueue): Promise<Accepted> {
+  private async enqueue(e: Enqueue): Promise<Accepted & { replayed?: boolean }> {
     const waitMs = e.waitSeconds * 1000;
     if (e.idempotencyKey) {
       const existing = await this.findByKey(e.memberId, e.idempotencyKey);
-      if (existing) return this.replay(existing, e.kind, e.performanceId, e.payload);
+      if (existing)
+        return { ...(await this.replay(existing, e.kind, e.performanceId, e.payload)), replayed: true };
     }
     // The queue's marks are read alongside the insert: the position they give is never below the
     // true one (the marks only move up), and a missing epoch says Redis lost its state.
@@ -209,7 +267,7 @@ export class SeatRequests {
       if (!twin) throw err;
       if (e.kind === 'confirm')
         throw new ConflictError('idempotency-key-reused', 'A request with this key is in flight.');
-      return this.replay(twin, e.kind, e.performanceId, e.payload);
+      return { ...(await this.replay(twin, e.kind, e.performanceId, e.payload)), replayed: true };
     }
     // Listening starts before the job exists, so a fast commit's announcement cannot be missed.
     const wake = waitMs > 0 ? await this.waiter.arm(requestId, waitMs) : undefined;

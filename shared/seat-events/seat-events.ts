@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis.js';
 import { performanceTag } from '../redis.js';
 import type { Logger } from '../logger.js';
 import { seatEventsDelivered, sseClients } from '../metrics.js';
+import { TooManyStreamsError } from '../errors.js';
 
 export type SeatChange = { seq: number; seatId: number; status: SeatStatus };
 
@@ -35,10 +36,33 @@ export async function readSeatEvents(
 }
 
 export type SeatEventClient = {
+  memberId: number;
   lastSent: number;
   live: boolean;
   pending: SeatChange[];
+  /** Set once the client went away (possibly while it was being added). */
+  closed: boolean;
   write(chunk: string): void;
+  /** Bytes written but not yet taken by the client's connection. */
+  buffered(): number;
+  /** Ends the stream from our side (a client too slow to keep up). */
+  end(): void;
+};
+
+export type SeatEventLimits = {
+  /** The most events replayed to a reconnecting client; further behind, it is told to reload. */
+  maxReplay: number;
+  maxStreamsPerMember: number;
+  maxStreams: number;
+  /** A client with more than this many bytes waiting to be sent is dropped. */
+  maxBufferedBytes: number;
+};
+
+export const DEFAULT_SEAT_EVENT_LIMITS: SeatEventLimits = {
+  maxReplay: 1000,
+  maxStreamsPerMember: 5,
+  maxStreams: 10_000,
+  maxBufferedBytes: 256 * 1024,
 };
 
 type Room = { lastSeq: number; clients: Set<SeatEventClient>; chain: Promise<void>; ready: Promise<void> };
@@ -54,6 +78,8 @@ function format(e: SeatChange): string {
  */
 export class SeatEventHub {
   private readonly rooms = new Map<number, Room>();
+  private readonly perMember = new Map<number, number>();
+  private streams = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
 
@@ -62,6 +88,7 @@ export class SeatEventHub {
     private readonly keyPrefix: string,
     private readonly logger: Logger,
     heartbeatSeconds: number,
+    private readonly limits: SeatEventLimits = DEFAULT_SEAT_EVENT_LIMITS,
     catchUpMs = 2000,
   ) {
     subscriber.on('message', (channel: string, message: string) => {
@@ -74,43 +101,103 @@ export class SeatEventHub {
       for (const [id, room] of this.rooms) this.schedule(id, room, []);
     }, catchUpMs);
     this.heartbeat = setInterval(() => {
-      for (const room of this.rooms.values()) for (const c of room.clients) c.write(': keep-alive\n\n');
+      for (const [id, room] of this.rooms)
+        for (const c of [...room.clients]) this.write(id, c, ': keep-alive\n\n');
     }, heartbeatSeconds * 1000);
     this.timer.unref();
     this.heartbeat.unref();
   }
 
-  /** Adds a client; replays what it missed after `lastEventId` (if given) before live events. */
+  /** Streams open on this process (tests and diagnostics). */
+  get size(): number {
+    return this.streams;
+  }
+
+  /**
+   * Takes a stream slot for the member, or throws 429 when the member or this process has as many
+   * as allowed. Every admitted client is released by `remove` (also one that closed while added).
+   */
+  admit(client: SeatEventClient): void {
+    const mine = this.perMember.get(client.memberId) ?? 0;
+    if (mine >= this.limits.maxStreamsPerMember)
+      throw new TooManyStreamsError(
+        `At most ${this.limits.maxStreamsPerMember} event streams per member; close one first.`,
+      );
+    if (this.streams >= this.limits.maxStreams)
+      throw new TooManyStreamsError('This server has as many event streams as it serves; retry shortly.');
+    this.perMember.set(client.memberId, mine + 1);
+    this.streams++;
+    sseClients.inc();
+  }
+
+  /**
+   * Adds an admitted client; replays what it missed after `lastEventId` (if given) before live
+   * events. A client further behind than the replay bound gets a `reload` event instead (with the
+   * current id): it should read the seat map again.
+   */
   async add(performanceId: number, client: SeatEventClient, lastEventId: number | undefined): Promise<void> {
     const room = this.room(performanceId);
-    await room.ready;
+    try {
+      await room.ready;
+    } catch (err) {
+      this.release(client);
+      throw err;
+    }
+    // The client may have gone while the room subscribed: then it must not stay registered.
+    if (client.closed) return this.release(client);
     room.clients.add(client);
-    sseClients.inc();
     if (lastEventId === undefined) {
       client.lastSent = room.lastSeq;
+    } else if (room.lastSeq - lastEventId > this.limits.maxReplay) {
+      client.lastSent = room.lastSeq;
+      const data = JSON.stringify({ reason: 'too-far-behind', lastEventId: room.lastSeq });
+      this.write(performanceId, client, `id: ${room.lastSeq}\nevent: reload\ndata: ${data}\n\n`);
     } else {
       client.lastSent = lastEventId;
       for (;;) {
         const missed = await readSeatEvents(performanceId, client.lastSent);
-        this.send(client, missed);
-        if (missed.length < 1000) break;
+        this.send(performanceId, client, missed);
+        if (missed.length < 1000 || client.closed) break;
       }
     }
     client.live = true;
-    this.send(client, client.pending);
+    this.send(performanceId, client, client.pending);
     client.pending = [];
+    if (client.closed) this.remove(performanceId, client);
   }
 
   remove(performanceId: number, client: SeatEventClient): void {
+    client.closed = true;
     const room = this.rooms.get(performanceId);
     if (!room || !room.clients.delete(client)) return;
-    sseClients.dec();
+    this.release(client);
     if (room.clients.size === 0) {
       this.rooms.delete(performanceId);
       void this.subscriber
         .unsubscribe(seatEventsChannel(this.keyPrefix, performanceId))
         .catch(() => undefined);
     }
+  }
+
+  private release(client: SeatEventClient): void {
+    const mine = (this.perMember.get(client.memberId) ?? 1) - 1;
+    if (mine > 0) this.perMember.set(client.memberId, mine);
+    else this.perMember.delete(client.memberId);
+    this.streams--;
+    sseClients.dec();
+  }
+
+  /** Writes unless the client is too far behind in reading: a slow client is dropped, not buffered. */
+  private write(performanceId: number, client: SeatEventClient, chunk: string): boolean {
+    if (client.closed) return false;
+    if (client.buffered() > this.limits.maxBufferedBytes) {
+      this.logger.debug({ performanceId, memberId: client.memberId }, 'slow event-stream client dropped');
+      this.remove(performanceId, client);
+      client.end();
+      return false;
+    }
+    client.write(chunk);
+    return true;
   }
 
   close(): void {
@@ -151,28 +238,32 @@ export class SeatEventHub {
       let after = room.lastSeq;
       for (;;) {
         const missed = (await readSeatEvents(performanceId, after)).filter((e) => e.seq <= upTo);
-        this.broadcast(room, missed);
+        this.broadcast(performanceId, room, missed);
         if (missed.length < 1000) break;
         after = missed[missed.length - 1]!.seq;
       }
     }
-    this.broadcast(room, events);
+    this.broadcast(performanceId, room, events);
   }
 
-  private broadcast(room: Room, events: SeatChange[]): void {
+  private broadcast(performanceId: number, room: Room, events: SeatChange[]): void {
     const fresh = events.filter((e) => e.seq > room.lastSeq);
     if (!fresh.length) return;
     room.lastSeq = fresh[fresh.length - 1]!.seq;
-    for (const c of room.clients) {
-      if (c.live) this.send(c, fresh);
-      else c.pending.push(...fresh);
+    for (const c of [...room.clients]) {
+      if (c.live) this.send(performanceId, c, fresh);
+      else if (c.pending.length + fresh.length > this.limits.maxReplay) {
+        // Still replaying and already this far behind: it cannot catch up in bounded memory.
+        this.remove(performanceId, c);
+        c.end();
+      } else c.pending.push(...fresh);
     }
   }
 
-  private send(client: SeatEventClient, events: SeatChange[]): void {
+  private send(performanceId: number, client: SeatEventClient, events: SeatChange[]): void {
     const fresh = events.filter((e) => e.seq > client.lastSent);
     if (!fresh.length) return;
-    client.write(fresh.map(format).join(''));
+    if (!this.write(performanceId, client, fresh.map(format).join(''))) return;
     client.lastSent = fresh[fresh.length - 1]!.seq;
     seatEventsDelivered.inc(fresh.length);
   }

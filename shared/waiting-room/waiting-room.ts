@@ -127,7 +127,6 @@ type RawStatus = [string, string, number, string, number] | null;
 
 export class WaitingRoom {
   private readonly idleMs: number;
-  private activeMemo = new Map<number, number>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -191,10 +190,7 @@ export class WaitingRoom {
         String(this.idleMs),
       ])) as [number, number];
       admitted += n;
-      if (left === 0) {
-        await this.redis.srem(this.activeKey(), id);
-        this.activeMemo.delete(performanceId);
-      }
+      if (left === 0) await this.forgetIfEmpty(performanceId);
     }
     return admitted;
   }
@@ -209,11 +205,21 @@ export class WaitingRoom {
     return (await this.redis.smembers(this.activeKey())).map(Number);
   }
 
+  // Every join marks its room active after it entered the line (no per-process memo: another
+  // process's ticker may have forgotten the room since), so a room with anybody in it stays active.
   private async markActive(performanceId: number): Promise<void> {
-    const now = Date.now();
-    if ((this.activeMemo.get(performanceId) ?? 0) > now) return;
     await this.redis.sadd(this.activeKey(), String(performanceId));
-    this.activeMemo.set(performanceId, now + 5000);
+  }
+
+  /**
+   * The active set and a room live in different Cluster slots, so no script sees both. A join that
+   * lands between the ticker's "empty" and its removal is caught by looking again after removing:
+   * either that look sees the new member, or the join's own mark comes after the removal.
+   */
+  private async forgetIfEmpty(performanceId: number): Promise<void> {
+    await this.redis.srem(this.activeKey(), String(performanceId));
+    const { waiting, admitted } = await this.sizes(performanceId);
+    if (waiting + admitted > 0) await this.markActive(performanceId);
   }
 
   private toStatus(raw: RawStatus, capacity: number): WaitingStatus | null {

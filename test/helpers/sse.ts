@@ -3,6 +3,8 @@ export type SeatEvent = { id: number; seatId: number; status: string };
 /** A minimal event-stream reader over fetch (Node has no EventSource). */
 export class SseClient {
   readonly events: SeatEvent[] = [];
+  /** Events other than `seat` (such as `reload`), as sent. */
+  readonly others: { event: string; id?: string; data: string }[] = [];
   comments = 0;
   private readonly controller = new AbortController();
   private done: Promise<void> = Promise.resolve();
@@ -36,6 +38,13 @@ export class SseClient {
           if (fields.get('event') === 'seat') {
             const data = JSON.parse(fields.get('data')!) as { seatId: number; status: string };
             this.events.push({ id: Number(fields.get('id')), ...data });
+          } else if (fields.has('event')) {
+            const id = fields.get('id');
+            this.others.push({
+              event: fields.get('event')!,
+              ...(id !== undefined ? { id } : {}),
+              data: fields.get('data') ?? '',
+            });
           }
         }
       }

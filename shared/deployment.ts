@@ -1,0 +1,58 @@
+import { QueryTypes, type Sequelize } from 'sequelize';
+import type { Config } from './config.js';
+import type { RedisClient } from './redis.js';
+
+// A deployment is one database and the Redis state that goes with it. The database gets a random
+// id when it is created (migration 0004); every process reads it at start and:
+// - names its pub/sub channels with it (and the Redis database index, which pub/sub ignores), so
+//   two deployments on one Redis never hear each other's seat events or request completions;
+// - checks that the Redis keys under its KEY_PREFIX belong to this database (`<prefix>:deployment`),
+//   so a new database never runs with an old one's waiting rooms, queues and expiries.
+
+export class DeploymentMismatchError extends Error {
+  override name = 'DeploymentMismatchError';
+}
+
+export async function readDeploymentId(sequelize: Sequelize): Promise<string> {
+  const [row] = await sequelize.query<{ id: string }>('SELECT id FROM deployment WHERE singleton = 1', {
+    type: QueryTypes.SELECT,
+  });
+  if (!row) throw new Error('the database has no deployment id: run `npm run db:migrate`');
+  return row.id;
+}
+
+/** The Redis database index of REDIS_URL (0 when none is given, and always 0 on a Cluster). */
+export function redisDatabaseIndex(config: Config): number {
+  if (config.redisClusterNodes) return 0;
+  const m = /^rediss?:\/\/[^/]+\/(\d+)/.exec(config.redisUrl);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The prefix of this deployment's pub/sub channel names. */
+export function channelNamespace(config: Config, deploymentId: string): string {
+  return `${config.keyPrefix}:${deploymentId}:db${redisDatabaseIndex(config)}`;
+}
+
+export function deploymentKey(keyPrefix: string): string {
+  return `${keyPrefix}:deployment`;
+}
+
+/**
+ * Claims the Redis keys under the prefix for this database, or throws when they belong to another
+ * one (the database was dropped and created again, or two deployments share a prefix).
+ */
+export async function claimRedisKeys(
+  redis: RedisClient,
+  keyPrefix: string,
+  deploymentId: string,
+): Promise<void> {
+  const key = deploymentKey(keyPrefix);
+  await redis.set(key, deploymentId, 'NX');
+  const owner = await redis.get(key);
+  if (owner !== null && owner !== deploymentId)
+    throw new DeploymentMismatchError(
+      `the Redis keys under KEY_PREFIX "${keyPrefix}" belong to deployment ${owner}, but this database ` +
+        `is deployment ${deploymentId} (was it dropped and created again?). Run \`npm run reset\` to ` +
+        'empty both together, or give this deployment its own KEY_PREFIX.',
+    );
+}
