@@ -15,6 +15,7 @@ import { identityRoutes } from './routes/identity.routes.js';
 import { performanceRoutes } from './routes/performances.routes.js';
 import { waitingRoutes } from './routes/waiting.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
+import { adminRoutes } from './routes/admin.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
@@ -63,6 +64,7 @@ export function createApi(ctx: Context): Api {
   });
   app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
   app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
+  app.use('/api', adminRoutes(deps));
   app.use('/api', notFound);
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html' }));
   app.use(notFound);

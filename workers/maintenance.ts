@@ -5,7 +5,10 @@ import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
-import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/metrics.js';
+import { onScrape, queueDepth, queueLag, saleControls, waitingRoomMembers } from '../shared/metrics.js';
+import { oldestWaitingAgeMs } from '../shared/queues/queue-lag.js';
+import { SaleStateRepository } from '../shared/db/repositories/sale-state.repository.js';
+import { SaleControls } from '../shared/sales/sale-controls.service.js';
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
 export function startAdmissionTicker(ctx: Context): () => void {
@@ -15,7 +18,6 @@ export function startAdmissionTicker(ctx: Context): () => void {
     running = true;
     ctx.waitingRoom
       .tick()
-      .then((n) => n && admissions.inc(n))
       .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
       .finally(() => (running = false));
   }, ctx.config.admissionTickMs);
@@ -77,8 +79,16 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     await rows.setQueueSeqs(orphans.map((j, i) => [j.requestId, seqs[i]!]));
     requeued += orphans.length;
   }
+  await restoreSaleControls(ctx, ids);
   if (expiries || requeued) ctx.logger.info({ expiries, requeued }, 'sweeper re-queued work');
   return { expiries, requeued };
+}
+
+/** The sale controls' copy in Redis (waiting-room gate, queue pause) again, where Redis lost it. */
+async function restoreSaleControls(ctx: Context, ids: number[]): Promise<void> {
+  const lost: number[] = [];
+  for (const id of ids) if (!(await ctx.redis.exists(ctx.waitingRoom.keys(id)[7]!))) lost.push(id);
+  if (lost.length) await new SaleControls(ctx).applyAll(lost);
 }
 
 export function startSweeper(ctx: Context): () => void {
@@ -107,8 +117,30 @@ export function registerWorkerGauges(ctx: Context, performanceIds: () => number[
       waitingRoomMembers.set({ performance_id: String(id), state: 'admitted' }, s.admitted);
     }
   });
+  const offLag = onScrape(queueLag, async () => {
+    queueLag.reset();
+    for (const id of performanceIds()) {
+      const ms = await oldestWaitingAgeMs(ctx.redis, ctx.queues.keys(id));
+      queueLag.set({ performance_id: String(id) }, ms / 1000);
+    }
+  });
+  const rows = new SaleStateRepository(ctx.sequelize);
+  const offControls = onScrape(saleControls, async () => {
+    saleControls.reset();
+    const now = Date.now();
+    for (const c of await rows.controls(performanceIds())) {
+      const set = (control: string, v: number) =>
+        saleControls.set({ performance_id: String(c.id), control }, v);
+      set('admission_capacity', c.admissionCapacity ?? ctx.config.admissionCapacity);
+      set('admission_paused', Number(c.admissionPaused));
+      set('holds_paused', Number(c.holdsPaused));
+      set('admission_open', Number(!c.admissionPaused && (c.salesOpenAt?.getTime() ?? 0) <= now));
+    }
+  });
   return () => {
     offQueue();
     offRoom();
+    offLag();
+    offControls();
   };
 }
