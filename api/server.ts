@@ -16,6 +16,7 @@ import { performanceRoutes } from './routes/performances.routes.js';
 import { waitingRoutes } from './routes/waiting.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
 import { adminRoutes } from './routes/admin.routes.js';
+import { docsRoutes } from './openapi/docs.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
@@ -57,6 +58,7 @@ export function createApi(ctx: Context): Api {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
+  app.use(docsRoutes());
   app.use(admin.router);
   app.use('/api', (req, _res, next) => {
     ipLimiter.take(`ip:${req.ip ?? 'unknown'}`);

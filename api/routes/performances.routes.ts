@@ -8,7 +8,7 @@ import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 import type { SeatEventClient } from '../../shared/seat-events/seat-events.js';
 
-const lastEventId = z
+export const lastEventId = z
   .string()
   .regex(/^\d{1,15}$/)
   .transform(Number)
