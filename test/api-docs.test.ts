@@ -65,6 +65,10 @@ test('when the OpenAPI document is checked by an OpenAPI 3.1 validator, then it 
     await app.close();
   }
   t.truthy(paths['/admin/queues']?.['get'], 'bull-board is in the document');
+  const ids = Object.values(paths).flatMap((ops) =>
+    Object.values(ops).map((op) => (op as { operationId: string }).operationId),
+  );
+  t.is(new Set(ids).size, ids.length, 'operation ids are unique');
 });
 
 test('when the source answers a problem code, then the document lists it', async (t) => {
@@ -148,8 +152,18 @@ test('when static files, bull-board and the docs are served, then each has one s
   await stack.http('GET', '/admin/queues/api/queues', { token: admin });
   await stack.http('GET', '/docs/swagger-ui.css');
   await stack.http('GET', '/no-such-page');
+  await stack.http('GET', '/api/openapi.json');
+  await stack.http('GET', '/api/performances/1/waiting');
   const metric = await registry.getSingleMetric('http_request_duration_seconds')!.get();
   const routes = new Set(metric.values.map((v) => String(v.labels['route'])));
-  for (const label of ['static', '/admin/queues', '/docs', 'unmatched']) t.true(routes.has(label), label);
+  for (const label of [
+    'static',
+    '/admin/queues',
+    '/docs',
+    'unmatched',
+    '/api/openapi.json',
+    '/api/performances/:id/waiting',
+  ])
+    t.true(routes.has(label), label);
   for (const r of routes) t.regex(r, /^(static|unmatched|\/[\w/:.{}-]*)$/, `label ${r}`);
 });

@@ -13,7 +13,8 @@ export function routeLabel(req: Request, status: number): string {
     if (url === ui || url.startsWith(`${ui}/`) || url.startsWith(`${ui}?`)) return ui;
   const path: unknown = req.route?.path;
   // Express has reset req.baseUrl by now; every routed path of ours lives under /api.
-  if (typeof path === 'string') return `${url.startsWith('/api/') ? '/api' : ''}${path}`;
+  if (typeof path === 'string')
+    return `${url.startsWith('/api/') && !path.startsWith('/api/') ? '/api' : ''}${path}`;
   if (status === 404 || url.startsWith('/api/')) return 'unmatched';
   return req.method === 'GET' || req.method === 'HEAD' ? 'static' : 'unmatched';
 }

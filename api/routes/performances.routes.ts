@@ -29,7 +29,7 @@ export function performanceRoutes(deps: ApiDeps): Router {
   r.post('/performances', member, requireAdmin, async (req, res) => {
     const body = parse(createPerformanceSchema, req.body, 'body');
     const { id } = await ctx.catalogue.create(body);
-    await controls.apply(await controls.row(id)); // the opening time and capacity, before anyone joins
+    await controls.applyLatest(id); // the opening time and capacity, before anyone joins
     res.status(201).location(`/api/performances/${id}`).json({ id });
   });
 

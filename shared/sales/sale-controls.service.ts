@@ -3,6 +3,8 @@ import type { Context } from '../context.js';
 import { performanceNotFound } from '../catalogue/catalogue.service.js';
 import { SaleStateRepository, type SaleControlRow } from '../db/repositories/sale-state.repository.js';
 import { oldestWaitingAgeMs, waitingJobs } from '../queues/queue-lag.js';
+import { performanceTag } from '../redis.js';
+import { UnavailableError } from '../errors.js';
 
 export const saleControlsSchema = z
   .strictObject({
@@ -71,8 +73,7 @@ export class SaleControls {
           ? patch.salesOpenAt
           : new Date(patch.salesOpenAt),
     });
-    const row = await this.row(performanceId);
-    await this.apply(row);
+    const row = await this.applyLatest(performanceId);
     return { ...(await this.ctx.catalogue.get(performanceId)), ...this.controlsOf(row) };
   }
 
@@ -91,7 +92,28 @@ export class SaleControls {
   }
 
   async applyAll(performanceIds: readonly number[]): Promise<void> {
-    for (const row of await this.rows.controls(performanceIds)) await this.apply(row);
+    for (const id of performanceIds) await this.applyLatest(id);
+  }
+
+  /**
+   * Reads the controls from MySQL and applies them, one process at a time per performance: of two
+   * changes made side by side, the one applied last read both, so Redis never keeps the older.
+   */
+  async applyLatest(performanceId: number): Promise<SaleControlRow> {
+    const lock = `${this.ctx.config.keyPrefix}:${performanceTag(performanceId)}:controls-lock`;
+    const token = `${process.pid}:${Math.random()}`;
+    const deadline = Date.now() + 10_000;
+    while (!(await this.ctx.redis.set(lock, token, 'PX', 10_000, 'NX'))) {
+      if (Date.now() > deadline) throw new UnavailableError('The sale controls are busy; retry shortly.');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      const row = await this.row(performanceId);
+      await this.apply(row);
+      return row;
+    } finally {
+      if ((await this.ctx.redis.get(lock)) === token) await this.ctx.redis.del(lock);
+    }
   }
 
   /** The sale's live state for the admin page. */
