@@ -132,6 +132,45 @@ test.serial(
   },
 );
 
+test.serial(
+  "when Redis loses a paused performance's queue, then the restored queue is paused again and its requests wait",
+  async (t) => {
+    const { performanceId, seatIds } = await stack.performance(2);
+    const [m] = await stack.members(1);
+    await stack.admit(m!.token, performanceId);
+    await patch(performanceId, { holdsPaused: true });
+    const r = await stack.http<{ requestId: number }>('POST', `/api/performances/${performanceId}/holds`, {
+      token: m!.token,
+      body: { seatIds: [seatIds[0]] },
+    });
+    t.is(r.status, 202);
+    // Every Redis key of this performance's queue and waiting room goes, as in a loss of Redis data.
+    const p = stack.config.keyPrefix;
+    const keys = (
+      await Promise.all(
+        [
+          `${p}:q:{perf-${performanceId}}:*`,
+          `${p}:{perf-${performanceId}}:*`,
+          `${p}:wr:{perf-${performanceId}}:gate`,
+        ].map((pattern) => stack.ctx.redis.keys(pattern)),
+      )
+    ).flat();
+    t.true(keys.length > 3);
+    await stack.ctx.redis.del(...keys);
+    const k = stack.ctx.queues.keys(performanceId);
+    await eventually(async () => (await stack.ctx.redis.exists(k.epoch)) === 1, 20_000);
+    t.is(await stack.ctx.redis.hget(k.meta, 'paused'), '1', 'paused again');
+    const until = Date.now() + 1500;
+    while (Date.now() < until) {
+      const s = await stack.http('GET', `/api/requests/${r.body.requestId}`, { token: m!.token });
+      t.is(s.body['status'], 'queued', 'nothing applied while paused');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await patch(performanceId, { holdsPaused: false });
+    t.is((await stack.settle(m!.token, r.body.requestId))['status'], 'succeeded');
+  },
+);
+
 test.serial('when the admission capacity changes, then it applies within 2 s', async (t) => {
   const { performanceId } = await stack.performance(1, 1);
   const members = await stack.members(5);
