@@ -38,6 +38,7 @@ test('when an operator creates a performance on the admin page and drives its co
   page.on('pageerror', (e) => errors.push(e.message));
   try {
     await page.goto(`${stack.url}/`);
+    await page.screenshot({ path: path.join(shots, '0-main-page-link.png') });
     await page.getByTestId('admin-link').click();
     await page.getByTestId('admin-email').fill(stack.config.adminEmail);
     await page.getByTestId('admin-password').fill(stack.config.adminPassword);

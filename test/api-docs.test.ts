@@ -2,7 +2,7 @@ import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { chromium, type Browser, type BrowserContextOptions } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
 import { ROOT, Stack } from './helpers/stack.js';
 import { registry } from '../shared/metrics.js';
 
@@ -99,6 +99,12 @@ test('when the source answers a problem code, then the document lists it', async
   for (const code of listed) t.true(text.includes(`"${code}"`), `${code} appears on some route`);
 });
 
+/** With $ADMIN_SCREENSHOTS set, a screenshot there for people to look at. */
+async function screenshot(page: Page, file: string): Promise<void> {
+  const dir = process.env['ADMIN_SCREENSHOTS'];
+  if (dir) await page.screenshot({ path: path.join(dir, file) });
+}
+
 /** A browser page that records every request leaving for another host. */
 async function visit(url: string, options: BrowserContextOptions = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...options });
@@ -122,6 +128,7 @@ test('when /docs opens in Chromium, then the API document renders and nothing is
     await page.getByText('Ticketing API').first().waitFor();
     await page.locator('.opblock-summary-path', { hasText: '/api/performances/{id}' }).first().waitFor();
     t.true((await page.locator('.opblock').count()) >= 20, 'every operation is drawn');
+    await screenshot(page, 'docs.png');
     await page.waitForLoadState('networkidle');
     t.deepEqual(foreign, [], 'no request to another host');
     t.deepEqual(errors, []);
@@ -138,6 +145,10 @@ test('when bull-board opens in Chromium, then its queues carry their performance
   });
   try {
     await page.getByText(`${name} (#${performanceId})`).first().waitFor();
+    // The menu too, and its link opens the queue's page.
+    await page.getByText(`${name} · {perf-${performanceId}}`).first().click();
+    await page.getByRole('heading', { name: `${name} (#${performanceId})` }).waitFor();
+    await screenshot(page, 'bull-board.png');
     await page.waitForLoadState('networkidle');
     t.deepEqual(foreign, [], 'no request to another host');
     t.deepEqual(errors, []);

@@ -82,6 +82,8 @@ export function adminRouter(ctx: Context): { router: Router; close: () => void }
         new BullMQAdapter(await ctx.queues.get(p.id), {
           readOnlyMode: ctx.config.bullBoardReadOnly,
           displayName: `${p.name} (#${p.id})`,
+          // bull-board's menu shows prefix + queue name (and routes by it): no slash or query marks.
+          prefix: `${p.name.replace(/[/\\?#%]/g, '-')} · `,
           description: `Seat requests of performance ${p.id}, applied in order`,
         }),
       );
