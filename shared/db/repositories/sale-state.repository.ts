@@ -93,8 +93,10 @@ export class SaleStateRepository {
     const since = new Date(Date.now() - seconds * 1000);
     const [commits, sales] = await Promise.all([
       this.sequelize.query<{ n: number }>(
+        // Through ix_requests_performance_status: it reads every applied request of the performance
+        // (an index on processed_at would make the batches' updates deadlock with the API's inserts).
         `SELECT COUNT(*) AS n FROM hold_requests
-          WHERE performance_id = ? AND processed_at >= ?`,
+          WHERE performance_id = ? AND status IN ('succeeded', 'rejected') AND processed_at >= ?`,
         { type: QueryTypes.SELECT, replacements: [performanceId, since] },
       ),
       this.sequelize.query<{ n: number }>(
