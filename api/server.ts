@@ -15,6 +15,8 @@ import { identityRoutes } from './routes/identity.routes.js';
 import { performanceRoutes } from './routes/performances.routes.js';
 import { waitingRoutes } from './routes/waiting.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
+import { adminRoutes } from './routes/admin.routes.js';
+import { docsRoutes } from './openapi/docs.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
@@ -81,10 +83,12 @@ export function createApi(ctx: Context): Api {
     res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/admin', byIp);
+  app.use(docsRoutes());
   app.use(admin.router);
   app.use('/api', byIp);
   app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
   app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
+  app.use('/api', adminRoutes(deps));
   app.use('/api', notFound);
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html' }));
   app.use(notFound);

@@ -10,7 +10,9 @@ import { startWorkerProcess } from '../workers/main.js';
 
 await runProcess('start', async (config, logger, shutdown) => {
   await migrate(config, logger);
-  const workers = await startWorkerProcess(config);
+  // One process, one metrics registry: served once, on the API's /metrics (a second endpoint
+  // would serve every series twice).
+  const workers = await startWorkerProcess(config, { metrics: false });
   shutdown.add('workers', () => workers.close());
   const api = await startApiProcess(config);
   shutdown.add('api', () => api.close());
@@ -31,7 +33,8 @@ await runProcess('start', async (config, logger, shutdown) => {
     web client     ${base}/
     API            ${base}/api/performances
     queue admin    ${base}/admin/queues   (basic auth: ${config.adminEmail} / ${config.nodeEnv === 'production' ? '<ADMIN_PASSWORD>' : config.adminPassword})
-    metrics        ${base}/metrics  and  http://localhost:${config.workerMetricsPort}/metrics (workers)
+    metrics        ${base}/metrics   (API and workers)
+    sale controls  ${base}/admin.html   API docs  ${base}/docs
     demo member    ${demoEmail} / ${demoPassword}
     performances   ${performances.map((p) => `#${p.id} ${p.name}`).join(', ')}
   Ctrl-C stops it.

@@ -80,7 +80,22 @@ export const waitingRoomMembers = new Gauge({
 
 export const admissions = new Counter({
   name: 'waiting_room_admissions_total',
-  help: 'Members admitted from waiting rooms by the admission ticker',
+  help: 'Members admitted from waiting rooms, by what admitted them (a join, a leave, the ticker)',
+  labelNames: ['trigger'] as const,
+  registers: [registry],
+});
+
+export const queueLag = new Gauge({
+  name: 'seat_queue_oldest_waiting_seconds',
+  help: "Age of the oldest job waiting in a performance's queue (0 when none waits)",
+  labelNames: ['performance_id'] as const,
+  registers: [registry],
+});
+
+export const saleControls = new Gauge({
+  name: 'sale_control',
+  help: 'The sale controls of each performance: admission_capacity, admission_paused, holds_paused, admission_open (1 once salesOpenAt passed and not paused)',
+  labelNames: ['performance_id', 'control'] as const,
   registers: [registry],
 });
 

@@ -24,7 +24,7 @@ test('when the queue admin is opened, then only an ADMIN gets in and the board i
   const page = await stack.http('GET', '/admin/queues', { headers: { authorization: `Basic ${basic}` } });
   t.is(page.status, 200);
   t.regex(String(page.body), /<html/i);
-  const queues = await stack.http<{ queues: { name: string; readOnlyMode: boolean }[] }>(
+  const queues = await stack.http<{ queues: { name: string; displayName: string; readOnlyMode: boolean }[] }>(
     'GET',
     '/admin/queues/api/queues',
     {
@@ -32,8 +32,10 @@ test('when the queue admin is opened, then only an ADMIN gets in and the board i
     },
   );
   t.is(queues.status, 200);
-  const ours = queues.body.queues.find((q) => q.name === `{perf-${performanceId}}`);
+  // Shown by its performance's name (the queue's own name stays `{perf-N}`).
+  const ours = queues.body.queues.find((q) => q.name.endsWith(`{perf-${performanceId}}`));
   t.truthy(ours, 'the performance queue is on the board');
+  t.is(ours!.displayName, `test ${stack.config.keyPrefix} (#${performanceId})`);
   t.true(ours!.readOnlyMode);
 });
 

@@ -10,8 +10,13 @@ import {
   onScrape,
   paymentAuthorizations,
   queueDepth,
+  queueLag,
+  saleControls,
   waitingRoomMembers,
 } from '../shared/metrics.js';
+import { oldestWaitingAgeMs } from '../shared/queues/queue-lag.js';
+import { SaleStateRepository } from '../shared/db/repositories/sale-state.repository.js';
+import { SaleControls } from '../shared/sales/sale-controls.service.js';
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
 export function startAdmissionTicker(ctx: Context): () => void {
@@ -21,7 +26,6 @@ export function startAdmissionTicker(ctx: Context): () => void {
     running = true;
     ctx.waitingRoom
       .tick()
-      .then((n) => n && admissions.inc(n))
       .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
       .finally(() => (running = false));
   }, ctx.config.admissionTickMs);
@@ -84,6 +88,7 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     requeued += orphans.length;
   }
   const voided = await voidOrphanPayments(ctx, ids);
+  await restoreSaleControls(ctx, ids);
   if (expiries || requeued || voided)
     ctx.logger.info({ expiries, requeued, voided }, 'sweeper re-queued work');
   return { expiries, requeued, voided };
@@ -124,6 +129,13 @@ async function voidOrphanPayments(ctx: Context, performanceIds: number[]): Promi
   return voided;
 }
 
+/** The sale controls' copy in Redis (waiting-room gate, queue pause) again, where Redis lost it. */
+async function restoreSaleControls(ctx: Context, ids: number[]): Promise<void> {
+  const lost: number[] = [];
+  for (const id of ids) if (!(await ctx.redis.exists(ctx.waitingRoom.keys(id)[7]!))) lost.push(id);
+  if (lost.length) await new SaleControls(ctx).applyAll(lost);
+}
+
 export function startSweeper(ctx: Context): () => void {
   const timer = setInterval(() => {
     sweep(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'sweep failed'));
@@ -150,8 +162,30 @@ export function registerWorkerGauges(ctx: Context, performanceIds: () => number[
       waitingRoomMembers.set({ performance_id: String(id), state: 'admitted' }, s.admitted);
     }
   });
+  const offLag = onScrape(queueLag, async () => {
+    queueLag.reset();
+    for (const id of performanceIds()) {
+      const ms = await oldestWaitingAgeMs(ctx.redis, ctx.queues.keys(id));
+      queueLag.set({ performance_id: String(id) }, ms / 1000);
+    }
+  });
+  const rows = new SaleStateRepository(ctx.sequelize);
+  const offControls = onScrape(saleControls, async () => {
+    saleControls.reset();
+    const now = Date.now();
+    for (const c of await rows.controls(performanceIds())) {
+      const set = (control: string, v: number) =>
+        saleControls.set({ performance_id: String(c.id), control }, v);
+      set('admission_capacity', c.admissionCapacity ?? ctx.config.admissionCapacity);
+      set('admission_paused', Number(c.admissionPaused));
+      set('holds_paused', Number(c.holdsPaused));
+      set('admission_open', Number(!c.admissionPaused && (c.salesOpenAt?.getTime() ?? 0) <= now));
+    }
+  });
   return () => {
     offQueue();
     offRoom();
+    offLag();
+    offControls();
   };
 }

@@ -2,6 +2,7 @@ import { QueryTypes } from 'sequelize';
 import type { Context } from '../shared/context.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
+import { SaleControls } from '../shared/sales/sale-controls.service.js';
 
 /**
  * Rebuilds a performance's queue after Redis lost its state (a FLUSHALL, a restart without AOF):
@@ -19,6 +20,8 @@ export async function restoreQueue(
   if (!(await redis.set(k.restoring, String(process.pid), 'PX', 30_000, 'NX'))) return undefined;
   try {
     await queues.register(performanceId);
+    // The operator's controls first: a queue whose holds were paused stays paused once refilled.
+    await new SaleControls(ctx).applyLatest(performanceId);
     const floor = await sequelize.transaction(async (transaction) => {
       const [row] = await sequelize.query<{ appliedSeq: number }>(
         'SELECT applied_seq AS appliedSeq FROM performances WHERE id = ? FOR UPDATE',

@@ -7,6 +7,8 @@ import type { Context } from '../../shared/context.js';
 import { verifyAccessToken } from '../../shared/auth/tokens.js';
 import { bearerToken } from '../middlewares/auth.js';
 import { RateLimiter } from '../middlewares/rate-limit.js';
+import { SaleStateRepository } from '../../shared/db/repositories/sale-state.repository.js';
+import { localBullBoardUi } from './bull-board-ui.js';
 
 const BASE = '/admin/queues';
 
@@ -82,15 +84,23 @@ export function adminRouter(ctx: Context): { router: Router; close: () => void }
   const board = createBullBoard({
     queues: [],
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'Ticketing queues' } },
+    options: { uiConfig: { boardTitle: 'Ticketing queues' }, uiBasePath: localBullBoardUi() },
   });
   const shown = new Set<number>();
+  const rows = new SaleStateRepository(ctx.sequelize);
   const sync = async () => {
-    for (const id of await ctx.queues.registeredPerformanceIds()) {
-      if (shown.has(id)) continue;
-      shown.add(id);
+    const ids = (await ctx.queues.registeredPerformanceIds()).filter((id) => !shown.has(id));
+    // Queues read like the business: by their performance's name (queue names are `{perf-N}`).
+    for (const p of await rows.controls(ids)) {
+      shown.add(p.id);
       board.addQueue(
-        new BullMQAdapter(await ctx.queues.get(id), { readOnlyMode: ctx.config.bullBoardReadOnly }),
+        new BullMQAdapter(await ctx.queues.get(p.id), {
+          readOnlyMode: ctx.config.bullBoardReadOnly,
+          displayName: `${p.name} (#${p.id})`,
+          // bull-board's menu shows prefix + queue name (and routes by it): no slash or query marks.
+          prefix: `${p.name.replace(/[/\\?#%]/g, '-')} · `,
+          description: `Seat requests of performance ${p.id}, applied in order`,
+        }),
       );
     }
   };

@@ -1,7 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { httpRequestDuration } from '../../shared/metrics.js';
+
+/**
+ * A bounded set of route labels: the route template of our routes, one label per mounted UI
+ * (bull-board, the API docs) whatever its inner paths, `static` for the web client's files.
+ */
+export function routeLabel(req: Request, status: number): string {
+  const url = req.originalUrl;
+  for (const ui of ['/admin/queues', '/docs'])
+    if (url === ui || url.startsWith(`${ui}/`) || url.startsWith(`${ui}?`)) return ui;
+  const path: unknown = req.route?.path;
+  // Express has reset req.baseUrl by now; every routed path of ours lives under /api.
+  if (typeof path === 'string')
+    return `${url.startsWith('/api/') && !path.startsWith('/api/') ? '/api' : ''}${path}`;
+  if (status === 404 || url.startsWith('/api/')) return 'unmatched';
+  return req.method === 'GET' || req.method === 'HEAD' ? 'static' : 'unmatched';
+}
 
 /** A request id, a child logger and the latency histogram labelled by route template. */
 export function observe(logger: Logger): RequestHandler {
@@ -15,12 +31,7 @@ export function observe(logger: Logger): RequestHandler {
     res.on('finish', () => {
       // An event stream's duration is its connection's lifetime, not a latency.
       if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
-      // Express has reset req.baseUrl by now; every routed path of ours lives under /api.
-      const route = req.route?.path
-        ? `${req.originalUrl.startsWith('/api/') ? '/api' : ''}${String(req.route.path)}`
-        : req.path.startsWith('/admin')
-          ? '/admin'
-          : 'unmatched';
+      const route = routeLabel(req, res.statusCode);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       req.log?.debug(

@@ -6,9 +6,9 @@ import { parse } from '../middlewares/validate.js';
 import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
-const holdBody = z.object({ seatIds: z.array(z.number().int().positive()).min(1) });
-const confirmBody = z.object({ payment: paymentSchema });
-const waitQuery = z.object({
+export const holdBody = z.object({ seatIds: z.array(z.number().int().positive()).min(1) });
+export const confirmBody = z.object({ payment: paymentSchema });
+export const waitQuery = z.object({
   waitSeconds: z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'a number of seconds from 0 to 10')

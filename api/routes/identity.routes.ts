@@ -4,8 +4,11 @@ import { login, registerMember } from '../../shared/auth/identity.service.js';
 import { parse } from '../middlewares/validate.js';
 import type { ApiDeps } from '../deps.js';
 
-const credentials = z.object({ email: z.email().max(254), password: z.string().min(8).max(72) });
-const loginBody = z.object({ email: z.string().min(1).max(254), password: z.string().min(1).max(200) });
+export const credentials = z.object({ email: z.email().max(254), password: z.string().min(8).max(72) });
+export const loginBody = z.object({
+  email: z.string().min(1).max(254),
+  password: z.string().min(1).max(200),
+});
 
 export function identityRoutes({ ctx, credentials: limits }: ApiDeps): Router {
   const r = Router();

@@ -1,13 +1,14 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { createPerformanceSchema } from '../../shared/catalogue/catalogue.service.js';
+import { SaleControls } from '../../shared/sales/sale-controls.service.js';
 import { requireAdmin, who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
 import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 import type { SeatEventClient } from '../../shared/seat-events/seat-events.js';
 
-const lastEventId = z
+export const lastEventId = z
   .string()
   .regex(/^\d{1,15}$/)
   .transform(Number)
@@ -23,10 +24,12 @@ const tokenFromQuery: RequestHandler = (req, _res, next) => {
 export function performanceRoutes(deps: ApiDeps): Router {
   const { ctx, member, admitted, hub } = deps;
   const r = Router();
+  const controls = new SaleControls(ctx);
 
   r.post('/performances', member, requireAdmin, async (req, res) => {
     const body = parse(createPerformanceSchema, req.body, 'body');
     const { id } = await ctx.catalogue.create(body);
+    await controls.applyLatest(id); // the opening time and capacity, before anyone joins
     res.status(201).location(`/api/performances/${id}`).json({ id });
   });
 

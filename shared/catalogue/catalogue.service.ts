@@ -14,6 +14,7 @@ export const createPerformanceSchema = z.object({
     const year = new Date(v).getUTCFullYear();
     return year >= 1000 && year <= 9999;
   }, 'must fall between the years 1000 and 9999 in UTC'),
+  salesOpenAt: z.iso.datetime({ offset: true }).optional(),
   admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
   grades: z
     .array(z.object({ name, price: z.number().min(0).max(9_999_999_999) }))
@@ -115,6 +116,7 @@ export class Catalogue {
           place: body.place,
           showtime: new Date(body.showtime),
           admissionCapacity: body.admissionCapacity ?? null,
+          salesOpenAt: body.salesOpenAt ? new Date(body.salesOpenAt) : null,
         },
         { transaction },
       );
@@ -165,10 +167,11 @@ export class Catalogue {
       name: string;
       place: string;
       showtime: Date;
+      sales_open_at: Date | null;
       seatCount: number;
       availableCount: number;
     }>(
-      `SELECT p.id, p.name, p.place, p.showtime,
+      `SELECT p.id, p.name, p.place, p.showtime, p.sales_open_at,
               COUNT(s.id) AS seatCount, COALESCE(SUM(s.status = 'available'), 0) AS availableCount
          FROM performances p LEFT JOIN seats s ON s.performance_id = p.id
         GROUP BY p.id ORDER BY p.showtime, p.id`,
@@ -179,6 +182,7 @@ export class Catalogue {
       name: r.name,
       place: r.place,
       showtime: new Date(r.showtime).toISOString(),
+      salesOpenAt: r.sales_open_at ? new Date(r.sales_open_at).toISOString() : null,
       seatCount: Number(r.seatCount),
       availableCount: Number(r.availableCount),
     }));
@@ -196,6 +200,7 @@ export class Catalogue {
       name: p.name,
       place: p.place,
       showtime: p.showtime.toISOString(),
+      salesOpenAt: p.salesOpenAt?.toISOString() ?? null,
       admissionCapacity: p.admissionCapacity ?? this.config.admissionCapacity,
       maxSeatsPerMember: this.config.maxSeatsPerMember,
       grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis.js';
 import { performanceTag, defineScript, runScript } from '../redis.js';
+import { admissions } from '../metrics.js';
 
 // Redis key layout of the waiting room (owned here and nowhere else). All keys of one performance
 // share a hash tag, so every script below runs on one Redis Cluster slot:
@@ -10,6 +11,7 @@ import { performanceTag, defineScript, runScript } from '../redis.js';
 //   <p>:wr:{perf-N}:admits    LIST "ms:count" of recent admissions (for the measured rate)
 //   <p>:wr:{perf-N}:capacity  the performance's admission capacity
 //   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
+//   <p>:wr:{perf-N}:gate      HASH the operator's controls: opensAt (ms), paused (1), capacity
 //   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
 // A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
 
@@ -18,11 +20,18 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- The operator's gate (sale controls): nobody is admitted before opensAt or while paused, and a
+-- capacity set there overrides the one callers pass.
+local function gate_capacity(k, now, capacity)
+  local g = redis.call('HMGET', k.gate, 'opensAt', 'paused', 'capacity')
+  if g[2] == '1' or tonumber(g[1] or '0') > now then return 0 end
+  return tonumber(g[3] or '') or capacity
+end
 local function admit(k, now, capacity, idle)
   local expired = redis.call('ZRANGEBYSCORE', k.admitted, '-inf', now)
   for i = 1, #expired do redis.call('HDEL', k.tickets, expired[i]) end
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
-  local free = capacity - redis.call('ZCARD', k.admitted)
+  local free = gate_capacity(k, now, capacity) - redis.call('ZCARD', k.admitted)
   local n = 0
   if free > 0 then
     local popped = redis.call('ZPOPMIN', k.line, free)
@@ -63,20 +72,23 @@ local function status(k, member, now, idle, touch)
   local rank = redis.call('ZRANK', k.line, member)
   return {'waiting', ticket, rank + 1, '0', tonumber(redis.call('GET', k.rate) or '0')}
 end
-local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7]}
+local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7], gate = KEYS[8]}
 `;
 
 const JOIN = defineScript(`${ADMIT_FN}
 local member, capacity, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 redis.call('SET', k.capacity, capacity)
 local now = now_ms()
-admit(k, now, capacity, idle)
+local n = admit(k, now, capacity, idle)
 local deadline = redis.call('ZSCORE', k.admitted, member)
 if not deadline and not redis.call('ZSCORE', k.line, member) then
   redis.call('ZADD', k.line, redis.call('INCR', k.seq), member)
-  admit(k, now, capacity, idle)
+  n = n + admit(k, now, capacity, idle)
 end
-return status(k, member, now, idle, '1')
+-- The status, and how many members this call admitted (for the admissions counter).
+local st = status(k, member, now, idle, '1')
+if st then st[6] = n end
+return st
 `);
 
 const STATUS = defineScript(`${ADMIT_FN}
@@ -88,8 +100,7 @@ local member, idle = ARGV[1], tonumber(ARGV[2])
 local removed = redis.call('ZREM', k.line, member) + redis.call('ZREM', k.admitted, member)
 redis.call('HDEL', k.tickets, member)
 local capacity = tonumber(redis.call('GET', k.capacity) or '0')
-admit(k, now_ms(), capacity, idle)
-return removed
+return {removed, admit(k, now_ms(), capacity, idle)}
 `);
 
 // Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
@@ -123,7 +134,7 @@ export type WaitingStatus = {
   admittedUntil?: string;
 };
 
-type RawStatus = [string, string, number, string, number] | null;
+type RawStatus = [string, string, number, string, number, number?] | null;
 
 export class WaitingRoom {
   private readonly idleMs: number;
@@ -138,7 +149,9 @@ export class WaitingRoom {
 
   keys(performanceId: number): string[] {
     const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
-    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate'].map((s) => `${base}:${s}`);
+    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate', 'gate'].map(
+      (s) => `${base}:${s}`,
+    );
   }
 
   private activeKey(): string {
@@ -152,6 +165,7 @@ export class WaitingRoom {
       String(capacity),
       String(this.idleMs),
     ])) as RawStatus;
+    if (raw?.[5]) admissions.inc({ trigger: 'join' }, raw[5]);
     await this.markActive(performanceId);
     return this.toStatus(raw, capacity)!;
   }
@@ -167,10 +181,11 @@ export class WaitingRoom {
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const removed = (await runScript(this.redis, LEAVE, this.keys(performanceId), [
+    const [removed, admitted] = (await runScript(this.redis, LEAVE, this.keys(performanceId), [
       String(memberId),
       String(this.idleMs),
-    ])) as number;
+    ])) as [number, number];
+    if (admitted) admissions.inc({ trigger: 'leave' }, admitted);
     return removed > 0;
   }
 
@@ -190,9 +205,28 @@ export class WaitingRoom {
         String(this.idleMs),
       ])) as [number, number];
       admitted += n;
+      if (n) admissions.inc({ trigger: 'ticker' }, n);
       if (left === 0) await this.forgetIfEmpty(performanceId);
     }
     return admitted;
+  }
+
+  /** Writes the operator's gate (see ADMIT_FN); the ticker applies it within one tick. */
+  async setGate(
+    performanceId: number,
+    gate: { opensAt: Date | null; paused: boolean; capacity: number },
+  ): Promise<void> {
+    const key = this.keys(performanceId)[7]!;
+    await this.redis.hset(key, {
+      opensAt: String(gate.opensAt?.getTime() ?? 0),
+      paused: gate.paused ? '1' : '0',
+      capacity: String(gate.capacity),
+    });
+  }
+
+  /** Admissions over the last minute, as the ticker last measured them. */
+  async lastMinuteAdmissions(performanceId: number): Promise<number> {
+    return Number((await this.redis.get(this.keys(performanceId)[6]!)) ?? 0);
   }
 
   async sizes(performanceId: number): Promise<{ waiting: number; admitted: number }> {

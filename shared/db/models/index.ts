@@ -29,6 +29,9 @@ export class Performance extends Model<InferAttributes<Performance>, InferCreati
   declare place: string;
   declare showtime: Date;
   declare admissionCapacity: number | null;
+  declare salesOpenAt: CreationOptional<Date | null>;
+  declare admissionPaused: CreationOptional<boolean>;
+  declare holdsPaused: CreationOptional<boolean>;
   declare eventSeq: CreationOptional<number>;
   /** The fence: the last queue sequence applied for this performance. */
   declare appliedSeq: CreationOptional<number>;
@@ -148,6 +151,9 @@ export function initModels(sequelize: Sequelize): void {
       place: { type: DataTypes.STRING(200), allowNull: false },
       showtime: { type: DataTypes.DATE(3), allowNull: false },
       admissionCapacity: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
+      salesOpenAt: { type: DataTypes.DATE(3), allowNull: true },
+      admissionPaused: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      holdsPaused: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       eventSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       appliedSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       createdAt: createdAt(),

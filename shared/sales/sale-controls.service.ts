@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import type { Context } from '../context.js';
+import { performanceNotFound } from '../catalogue/catalogue.service.js';
+import { SaleStateRepository, type SaleControlRow } from '../db/repositories/sale-state.repository.js';
+import { oldestWaitingAgeMs, waitingJobs } from '../queues/queue-lag.js';
+import { performanceTag } from '../redis.js';
+import { UnavailableError } from '../errors.js';
+
+export const saleControlsSchema = z
+  .strictObject({
+    salesOpenAt: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .optional()
+      .describe('Nobody is admitted before this time; null opens the sale now.'),
+    admissionCapacity: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('Members admitted at once; applies within 2 s.'),
+    admissionPaused: z.boolean().optional().describe('While true nobody new is admitted.'),
+    holdsPaused: z
+      .boolean()
+      .optional()
+      .describe('While true requests are accepted and queued with positions, and nothing is applied.'),
+  })
+  .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' });
+export type SaleControlsPatch = z.infer<typeof saleControlsSchema>;
+
+export type Controls = {
+  salesOpenAt: string | null;
+  admissionCapacity: number;
+  admissionPaused: boolean;
+  holdsPaused: boolean;
+};
+
+/**
+ * The operator's levers of a sale. MySQL keeps them; each change is then carried to where the hot
+ * paths read it: the waiting room's gate (opening time, pause, capacity) and the performance
+ * queue's BullMQ pause (requests still queue with positions; nothing is applied until resumed).
+ */
+export class SaleControls {
+  private readonly rows: SaleStateRepository;
+
+  constructor(private readonly ctx: Context) {
+    this.rows = new SaleStateRepository(ctx.sequelize);
+  }
+
+  controlsOf(row: SaleControlRow): Controls {
+    return {
+      salesOpenAt: row.salesOpenAt?.toISOString() ?? null,
+      admissionCapacity: row.admissionCapacity ?? this.ctx.config.admissionCapacity,
+      admissionPaused: row.admissionPaused,
+      holdsPaused: row.holdsPaused,
+    };
+  }
+
+  async row(performanceId: number): Promise<SaleControlRow> {
+    const [row] = await this.rows.controls([performanceId]);
+    if (!row) throw performanceNotFound(performanceId);
+    return row;
+  }
+
+  /** Changes the controls named in `patch` and applies them; returns the performance with its controls. */
+  async update(performanceId: number, patch: SaleControlsPatch) {
+    await this.row(performanceId);
+    await this.rows.update(performanceId, {
+      ...patch,
+      salesOpenAt:
+        patch.salesOpenAt === undefined || patch.salesOpenAt === null
+          ? patch.salesOpenAt
+          : new Date(patch.salesOpenAt),
+    });
+    const row = await this.applyLatest(performanceId);
+    return { ...(await this.ctx.catalogue.get(performanceId)), ...this.controlsOf(row) };
+  }
+
+  /** Writes the controls to Redis. Idempotent: the sweeper re-applies them after Redis lost data. */
+  async apply(row: SaleControlRow): Promise<void> {
+    const c = this.controlsOf(row);
+    await this.ctx.waitingRoom.setGate(row.id, {
+      opensAt: row.salesOpenAt,
+      paused: c.admissionPaused,
+      capacity: c.admissionCapacity,
+    });
+    const queue = await this.ctx.queues.get(row.id);
+    const paused = (await this.ctx.redis.hexists(this.ctx.queues.keys(row.id).meta, 'paused')) === 1;
+    if (c.holdsPaused && !paused) await queue.pause();
+    else if (!c.holdsPaused && paused) await queue.resume();
+  }
+
+  async applyAll(performanceIds: readonly number[]): Promise<void> {
+    for (const id of performanceIds) await this.applyLatest(id);
+  }
+
+  /**
+   * Reads the controls from MySQL and applies them, one process at a time per performance: of two
+   * changes made side by side, the one applied last read both, so Redis never keeps the older.
+   */
+  async applyLatest(performanceId: number): Promise<SaleControlRow> {
+    const lock = `${this.ctx.config.keyPrefix}:${performanceTag(performanceId)}:controls-lock`;
+    const token = `${process.pid}:${Math.random()}`;
+    const deadline = Date.now() + 10_000;
+    while (!(await this.ctx.redis.set(lock, token, 'PX', 10_000, 'NX'))) {
+      if (Date.now() > deadline) throw new UnavailableError('The sale controls are busy; retry shortly.');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    try {
+      const row = await this.row(performanceId);
+      await this.apply(row);
+      return row;
+    } finally {
+      if ((await this.ctx.redis.get(lock)) === token) await this.ctx.redis.del(lock);
+    }
+  }
+
+  /** The sale's live state for the admin page. */
+  async live(performanceId: number) {
+    const row = await this.row(performanceId);
+    const keys = this.ctx.queues.keys(performanceId);
+    const [room, admittedLastMinute, holds, seats, recent, depth, lagMs, queuePaused] = await Promise.all([
+      this.ctx.waitingRoom.sizes(performanceId),
+      this.ctx.waitingRoom.lastMinuteAdmissions(performanceId),
+      this.rows.holdsByStatus(performanceId),
+      this.rows.seatsByStatus(performanceId),
+      this.rows.recent(performanceId, 60),
+      waitingJobs(this.ctx.redis, keys),
+      oldestWaitingAgeMs(this.ctx.redis, keys),
+      this.ctx.redis.hexists(keys.meta, 'paused'),
+    ]);
+    const opensAt = row.salesOpenAt?.getTime() ?? 0;
+    return {
+      id: row.id,
+      name: row.name,
+      at: new Date().toISOString(),
+      line: { waiting: room.waiting, admitted: room.admitted },
+      holds,
+      seats,
+      queue: { waiting: depth, oldestWaitingSeconds: lagMs / 1000, paused: queuePaused === 1 },
+      lastMinute: { admissions: admittedLastMinute, commits: recent.commits, sales: recent.sales },
+      controls: this.controlsOf(row),
+      admissionOpen: !row.admissionPaused && opensAt <= Date.now(),
+    };
+  }
+}
