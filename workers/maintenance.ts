@@ -6,7 +6,6 @@ import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
 import {
-  admissions,
   onScrape,
   paymentAuthorizations,
   queueDepth,

@@ -50,6 +50,21 @@ export class HoldRequestRepository {
     payload: string;
     holdId: number | null;
   }): Promise<number> {
+    // InnoDB may pick this insert as a deadlock victim against a batch updating requests of the
+    // same performance (gap locks on the status indexes); the statement was rolled back whole, so it
+    // is simply tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.insertOnce(r);
+      } catch (err) {
+        if (attempt >= 5 || !/Deadlock found|ER_LOCK_DEADLOCK/.test(String((err as Error)?.message)))
+          throw err;
+        await new Promise((resolve) => setTimeout(resolve, 5 * attempt));
+      }
+    }
+  }
+
+  private async insertOnce(r: Parameters<HoldRequestRepository['insert']>[0]): Promise<number> {
     const [id] = await this.sequelize.query(
       `INSERT INTO hold_requests (performance_id, member_id, kind, idempotency_key, payload, status, hold_id, created_at)
        VALUES (?, ?, ?, ?, ?, 'queued', ?, NOW(3))`,
