@@ -5,12 +5,14 @@ import { createSequelize, ensureDatabase } from './sequelize.js';
 import * as initial from './migrations/0001-initial.js';
 import * as batched from './migrations/0002-batched-commits.js';
 import * as claims from './migrations/0003-outbox-claims.js';
+import * as seatRows from './migrations/0005-seat-rows.js';
 
 // Migrations are listed in code (not globbed) so they work the same under tsx and in any bundle.
 const migrations = [
   { name: '0001-initial', ...initial },
   { name: '0002-batched-commits', ...batched },
   { name: '0003-outbox-claims', ...claims },
+  { name: '0005-seat-rows', ...seatRows },
 ];
 
 /**
