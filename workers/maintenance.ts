@@ -5,16 +5,23 @@ import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
+import { SeatStockRepository } from '../shared/db/repositories/seat-stock.repository.js';
 import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/metrics.js';
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
+/**
+ * Admission follows the seats: each tick counts, in MySQL, what the rooms' performances have left to
+ * sell (seat status changes only in a batch's commit, so the count is exact as of the last commit and
+ * needs no counter kept in step with batches, redone after-commit work or restored queues).
+ */
 export function startAdmissionTicker(ctx: Context): () => void {
+  const stock = new SeatStockRepository(ctx.sequelize);
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
     ctx.waitingRoom
-      .tick()
+      .tick((ids) => stock.states(ids))
       .then((n) => n && admissions.inc(n))
       .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
       .finally(() => (running = false));

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
 import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
+import type { StockState } from '../waiting-room/waiting-room.js';
 
 const name = z.string().trim().min(1).max(100);
 const rowSchema = z.object({
@@ -229,6 +230,12 @@ export class Catalogue {
       price: Number(r.price),
       ...(row === null ? {} : { row, number: Number(number) }),
     }));
+  }
+
+  /** What is left to sell, for the waiting room. */
+  async stockState(performanceId: number): Promise<StockState> {
+    const states = await new SeatStockRepository(Performance.sequelize!).states([performanceId]);
+    return states.get(performanceId)!;
   }
 
   /** The performance's admission capacity and seat ids; 404 performance-not-found if it does not exist. */

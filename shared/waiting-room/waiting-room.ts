@@ -10,6 +10,9 @@ import { performanceTag, defineScript, runScript } from '../redis.js';
 //   <p>:wr:{perf-N}:admits    LIST "ms:count" of recent admissions (for the measured rate)
 //   <p>:wr:{perf-N}:capacity  the performance's admission capacity
 //   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
+//   <p>:wr:{perf-N}:stock     what is left to sell: "open" (a seat is available), "none" (every unsold
+//                             seat is held) or "sold-out"; counted from MySQL by the ticker (or by
+//                             the API when missing). open/none live 3 s; sold-out is final.
 //   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
 // A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
 
@@ -24,7 +27,8 @@ local function admit(k, now, capacity, idle)
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
   local free = capacity - redis.call('ZCARD', k.admitted)
   local n = 0
-  if free > 0 then
+  -- Admission follows the seats: nobody new while none is available, nor once all are sold.
+  if free > 0 and redis.call('GET', k.stock) == 'open' then
     local popped = redis.call('ZPOPMIN', k.line, free)
     for i = 1, #popped, 2 do
       redis.call('ZADD', k.admitted, now + idle, popped[i])
@@ -49,6 +53,10 @@ local function admissions_last_minute(k, now)
   end
   return total
 end
+local function set_stock(k, stock)
+  if stock == 'sold-out' then redis.call('SET', k.stock, stock)
+  elseif stock ~= '' and redis.call('GET', k.stock) ~= 'sold-out' then redis.call('SET', k.stock, stock, 'PX', 3000) end
+end
 local function status(k, member, now, idle, touch)
   local deadline = redis.call('ZSCORE', k.admitted, member)
   if deadline and tonumber(deadline) > now then
@@ -60,18 +68,30 @@ local function status(k, member, now, idle, touch)
   end
   local ticket = redis.call('ZSCORE', k.line, member)
   if not ticket then return false end
+  if redis.call('GET', k.stock) == 'sold-out' then return {'sold-out', ticket, 0, '0', 0} end
   local rank = redis.call('ZRANK', k.line, member)
   return {'waiting', ticket, rank + 1, '0', tonumber(redis.call('GET', k.rate) or '0')}
 end
-local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7]}
+local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7], stock = KEYS[8]}
 `;
 
+// Without a known stock (ARGV[4] empty and none stored) it answers {'unknown'}: the caller counts
+// the seats and calls again with the count's verdict.
 const JOIN = defineScript(`${ADMIT_FN}
 local member, capacity, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local stock = redis.call('GET', k.stock)
+if not stock then
+  if ARGV[4] == '' then return {'unknown'} end
+  set_stock(k, ARGV[4])
+  stock = ARGV[4]
+end
 redis.call('SET', k.capacity, capacity)
 local now = now_ms()
 admit(k, now, capacity, idle)
 local deadline = redis.call('ZSCORE', k.admitted, member)
+if stock == 'sold-out' and not (deadline and tonumber(deadline) > now) then
+  return {'sold-out', redis.call('ZSCORE', k.line, member) or '0', 0, '0', 0}
+end
 if not deadline and not redis.call('ZSCORE', k.line, member) then
   redis.call('ZADD', k.line, redis.call('INCR', k.seq), member)
   admit(k, now, capacity, idle)
@@ -93,14 +113,23 @@ return removed
 `);
 
 // Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
+// ARGV[2] is the stock the ticker just counted.
 const TICK = defineScript(`${ADMIT_FN}
 local capacity = tonumber(redis.call('GET', k.capacity) or '0')
+set_stock(k, ARGV[2])
 local now = now_ms()
 local n = admit(k, now, capacity, tonumber(ARGV[1]))
 -- The measured rate is computed here, on the ticker, not on every status poll.
 redis.call('SET', k.rate, admissions_last_minute(k, now))
 local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
+-- A sold-out room needs no more ticks: its line only reads "sold-out" from now on.
+if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
 return {n, left}
+`);
+
+const SET_STOCK = defineScript(`${ADMIT_FN}
+set_stock(k, ARGV[1])
+return 1
 `);
 
 // Activity of an admitted member: pushes the idle deadline forward; 1 if admitted, else 0.
@@ -115,15 +144,18 @@ end
 return 0
 `);
 
+/** What is left to sell, as the waiting room needs it. */
+export type StockState = 'open' | 'none' | 'sold-out';
+
 export type WaitingStatus = {
-  status: 'waiting' | 'admitted';
+  status: 'waiting' | 'admitted' | 'sold-out';
   ticket: number;
   position: number;
   etaSeconds: number;
   admittedUntil?: string;
 };
 
-type RawStatus = [string, string, number, string, number] | null;
+type RawStatus = [string, string, number, string, number] | ['unknown'] | null;
 
 export class WaitingRoom {
   private readonly idleMs: number;
@@ -139,20 +171,34 @@ export class WaitingRoom {
 
   keys(performanceId: number): string[] {
     const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
-    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate'].map((s) => `${base}:${s}`);
+    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate', 'stock'].map(
+      (s) => `${base}:${s}`,
+    );
   }
 
   private activeKey(): string {
     return `${this.keyPrefix}:wr:active`;
   }
 
-  /** Idempotent: a repeat (a refresh, a new tab) returns the same ticket and never moves the member back. */
-  async join(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus> {
-    const raw = (await runScript(this.redis, JOIN, this.keys(performanceId), [
-      String(memberId),
-      String(capacity),
-      String(this.idleMs),
-    ])) as RawStatus;
+  /**
+   * Idempotent: a repeat (a refresh, a new tab) returns the same ticket and never moves the member back.
+   * `countStock` is asked only when the room does not know what is left to sell (a quiet room).
+   */
+  async join(
+    performanceId: number,
+    memberId: number,
+    capacity: number,
+    countStock: () => Promise<StockState>,
+  ): Promise<WaitingStatus> {
+    const run = (stock: string) =>
+      runScript(this.redis, JOIN, this.keys(performanceId), [
+        String(memberId),
+        String(capacity),
+        String(this.idleMs),
+        stock,
+      ]) as Promise<RawStatus>;
+    let raw = await run('');
+    if (raw?.[0] === 'unknown') raw = await run(await countStock());
     await this.markActive(performanceId);
     return this.toStatus(raw, capacity)!;
   }
@@ -165,6 +211,11 @@ export class WaitingRoom {
       '1',
     ])) as RawStatus;
     return this.toStatus(raw, capacity);
+  }
+
+  /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
+  async setStock(performanceId: number, stock: StockState): Promise<void> {
+    await runScript(this.redis, SET_STOCK, this.keys(performanceId), [stock]);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
@@ -181,14 +232,20 @@ export class WaitingRoom {
     return (await runScript(this.redis, TOUCH, [admitted], [String(memberId), String(this.idleMs)])) === 1;
   }
 
-  /** Admits whoever fits in every non-empty room; run on a timer so nobody has to poll. */
-  async tick(): Promise<number> {
+  /**
+   * Admits whoever fits in every non-empty room, as far as the seats allow; run on a timer so nobody
+   * has to poll. `countStock` says, for each room, what is left to sell.
+   */
+  async tick(countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>): Promise<number> {
     const ids = await this.redis.smembers(this.activeKey());
+    if (!ids.length) return 0;
+    const stocks = await countStock(ids.map(Number));
     let admitted = 0;
     for (const id of ids) {
       const performanceId = Number(id);
       const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [
         String(this.idleMs),
+        stocks.get(performanceId) ?? '',
       ])) as [number, number];
       admitted += n;
       if (left === 0) {
@@ -217,8 +274,10 @@ export class WaitingRoom {
   }
 
   private toStatus(raw: RawStatus, capacity: number): WaitingStatus | null {
-    if (!raw) return null;
-    const [status, ticket, position, deadline, perMinute] = raw;
+    if (!raw || raw[0] === 'unknown') return null;
+    const [status, ticket, position, deadline, perMinute] = raw as [string, string, number, string, number];
+    if (status === 'sold-out')
+      return { status: 'sold-out', ticket: Number(ticket), position: 0, etaSeconds: 0 };
     if (status === 'admitted')
       return {
         status: 'admitted',

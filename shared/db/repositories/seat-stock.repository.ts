@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { StockState } from '../../waiting-room/waiting-room.js';
 
 export type Stock = { seatCount: number; available: number; held: number; sold: number };
 
@@ -32,6 +33,28 @@ export class SeatStockRepository {
       if (r.status === 'available') s.available = n;
       else if (r.status === 'held') s.held = n;
       else if (r.status === 'sold') s.sold = n;
+    }
+    return out;
+  }
+
+  /**
+   * The waiting room's view of each performance: three index dives on (performance_id, status) each,
+   * however many seats it has (no count), so it can run on every tick and after every batch.
+   */
+  async states(performanceIds: number[]): Promise<Map<number, StockState>> {
+    const out = new Map<number, StockState>();
+    for (const id of performanceIds) {
+      const [row] = await this.sequelize.query<{
+        available: number | null;
+        unsold: number | null;
+        any: number | null;
+      }>(
+        `SELECT (SELECT 1 FROM seats WHERE performance_id = ? AND status = 'available' LIMIT 1) AS available,
+                (SELECT 1 FROM seats WHERE performance_id = ? AND status IN ('available', 'held') LIMIT 1) AS unsold,
+                (SELECT 1 FROM seats WHERE performance_id = ? LIMIT 1) AS \`any\``,
+        { type: QueryTypes.SELECT, replacements: [id, id, id] },
+      );
+      out.set(id, row?.available ? 'open' : row?.unsold || !row?.any ? 'none' : 'sold-out');
     }
     return out;
   }
