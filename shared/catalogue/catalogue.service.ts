@@ -146,6 +146,7 @@ export class Catalogue {
       seatCount: Number(r.seatCount),
       availableCount: Number(r.availableCount),
       soldOut: Number(r.seatCount) > 0 && Number(r.soldCount) === Number(r.seatCount),
+      currency: this.config.currency,
     }));
   }
 
@@ -167,6 +168,7 @@ export class Catalogue {
       showtime: p.showtime.toISOString(),
       admissionCapacity: p.admissionCapacity ?? this.config.admissionCapacity,
       maxSeatsPerMember: this.config.maxSeatsPerMember,
+      currency: this.config.currency,
       seatCount: stock.seatCount,
       availableCount: stock.available,
       heldCount: stock.held,
