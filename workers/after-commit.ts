@@ -4,7 +4,6 @@ import type { CommitWork } from '../shared/db/repositories/seat-commit.repositor
 import { publishSeatEvents } from '../shared/seat-events/seat-events.js';
 import { announcement } from '../shared/holds/request-waiter.js';
 import { requestDoneChannel } from '../shared/queues/names.js';
-import { SeatStockRepository } from '../shared/db/repositories/seat-stock.repository.js';
 
 /**
  * What a committed batch leaves to do, once per batch: one publish of its seat events, one
@@ -42,16 +41,14 @@ export async function performCommitWork(
     steps.push(['schedule expiries', () => queues.scheduleExpiries(performanceId, work.expiries)]);
   for (const a of work.capture) steps.push(['capture payment', () => payments.capture(a)]);
   for (const a of work.void) steps.push(['void payment', () => payments.void(a)]);
-  // Seats changed: the waiting room learns what is left to sell before any buyer's slot is given away,
-  // so nobody is admitted to a sale whose last seats this batch held or sold.
-  if (work.events.length || work.leave.length)
+  // Seats were taken: the waiting room stops admitting on a possibly stale "open" before any buyer's
+  // slot is given away; the admission ticker counts again (MySQL) and reopens within one tick.
+  const taken = work.events.some((e) => e.status !== 'available');
+  if (taken || work.leave.length)
     steps.push([
       'waiting room',
       async () => {
-        if (work.events.length) {
-          const states = await new SeatStockRepository(ctx.sequelize).states([performanceId]);
-          await waitingRoom.setStock(performanceId, states.get(performanceId)!);
-        }
+        if (taken) await waitingRoom.setStock(performanceId, 'none');
         await Promise.all(work.leave.map((m) => waitingRoom.leave(performanceId, m)));
       },
     ]);

@@ -10,9 +10,9 @@ import { admissions, onScrape, queueDepth, waitingRoomMembers } from '../shared/
 
 /** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
 /**
- * Admission follows the seats: each tick counts, in MySQL, what the rooms' performances have left to
- * sell (seat status changes only in a batch's commit, so the count is exact as of the last commit and
- * needs no counter kept in step with batches, redone after-commit work or restored queues).
+ * Admission follows the seats: each tick reads, in MySQL, what the rooms' performances have left to
+ * sell (seat status changes only in a batch's commit, so the reading is exact as of the last commit
+ * and needs no counter kept in step with batches, redone after-commit work or restored queues).
  */
 export function startAdmissionTicker(ctx: Context): () => void {
   const stock = new SeatStockRepository(ctx.sequelize);
