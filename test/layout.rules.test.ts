@@ -73,3 +73,11 @@ test('when a layout has more seats than a performance may have, then it is one e
   t.is(r.errors.length, 1);
   t.regex(r.errors[0]!.message, new RegExp(`at most ${MAX_SEATS_PER_PERFORMANCE}`));
 });
+
+test('when two zone names differ only by case, then the second is listed twice (as MySQL compares names)', (t) => {
+  const zone = (name: string) => ({ name, seats: [{ code: '1', grade: 'R' }] });
+  t.deepEqual(
+    expandLayout(['R'], [zone('North'), zone('north')]).errors.map((e) => e.path),
+    ['zones.1.name'],
+  );
+});

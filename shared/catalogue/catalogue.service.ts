@@ -50,13 +50,16 @@ export type PerformanceInfo = { id: number; capacity: number; seatIds: ReadonlyS
 /** Cross-field rules the schema cannot express: unique names and codes, grades that exist. */
 function crossCheck(body: CreatePerformance): { seats: SeatSpec[]; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const grades = new Set<string>();
+  const grades = new Set<string>(); // compared as MySQL's unique key compares them
   body.grades.forEach((g, i) => {
-    if (grades.has(g.name))
+    if (grades.has(g.name.toLowerCase()))
       errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
-    grades.add(g.name);
+    grades.add(g.name.toLowerCase());
   });
-  const layout = expandLayout([...grades], body.zones);
+  const layout = expandLayout(
+    body.grades.map((g) => g.name),
+    body.zones,
+  );
   return {
     seats: layout.seats,
     errors: [...errors, ...layout.errors],

@@ -48,8 +48,10 @@ export function expandLayout(
     return { seats: [], errors };
   }
   zones.forEach((z, i) => {
-    if (zoneNames.has(z.name)) add(`zones.${i}.name`, `zone "${z.name}" is listed twice`);
-    zoneNames.add(z.name);
+    // Zone names are compared as MySQL compares them (case-insensitive): a clear 400, not a duplicate key.
+    const key = z.name.toLowerCase();
+    if (zoneNames.has(key)) add(`zones.${i}.name`, `zone "${z.name}" is listed twice`);
+    zoneNames.add(key);
     const codes = new Set<string>();
     const before = seats.length;
     (z.rows ?? []).forEach((r, j) => {
