@@ -12,7 +12,8 @@ import { performanceTag, defineScript, runScript } from '../redis.js';
 //   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
 //   <p>:wr:{perf-N}:stock     what is left to sell: "open" (a seat is available), "none" (every unsold
 //                             seat is held) or "sold-out"; counted from MySQL by the ticker (or by
-//                             the API when missing). open/none live 3 s; sold-out is final.
+//                             the API on a join when missing). open/none live 3 s; sold-out is
+//                             final; missing admits (as before the room knew the inventory).
 //   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
 // A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
 
@@ -27,8 +28,10 @@ local function admit(k, now, capacity, idle)
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
   local free = capacity - redis.call('ZCARD', k.admitted)
   local n = 0
-  -- Admission follows the seats: nobody new while none is available, nor once all are sold.
-  if free > 0 and redis.call('GET', k.stock) == 'open' then
+  -- Admission follows the seats: nobody new while none is available, nor once all are sold. Unknown
+  -- (no tick for 3 s) admits: the count is refreshed by every tick, and a join counts when unknown.
+  local stock = redis.call('GET', k.stock)
+  if free > 0 and (not stock or stock == 'open') then
     local popped = redis.call('ZPOPMIN', k.line, free)
     for i = 1, #popped, 2 do
       redis.call('ZADD', k.admitted, now + idle, popped[i])
