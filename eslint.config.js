@@ -2,13 +2,50 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'api/public/**'] },
+  { ignores: ['node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The web client runs in the browser: its globals, and every file type-checked (// @ts-check).
+    files: ['api/public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'EventSource',
+          'AbortController',
+          'AbortSignal',
+          'DOMException',
+          'Intl',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'HTMLElement',
+          'HTMLButtonElement',
+          'HTMLInputElement',
+          'HTMLSelectElement',
+          'HTMLFormElement',
+          'SubmitEvent',
+          'EventListener',
+          'atob',
+          'FileReader',
+          'FormData',
+          'URLSearchParams',
+          'HTMLTextAreaElement',
+        ].map((g) => [g, 'readonly']),
+      ),
     },
   },
   {

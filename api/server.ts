@@ -1,4 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
+import compression from 'compression';
 import { fileURLToPath } from 'node:url';
 import type { Context } from '../shared/context.js';
 import { createRedis } from '../shared/redis.js';
@@ -19,6 +20,8 @@ import { adminRoutes } from './routes/admin.routes.js';
 import { docsRoutes } from './openapi/docs.routes.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
+
+export const JSON_TYPES = ['application/json', 'application/*+json'];
 
 export type Api = { app: Express; hub: SeatEventHub; close(): Promise<void> };
 
@@ -86,7 +89,22 @@ export function createApi(ctx: Context): Api {
   app.use(docsRoutes());
   app.use(admin.router);
   app.use('/api', byIp);
-  app.use('/api', express.json({ limit: '16kb', type: ['application/json', 'application/*+json'] }));
+  // 16 KiB for every body but the ADMIN's layout, which reads its own (up to 2 MiB) once the
+  // caller is known to be an ADMIN (performances.routes.ts).
+  const smallJson = express.json({ limit: '16kb', type: JSON_TYPES });
+  app.use('/api', (req, res, next) => {
+    if (req.method === 'POST' && req.path === '/performances') return next();
+    smallJson(req, res, next);
+  });
+  // Seat maps are large and repetitive; the event stream must not be buffered by the compressor.
+  app.use(
+    '/api',
+    compression({
+      filter: (req, res) =>
+        !String(res.getHeader('Content-Type') ?? '').startsWith('text/event-stream') &&
+        compression.filter(req, res),
+    }),
+  );
   app.use('/api', identityRoutes(deps), performanceRoutes(deps), waitingRoutes(deps), holdRoutes(deps));
   app.use('/api', adminRoutes(deps));
   app.use('/api', notFound);

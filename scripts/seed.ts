@@ -1,4 +1,5 @@
 // npm run seed -- --seats N --members M [--admission-capacity C]
+// The performance is a stadium layout: blocks of rows of 30 seats (see stadiumBody).
 // The last stdout line is JSON: {"performanceId":1,"seatIds":[...],"members":[{"id":1,"email":"..."}],"password":"..."}
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config.js';
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     name: { type: 'string' },
   },
 });
-const seats = count('seats', values.seats, 100, 50_000);
+const seats = count('seats', values.seats, 100, 100_000);
 const members = count('members', values.members, 10, 1_000_000);
 const capacity = values['admission-capacity']
   ? count('admission-capacity', values['admission-capacity'], 0, 1_000_000)
@@ -41,6 +42,7 @@ try {
   const password = 'password-1234';
   const perf = await seedPerformance(ctx.catalogue, seats, {
     name: values.name ?? `Seeded concert ${new Date().toISOString()}`,
+    layout: 'stadium',
     ...(capacity ? { admissionCapacity: capacity } : {}),
   });
   const seeded = await seedMembers(members, password);

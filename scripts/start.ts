@@ -25,7 +25,7 @@ await runProcess('start', async (config, logger, shutdown) => {
     if (!(err instanceof ConflictError)) throw err;
   }
   if ((await Performance.count()) === 0)
-    await seedPerformance(api.ctx.catalogue, 200, { name: 'Demo concert' });
+    await seedPerformance(api.ctx.catalogue, 1500, { name: 'Demo concert', layout: 'stadium' });
   const performances = await api.ctx.catalogue.list();
   const base = api.url.replace('127.0.0.1', 'localhost');
   console.log(`

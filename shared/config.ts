@@ -62,6 +62,10 @@ const schema = z
     ADMIN_PASSWORD: z.string().min(8).max(72).default(DEV_ADMIN_PASSWORD),
     HOLD_TTL_SECONDS: int(1, 86400).default(300),
     MAX_SEATS_PER_MEMBER: int(1, 100).default(4),
+    CURRENCY: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as KRW or EUR')
+      .default('KRW'),
     ADMISSION_CAPACITY: int(1, 1_000_000).default(100),
     ADMISSION_IDLE_SECONDS: int(1, 86400).default(60),
     ADMISSION_TICK_MS: int(50, 2000).default(500),
@@ -130,6 +134,8 @@ export type Config = Readonly<{
   adminPassword: string;
   holdTtlSeconds: number;
   maxSeatsPerMember: number;
+  /** ISO 4217 code of every price (clients format prices with it). */
+  currency: string;
   admissionCapacity: number;
   admissionIdleSeconds: number;
   admissionTickMs: number;
@@ -182,6 +188,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     adminPassword: c.ADMIN_PASSWORD,
     holdTtlSeconds: c.HOLD_TTL_SECONDS,
     maxSeatsPerMember: c.MAX_SEATS_PER_MEMBER,
+    currency: c.CURRENCY,
     admissionCapacity: c.ADMISSION_CAPACITY,
     admissionIdleSeconds: c.ADMISSION_IDLE_SECONDS,
     admissionTickMs: c.ADMISSION_TICK_MS,

@@ -169,15 +169,15 @@ test('when an admin creates a performance, then it is listed with its seats and 
   t.is((await stack.http('GET', '/api/performances/987654321')).body['code'], 'performance-not-found');
 
   const bad = structuredClone(body);
-  bad.zones[0]!.seats[0]!.grade = 'Nope';
-  bad.zones[1]!.seats[0]!.code = bad.zones[0]!.seats[1]!.code;
+  bad.zones[0]!.rows![0]!.grade = 'Nope';
+  bad.zones[1]!.seats = [{ code: 'B-3', grade: 'R' }]; // row B of zone B already has B-3
   const refused = await stack.http<{ errors: { path: string }[] }>('POST', '/api/performances', {
     token: admin,
     body: bad,
   });
   t.is(refused.status, 400);
   t.deepEqual(refused.body.errors.map((e) => e.path).sort(), [
-    'zones.0.seats.0.grade',
+    'zones.0.rows.0.grade',
     'zones.1.seats.0.code',
   ]);
   for (const broken of [

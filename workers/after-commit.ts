@@ -41,7 +41,17 @@ export async function performCommitWork(
     steps.push(['schedule expiries', () => queues.scheduleExpiries(performanceId, work.expiries)]);
   for (const a of work.capture) steps.push(['capture payment', () => payments.capture(a)]);
   for (const a of work.void) steps.push(['void payment', () => payments.void(a)]);
-  for (const m of work.leave) steps.push(['leave waiting room', () => waitingRoom.leave(performanceId, m)]);
+  // Seats were taken: the waiting room stops admitting on a possibly stale "open" before any buyer's
+  // slot is given away; the admission ticker counts again (MySQL) and reopens within one tick.
+  const taken = work.events.some((e) => e.status !== 'available');
+  if (taken || work.leave.length)
+    steps.push([
+      'waiting room',
+      async () => {
+        if (taken) await waitingRoom.setStock(performanceId, 'none');
+        await Promise.all(work.leave.map((m) => waitingRoom.leave(performanceId, m)));
+      },
+    ]);
   const results = await Promise.all(
     steps.map(async ([name, step]) => {
       for (let attempt = 1; attempt <= 5; attempt++) {

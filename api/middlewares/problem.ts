@@ -11,9 +11,14 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError('not-found', `No route for ${req.method} ${req.path}.`));
 };
 
-function fromBodyParser(err: { type?: string; status?: number }): AppError | undefined {
+function fromBodyParser(err: { type?: string; status?: number; limit?: number }): AppError | undefined {
   if (err.type === 'entity.too.large')
-    return new AppError(413, 'payload-too-large', 'Payload too large', 'The body may be at most 16 KiB.');
+    return new AppError(
+      413,
+      'payload-too-large',
+      'Payload too large',
+      `The body may be at most ${Math.round((err.limit ?? 16384) / 1024)} KiB.`,
+    );
   if (err.type === 'entity.parse.failed')
     return new AppError(400, 'malformed-json', 'Malformed JSON', 'The body is not valid JSON.');
   if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported')

@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { createPerformanceSchema } from '../../shared/catalogue/catalogue.service.js';
 import { SaleControls } from '../../shared/sales/sale-controls.service.js';
@@ -14,6 +14,14 @@ export const lastEventId = z
   .transform(Number)
   .optional();
 
+const seatsQuery = z.object({
+  zone: z
+    .string()
+    .regex(/^[1-9]\d{0,14}$/, 'a zone id')
+    .transform(Number)
+    .optional(),
+});
+
 // EventSource cannot send headers: a browser passes its token as ?access_token= on this route only.
 const tokenFromQuery: RequestHandler = (req, _res, next) => {
   const token = req.query['access_token'];
@@ -26,7 +34,9 @@ export function performanceRoutes(deps: ApiDeps): Router {
   const r = Router();
   const controls = new SaleControls(ctx);
 
-  r.post('/performances', member, requireAdmin, async (req, res) => {
+  // A stadium's layout is one call: this body may be up to 2 MiB, read only once the caller is an ADMIN.
+  const layoutJson = express.json({ limit: '2mb', type: ['application/json', 'application/*+json'] });
+  r.post('/performances', member, requireAdmin, layoutJson, async (req, res) => {
     const body = parse(createPerformanceSchema, req.body, 'body');
     const { id } = await ctx.catalogue.create(body);
     await controls.applyLatest(id); // the opening time and capacity, before anyone joins
@@ -43,8 +53,9 @@ export function performanceRoutes(deps: ApiDeps): Router {
 
   r.get('/performances/:id/seats', member, async (req, res) => {
     const id = pathId(req.params, 'id');
+    const { zone } = parse(seatsQuery, req.query, 'query');
     await admitted(id, who(req).memberId);
-    res.json(await ctx.catalogue.seats(id));
+    res.json(await ctx.catalogue.seats(id, zone));
   });
 
   // Server-sent events: every committed seat change, in commit order, replayable by Last-Event-ID.

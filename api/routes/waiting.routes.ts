@@ -10,7 +10,7 @@ export function waitingRoutes({ ctx, member }: ApiDeps): Router {
 
   r.post('/performances/:id/waiting', member, async (req, res) => {
     const { id, capacity } = await ctx.catalogue.info(pathId(req.params, 'id'));
-    res.json(await room.join(id, who(req).memberId, capacity));
+    res.json(await room.join(id, who(req).memberId, capacity, () => ctx.catalogue.stockState(id)));
   });
 
   r.get('/performances/:id/waiting', member, async (req, res) => {

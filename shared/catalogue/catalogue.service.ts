@@ -1,19 +1,37 @@
 import { QueryTypes, Transaction, UniqueConstraintError } from 'sequelize';
+import { expandLayout, MAX_SEATS_PER_PERFORMANCE, type SeatSpec } from '../domain/layout.js';
+import { isSoldOut, SeatStockRepository } from '../db/repositories/seat-stock.repository.js';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
 import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
+import type { StockState } from '../waiting-room/waiting-room.js';
 
 const name = z.string().trim().min(1).max(100);
+const rowSchema = z.object({
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(20)
+    .regex(/^[^\s-]+$/, 'a row name has no spaces or dashes'),
+  seats: z.number().int().min(1).max(1000),
+  grade: name,
+  start: z.number().int().min(0).max(1_000_000).optional(),
+});
+const seatSchema = z.object({ code: z.string().trim().min(1).max(50), grade: name });
 export const createPerformanceSchema = z.object({
   name: z.string().trim().min(1).max(200),
   place: z.string().trim().min(1).max(200),
   // MySQL's DATETIME holds years 1000 to 9999 in UTC: 9999-12-31T23:00:00-05:00 is in year 10000.
-  showtime: z.iso.datetime({ offset: true }).refine((v) => {
-    const year = new Date(v).getUTCFullYear();
-    return year >= 1000 && year <= 9999;
-  }, 'must fall between the years 1000 and 9999 in UTC'),
+  showtime: z.iso
+    .datetime({ offset: true })
+    .refine((v) => {
+      const year = new Date(v).getUTCFullYear();
+      return year >= 1000 && year <= 9999;
+    }, 'must fall between the years 1000 and 9999 in UTC')
+    .refine((s) => Date.parse(s) > Date.now(), 'the showtime is in the past'),
   salesOpenAt: z.iso.datetime({ offset: true }).optional(),
   admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
   grades: z
@@ -24,14 +42,12 @@ export const createPerformanceSchema = z.object({
     .array(
       z.object({
         name,
-        seats: z
-          .array(z.object({ code: z.string().trim().min(1).max(50), grade: name }))
-          .min(1)
-          .max(20_000),
+        seats: z.array(seatSchema).max(MAX_SEATS_PER_PERFORMANCE).optional(),
+        rows: z.array(rowSchema).max(10_000).optional(),
       }),
     )
     .min(1)
-    .max(200),
+    .max(500),
 });
 export type CreatePerformance = z.infer<typeof createPerformanceSchema>;
 
@@ -42,45 +58,35 @@ type ListItem = {
   name: string;
   place: string;
   showtime: string;
+  salesOpenAt: string | null;
   seatCount: number;
   availableCount: number;
+  soldOut: boolean;
+  currency: string;
 };
 
 export type PerformanceInfo = { id: number; capacity: number; seatIds: ReadonlySet<number> };
 
-// Names and codes are unique the way the database compares them: case-insensitively.
-const fold = (s: string) => s.toLowerCase();
-
 /** Cross-field rules the schema cannot express: unique names and codes, grades that exist. */
-function crossCheck(body: CreatePerformance): FieldError[] {
+function crossCheck(body: CreatePerformance): { seats: SeatSpec[]; errors: FieldError[] } {
   const errors: FieldError[] = [];
-  const grades = new Set<string>();
+  const grades = new Set<string>(); // compared as MySQL's unique key compares them
   body.grades.forEach((g, i) => {
-    if (grades.has(fold(g.name)))
-      errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice (case aside)` });
-    grades.add(fold(g.name));
+    if (grades.has(g.name.toLowerCase()))
+      errors.push({ path: `grades.${i}.name`, message: `grade "${g.name}" is listed twice` });
+    grades.add(g.name.toLowerCase());
   });
-  const exact = new Set(body.grades.map((g) => g.name));
-  const zones = new Set<string>();
-  const codes = new Set<string>();
-  body.zones.forEach((z, i) => {
-    if (zones.has(fold(z.name)))
-      errors.push({ path: `zones.${i}.name`, message: `zone "${z.name}" is listed twice (case aside)` });
-    zones.add(fold(z.name));
-    z.seats.forEach((s, j) => {
-      if (codes.has(fold(s.code)))
-        errors.push({
-          path: `zones.${i}.seats.${j}.code`,
-          message: `seat "${s.code}" is listed twice (case aside)`,
-        });
-      codes.add(fold(s.code));
-      if (!exact.has(s.grade))
-        errors.push({ path: `zones.${i}.seats.${j}.grade`, message: `grade "${s.grade}" is not in grades` });
-    });
-  });
-  if (codes.size > 50_000) errors.push({ path: 'zones', message: 'at most 50000 seats per performance' });
-  return errors;
+  const layout = expandLayout(
+    body.grades.map((g) => g.name),
+    body.zones,
+  );
+  return {
+    seats: layout.seats,
+    errors: [...errors, ...layout.errors],
+  };
 }
+
+const INSERT_CHUNK = 5000;
 
 export class Catalogue {
   // Performances and their seats never change after creation, so each process caches what it reads.
@@ -92,10 +98,10 @@ export class Catalogue {
   ) {}
 
   async create(body: CreatePerformance): Promise<{ id: number }> {
-    const errors = crossCheck(body);
+    const { seats, errors } = crossCheck(body);
     if (errors.length) throw new ValidationError(errors);
     const sequelize = Performance.sequelize!;
-    const id = await this.insert(sequelize, body).catch((err: unknown) => {
+    const id = await this.insert(sequelize, body, seats).catch((err: unknown) => {
       // What folding cannot foresee (accents the collation equates): still the client's mistake.
       if (err instanceof UniqueConstraintError)
         throw new ValidationError([{ path: 'zones', message: 'two names or seat codes collide' }]);
@@ -108,7 +114,11 @@ export class Catalogue {
     return { id };
   }
 
-  private insert(sequelize: NonNullable<typeof Performance.sequelize>, body: CreatePerformance) {
+  private insert(
+    sequelize: NonNullable<typeof Performance.sequelize>,
+    body: CreatePerformance,
+    seats: SeatSpec[],
+  ) {
     return sequelize.transaction(async (transaction: Transaction) => {
       const p = await Performance.create(
         {
@@ -125,15 +135,23 @@ export class Catalogue {
         { transaction },
       );
       const gradeIds = new Map(grades.map((g) => [g.name, g.id]));
-      for (const zone of body.zones) {
-        const z = await Zone.create({ performanceId: p.id, name: zone.name }, { transaction });
-        await Seat.bulkCreate(
-          zone.seats.map((s) => ({
-            performanceId: p.id,
-            zoneId: z.id,
-            gradeId: gradeIds.get(s.grade)!,
-            code: s.code,
-          })),
+      const zones = await Zone.bulkCreate(
+        body.zones.map((z) => ({ performanceId: p.id, name: z.name })),
+        { transaction },
+      );
+      // Multi-row INSERTs of a few thousand seats each: a stadium is a dozen statements.
+      for (let i = 0; i < seats.length; i += INSERT_CHUNK) {
+        const values = seats
+          .slice(i, i + INSERT_CHUNK)
+          .map(
+            (s) =>
+              `(${p.id},${zones[s.zone]!.id},${gradeIds.get(s.grade)!},${sequelize.escape(s.code)},${
+                s.row === null ? 'NULL' : sequelize.escape(s.row)
+              },${s.number ?? 'NULL'})`,
+          )
+          .join(',');
+        await sequelize.query(
+          `INSERT INTO seats (performance_id, zone_id, grade_id, code, \`row\`, number) VALUES ${values}`,
           { transaction },
         );
       }
@@ -170,9 +188,11 @@ export class Catalogue {
       sales_open_at: Date | null;
       seatCount: number;
       availableCount: number;
+      soldCount: number;
     }>(
       `SELECT p.id, p.name, p.place, p.showtime, p.sales_open_at,
-              COUNT(s.id) AS seatCount, COALESCE(SUM(s.status = 'available'), 0) AS availableCount
+              COUNT(s.id) AS seatCount, COALESCE(SUM(s.status = 'available'), 0) AS availableCount,
+              COALESCE(SUM(s.status = 'sold'), 0) AS soldCount
          FROM performances p LEFT JOIN seats s ON s.performance_id = p.id
         GROUP BY p.id ORDER BY p.showtime, p.id`,
       { type: QueryTypes.SELECT },
@@ -185,16 +205,22 @@ export class Catalogue {
       salesOpenAt: r.sales_open_at ? new Date(r.sales_open_at).toISOString() : null,
       seatCount: Number(r.seatCount),
       availableCount: Number(r.availableCount),
+      soldOut: Number(r.seatCount) > 0 && Number(r.soldCount) === Number(r.seatCount),
+      currency: this.config.currency,
     }));
   }
 
   async get(id: number) {
     const p = await Performance.findByPk(id);
     if (!p) throw performanceNotFound(id);
-    const [grades, zones] = await Promise.all([
+    const repo = new SeatStockRepository(Performance.sequelize!);
+    const [grades, zones, stocks, byZone] = await Promise.all([
       SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
       Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+      repo.counts([id]),
+      repo.byZone(id),
     ]);
+    const stock = stocks.get(id)!;
     return {
       id: p.id,
       name: p.name,
@@ -203,42 +229,76 @@ export class Catalogue {
       salesOpenAt: p.salesOpenAt?.toISOString() ?? null,
       admissionCapacity: p.admissionCapacity ?? this.config.admissionCapacity,
       maxSeatsPerMember: this.config.maxSeatsPerMember,
+      currency: this.config.currency,
+      seatCount: stock.seatCount,
+      availableCount: stock.available,
+      heldCount: stock.held,
+      soldCount: stock.sold,
+      soldOut: isSoldOut(stock),
       grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
-      zones: zones.map((z) => ({ id: z.id, name: z.name })),
+      zones: zones.map((z) => ({
+        id: z.id,
+        name: z.name,
+        seatCount: byZone.get(z.id)?.seatCount ?? 0,
+        availableCount: byZone.get(z.id)?.available ?? 0,
+      })),
     };
   }
 
   /**
-   * The seat map and the seat-event sequence it reflects, read in one snapshot: a client that
-   * streams events from `lastEventId` on misses nothing and applies nothing twice.
+   * The seat map (or one zone of it) and the seat-event sequence it reflects, read in one snapshot:
+   * a client that streams events from `lastEventId` on misses nothing and applies nothing twice.
    */
-  async seats(performanceId: number) {
+  async seats(performanceId: number, zoneId?: number) {
     await this.info(performanceId);
     return Performance.sequelize!.transaction(
       { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ },
       async (transaction) => {
         const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
-        const items = await this.seatRows(performanceId, transaction);
+        if (zoneId !== undefined) {
+          const zone = await Zone.findOne({ where: { id: zoneId, performanceId }, transaction });
+          if (!zone)
+            throw new NotFoundError('zone-not-found', `Performance ${performanceId} has no zone ${zoneId}.`);
+        }
+        const items = await this.seatRows(performanceId, zoneId, transaction);
         return { items, lastEventId: Number(p?.eventSeq ?? 0) };
       },
     );
   }
 
-  private async seatRows(performanceId: number, transaction: Transaction) {
+  private async seatRows(performanceId: number, zoneId: number | undefined, transaction: Transaction) {
     const rows = await Performance.sequelize!.query<{
       id: number;
       code: string;
       zone: string;
+      row: string | null;
+      number: number | null;
       grade: string;
       price: number;
       status: 'available' | 'held' | 'sold';
     }>(
-      `SELECT s.id, s.code, z.name AS zone, g.name AS grade, g.price, s.status
+      `SELECT s.id, s.code, z.name AS zone, s.\`row\`, s.number, g.name AS grade, g.price, s.status
          FROM seats s JOIN zones z ON z.id = s.zone_id JOIN seat_grades g ON g.id = s.grade_id
-        WHERE s.performance_id = ? ORDER BY s.id`,
-      { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
+        WHERE s.performance_id = ?${zoneId === undefined ? '' : ' AND s.zone_id = ?'} ORDER BY s.id`,
+      {
+        type: QueryTypes.SELECT,
+        replacements: zoneId === undefined ? [performanceId] : [performanceId, zoneId],
+        transaction,
+      },
     );
-    return rows.map((r) => ({ ...r, id: Number(r.id), price: Number(r.price) }));
+    // row and number only for seats in a row: a 60,000-seat map is sent to every admitted member.
+    return rows.map(({ row, number, ...r }) => ({
+      ...r,
+      id: Number(r.id),
+      price: Number(r.price),
+      ...(row === null ? {} : { row, number: Number(number) }),
+    }));
+  }
+
+  /** What is left to sell, for the waiting room. */
+  async stockState(performanceId: number): Promise<StockState> {
+    const states = await new SeatStockRepository(Performance.sequelize!).states([performanceId]);
+    return states.get(performanceId)!;
   }
 
   /** The performance's admission capacity and seat ids; 404 performance-not-found if it does not exist. */

@@ -6,6 +6,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as batched from './migrations/0002-batched-commits.js';
 import * as claims from './migrations/0003-outbox-claims.js';
 import * as security from './migrations/0004-security.js';
+import * as seatRows from './migrations/0005-seat-rows.js';
 import * as saleControls from './migrations/0006-sale-controls.js';
 
 // Migrations are listed in code (not globbed) so they work the same under tsx and in any bundle.
@@ -14,6 +15,7 @@ const migrations = [
   { name: '0002-batched-commits', ...batched },
   { name: '0003-outbox-claims', ...claims },
   { name: '0004-security', ...security },
+  { name: '0005-seat-rows', ...seatRows },
   { name: '0006-sale-controls', ...saleControls },
 ];
 

@@ -424,10 +424,14 @@ export class SeatRequests {
       seatId: number;
       performanceId: number;
       seatCode: string;
+      zone: string;
       price: number;
     }>(
-      `SELECT t.serial, t.seat_id AS seatId, t.performance_id AS performanceId, s.code AS seatCode, t.price
-         FROM tickets t JOIN seats s ON s.id = t.seat_id WHERE t.member_id = ? ORDER BY t.id`,
+      // zone: in a stadium a seat code (A-1) means nothing without its block.
+      `SELECT t.serial, t.seat_id AS seatId, t.performance_id AS performanceId, s.code AS seatCode, z.name AS zone,
+              t.price
+         FROM tickets t JOIN seats s ON s.id = t.seat_id JOIN zones z ON z.id = s.zone_id
+        WHERE t.member_id = ? ORDER BY t.id`,
       { type: QueryTypes.SELECT, replacements: [memberId] },
     );
     return rows.map((r) => ({

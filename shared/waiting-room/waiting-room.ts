@@ -12,6 +12,10 @@ import { admissions } from '../metrics.js';
 //   <p>:wr:{perf-N}:capacity  the performance's admission capacity
 //   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
 //   <p>:wr:{perf-N}:gate      HASH the operator's controls: opensAt (ms), paused (1), capacity
+//   <p>:wr:{perf-N}:stock     what is left to sell: "open" (a seat is available), "none" (every unsold
+//                             seat is held) or "sold-out"; counted from MySQL by the ticker (or by
+//                             the API on a join when missing). open/none live 3 s; sold-out is
+//                             final; missing admits (as before the room knew the inventory).
 //   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
 // A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
 
@@ -33,7 +37,10 @@ local function admit(k, now, capacity, idle)
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
   local free = gate_capacity(k, now, capacity) - redis.call('ZCARD', k.admitted)
   local n = 0
-  if free > 0 then
+  -- Admission follows the seats: nobody new while none is available, nor once all are sold. Unknown
+  -- (no tick for 3 s) admits: the count is refreshed by every tick, and a join counts when unknown.
+  local stock = redis.call('GET', k.stock)
+  if free > 0 and (not stock or stock == 'open') then
     local popped = redis.call('ZPOPMIN', k.line, free)
     for i = 1, #popped, 2 do
       redis.call('ZADD', k.admitted, now + idle, popped[i])
@@ -58,6 +65,10 @@ local function admissions_last_minute(k, now)
   end
   return total
 end
+local function set_stock(k, stock)
+  if stock == 'sold-out' then redis.call('SET', k.stock, stock)
+  elseif stock ~= '' and redis.call('GET', k.stock) ~= 'sold-out' then redis.call('SET', k.stock, stock, 'PX', 3000) end
+end
 local function status(k, member, now, idle, touch)
   local deadline = redis.call('ZSCORE', k.admitted, member)
   if deadline and tonumber(deadline) > now then
@@ -69,18 +80,30 @@ local function status(k, member, now, idle, touch)
   end
   local ticket = redis.call('ZSCORE', k.line, member)
   if not ticket then return false end
+  if redis.call('GET', k.stock) == 'sold-out' then return {'sold-out', ticket, 0, '0', 0} end
   local rank = redis.call('ZRANK', k.line, member)
   return {'waiting', ticket, rank + 1, '0', tonumber(redis.call('GET', k.rate) or '0')}
 end
-local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7], gate = KEYS[8]}
+local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7], gate = KEYS[8], stock = KEYS[9]}
 `;
 
+// Without a known stock (ARGV[4] empty and none stored) it answers {'unknown'}: the caller counts
+// the seats and calls again with the count's verdict.
 const JOIN = defineScript(`${ADMIT_FN}
 local member, capacity, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local stock = redis.call('GET', k.stock)
+if not stock then
+  if ARGV[4] == '' then return {'unknown'} end
+  set_stock(k, ARGV[4])
+  stock = ARGV[4]
+end
 redis.call('SET', k.capacity, capacity)
 local now = now_ms()
 local n = admit(k, now, capacity, idle)
 local deadline = redis.call('ZSCORE', k.admitted, member)
+if stock == 'sold-out' and not (deadline and tonumber(deadline) > now) then
+  return {'sold-out', redis.call('ZSCORE', k.line, member) or '0', 0, '0', 0}
+end
 if not deadline and not redis.call('ZSCORE', k.line, member) then
   redis.call('ZADD', k.line, redis.call('INCR', k.seq), member)
   n = n + admit(k, now, capacity, idle)
@@ -104,14 +127,23 @@ return {removed, admit(k, now_ms(), capacity, idle)}
 `);
 
 // Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
+// ARGV[2] is the stock the ticker just counted.
 const TICK = defineScript(`${ADMIT_FN}
 local capacity = tonumber(redis.call('GET', k.capacity) or '0')
+set_stock(k, ARGV[2])
 local now = now_ms()
 local n = admit(k, now, capacity, tonumber(ARGV[1]))
 -- The measured rate is computed here, on the ticker, not on every status poll.
 redis.call('SET', k.rate, admissions_last_minute(k, now))
 local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
+-- A sold-out room needs no more ticks: its line only reads "sold-out" from now on.
+if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
 return {n, left}
+`);
+
+const SET_STOCK = defineScript(`${ADMIT_FN}
+set_stock(k, ARGV[1])
+return 1
 `);
 
 // Activity of an admitted member: pushes the idle deadline forward; 1 if admitted, else 0.
@@ -126,15 +158,18 @@ end
 return 0
 `);
 
+/** What is left to sell, as the waiting room needs it. */
+export type StockState = 'open' | 'none' | 'sold-out';
+
 export type WaitingStatus = {
-  status: 'waiting' | 'admitted';
+  status: 'waiting' | 'admitted' | 'sold-out';
   ticket: number;
   position: number;
   etaSeconds: number;
   admittedUntil?: string;
 };
 
-type RawStatus = [string, string, number, string, number, number?] | null;
+type RawStatus = [string, string, number, string, number, number?] | ['unknown'] | null;
 
 export class WaitingRoom {
   private readonly idleMs: number;
@@ -149,7 +184,7 @@ export class WaitingRoom {
 
   keys(performanceId: number): string[] {
     const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
-    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate', 'gate'].map(
+    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate', 'gate', 'stock'].map(
       (s) => `${base}:${s}`,
     );
   }
@@ -158,13 +193,25 @@ export class WaitingRoom {
     return `${this.keyPrefix}:wr:active`;
   }
 
-  /** Idempotent: a repeat (a refresh, a new tab) returns the same ticket and never moves the member back. */
-  async join(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus> {
-    const raw = (await runScript(this.redis, JOIN, this.keys(performanceId), [
-      String(memberId),
-      String(capacity),
-      String(this.idleMs),
-    ])) as RawStatus;
+  /**
+   * Idempotent: a repeat (a refresh, a new tab) returns the same ticket and never moves the member back.
+   * `countStock` is asked only when the room does not know what is left to sell (a quiet room).
+   */
+  async join(
+    performanceId: number,
+    memberId: number,
+    capacity: number,
+    countStock: () => Promise<StockState>,
+  ): Promise<WaitingStatus> {
+    const run = (stock: string) =>
+      runScript(this.redis, JOIN, this.keys(performanceId), [
+        String(memberId),
+        String(capacity),
+        String(this.idleMs),
+        stock,
+      ]) as Promise<RawStatus>;
+    let raw = await run('');
+    if (raw?.[0] === 'unknown') raw = await run(await countStock());
     if (raw?.[5]) admissions.inc({ trigger: 'join' }, raw[5]);
     await this.markActive(performanceId);
     return this.toStatus(raw, capacity)!;
@@ -178,6 +225,11 @@ export class WaitingRoom {
       '1',
     ])) as RawStatus;
     return this.toStatus(raw, capacity);
+  }
+
+  /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
+  async setStock(performanceId: number, stock: StockState): Promise<void> {
+    await runScript(this.redis, SET_STOCK, this.keys(performanceId), [stock]);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
@@ -195,14 +247,20 @@ export class WaitingRoom {
     return (await runScript(this.redis, TOUCH, [admitted], [String(memberId), String(this.idleMs)])) === 1;
   }
 
-  /** Admits whoever fits in every non-empty room; run on a timer so nobody has to poll. */
-  async tick(): Promise<number> {
+  /**
+   * Admits whoever fits in every non-empty room, as far as the seats allow; run on a timer so nobody
+   * has to poll. `countStock` says, for each room, what is left to sell.
+   */
+  async tick(countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>): Promise<number> {
     const ids = await this.redis.smembers(this.activeKey());
+    if (!ids.length) return 0;
+    const stocks = await countStock(ids.map(Number));
     let admitted = 0;
     for (const id of ids) {
       const performanceId = Number(id);
       const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [
         String(this.idleMs),
+        stocks.get(performanceId) ?? '',
       ])) as [number, number];
       admitted += n;
       if (n) admissions.inc({ trigger: 'ticker' }, n);
@@ -257,8 +315,10 @@ export class WaitingRoom {
   }
 
   private toStatus(raw: RawStatus, capacity: number): WaitingStatus | null {
-    if (!raw) return null;
-    const [status, ticket, position, deadline, perMinute] = raw;
+    if (!raw || raw[0] === 'unknown') return null;
+    const [status, ticket, position, deadline, perMinute] = raw as [string, string, number, string, number];
+    if (status === 'sold-out')
+      return { status: 'sold-out', ticket: Number(ticket), position: 0, etaSeconds: 0 };
     if (status === 'admitted')
       return {
         status: 'admitted',

@@ -58,6 +58,8 @@ export class Seat extends Model<InferAttributes<Seat>, InferCreationAttributes<S
   declare zoneId: number;
   declare gradeId: number;
   declare code: string;
+  declare row: CreationOptional<string | null>;
+  declare number: CreationOptional<number | null>;
   declare status: CreationOptional<SeatStatus>;
   declare holdId: CreationOptional<number | null>;
 }
@@ -181,6 +183,8 @@ export function initModels(sequelize: Sequelize): void {
       zoneId: ref(),
       gradeId: ref(),
       code: { type: DataTypes.STRING(50), allowNull: false },
+      row: { type: DataTypes.STRING(20), allowNull: true },
+      number: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
       status: {
         type: DataTypes.ENUM('available', 'held', 'sold'),
         allowNull: false,
