@@ -4,7 +4,7 @@ import { idempotencyKeySchema } from '../../shared/holds/requests.service.js';
 import { saleControlsSchema } from '../../shared/sales/sale-controls.service.js';
 import { credentials, loginBody } from '../routes/identity.routes.js';
 import { confirmBody, holdBody, waitQuery } from '../routes/holds.routes.js';
-import { lastEventId } from '../routes/performances.routes.js';
+import { lastEventId, seatsQuery } from '../routes/performances.routes.js';
 import { idParam } from '../routes/params.js';
 
 // The OpenAPI 3.1 document (contract §5), built from the zod schemas the routes validate requests
@@ -38,6 +38,7 @@ export const PROBLEM_CODES: Record<string, { status: number; description: string
   'not-admitted': { status: 403, description: 'The member is not admitted from the waiting room.' },
   'not-found': { status: 404, description: 'No route for this method and path.' },
   'performance-not-found': { status: 404, description: 'No such performance.' },
+  'zone-not-found': { status: 404, description: 'The performance has no such zone.' },
   'not-in-line': { status: 404, description: 'The member is not in this waiting room.' },
   'hold-not-found': { status: 404, description: "No such hold of the member's." },
   'request-not-found': { status: 404, description: "No such request of the member's." },
@@ -325,8 +326,9 @@ const routes: Route[] = [
     method: 'get',
     path: '/api/performances/{id}/seats',
     tag: 'seats',
-    summary: 'The seat map',
+    summary: 'The seat map, or one zone of it (answers are compressed when the client accepts it)',
     auth: 'admitted',
+    query: seatsQuery,
     ok: {
       200: {
         description: 'Seats and the event sequence they reflect',
@@ -336,6 +338,8 @@ const routes: Route[] = [
               id: z.number().int(),
               code: z.string(),
               zone: z.string(),
+              row: z.string().optional(),
+              number: z.number().int().optional(),
               grade: z.string(),
               price: z.number(),
               status: z.enum(['available', 'held', 'sold']),
@@ -345,7 +349,7 @@ const routes: Route[] = [
         }),
       },
     },
-    problems: ['performance-not-found'],
+    problems: ['performance-not-found', 'zone-not-found', 'validation-failed'],
   },
   {
     method: 'get',

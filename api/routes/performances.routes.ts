@@ -14,7 +14,7 @@ export const lastEventId = z
   .transform(Number)
   .optional();
 
-const seatsQuery = z.object({
+export const seatsQuery = z.object({
   zone: z
     .string()
     .regex(/^[1-9]\d{0,14}$/, 'a zone id')
