@@ -1,3 +1,4 @@
+import { planBatch } from '../shared/domain/batch.js';
 import test from 'ava';
 import { ConfigError, parseConfig } from '../shared/config.js';
 import {
@@ -99,4 +100,36 @@ test('when positions and estimates are computed, then they follow the queue and 
   t.deepEqual(duplicatedIds([1, 2, 2, 3, 3, 3]), [2, 3]);
   t.is(estimateEtaSeconds(30, 60, 100, 60), 30, '60 admissions a minute: one a second');
   t.is(estimateEtaSeconds(250, 0, 100, 60), 180, 'nothing measured yet: whole idle periods');
+});
+
+test('when one request has two jobs in a batch (a re-queue raced its original), then only the first decides it', (t) => {
+  const plan = planBatch(
+    [
+      { seq: 1, kind: 'hold', requestId: 10, memberId: 1, seatIds: [100] },
+      { seq: 2, kind: 'hold', requestId: 10, memberId: 1, seatIds: [100] },
+      { seq: 3, kind: 'hold', requestId: 11, memberId: 2, seatIds: [100] },
+    ],
+    {
+      now: new Date('2030-01-01T00:00:00Z'),
+      holdTtlSeconds: 300,
+      maxSeatsPerMember: 4,
+      requests: new Map([
+        [10, { status: 'queued', createdAt: new Date('2029-12-31T23:59:00Z') }],
+        [11, { status: 'queued', createdAt: new Date('2029-12-31T23:59:01Z') }],
+      ]),
+      seats: new Map([[100, 'available']]),
+      memberSeats: new Map(),
+      holds: new Map(),
+      payments: new Map(),
+    },
+  );
+  t.deepEqual(
+    plan.results.map((r) => [r.seq, r.requestId, r.outcome]),
+    [
+      [1, 10, 'succeeded'],
+      [2, 10, 'duplicate'],
+      [3, 11, 'seat-unavailable'],
+    ],
+  );
+  t.is(plan.newHolds.length, 1);
 });

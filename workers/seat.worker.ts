@@ -103,8 +103,12 @@ export class SeatWorkers {
     }
     for (const id of this.workers.keys()) {
       if (this.closing) return;
+      // The fence first, then Redis: the id counter only grows, so a counter read after the fence
+      // that is below it means Redis lost the queue (read the other way round, a batch committed in
+      // between would look like a loss and trigger a needless restore).
+      const fence = await this.repository.fence(id);
       const h = await this.ctx.queues.health(id);
-      if (h.epoch && h.concurrency && h.lastId >= (await this.repository.fence(id))) continue;
+      if (h.epoch && h.concurrency && h.lastId >= fence) continue;
       const restored = await restoreQueue(this.ctx, id);
       if (restored)
         this.ctx.logger.warn({ performanceId: id, ...restored }, 'queue restored after Redis lost its state');

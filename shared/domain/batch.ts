@@ -88,6 +88,7 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
   const memberSeats = new Map(s.memberSeats);
   const holds = new Map([...s.holds].map(([id, h]) => [id, { ...h }]));
   const payments = new Map(s.payments);
+  const decided = new Set<number>();
   const plan: BatchPlan = {
     results: [],
     newHolds: [],
@@ -135,13 +136,16 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
     }
     const base = { seq: job.seq, kind: job.kind, requestId: job.requestId };
     const request = s.requests.get(job.requestId);
-    if (!request || request.status !== 'queued') {
+    // A request decided earlier in this batch (two jobs of one request: a re-queue that raced its
+    // original) is as final as one decided in an earlier batch.
+    if (!request || request.status !== 'queued' || decided.has(job.requestId)) {
       // Gone (nothing to answer) or applied already (the job ran twice): change nothing. A confirm
       // whose request is gone must not leave its authorisation open.
       if (!request && job.kind === 'confirm') voidPayment(job.authorizationId);
       plan.results.push({ ...base, outcome: request ? 'duplicate' : 'skipped' });
       continue;
     }
+    decided.add(job.requestId);
     if (job.kind === 'hold') {
       const asked = job.seatIds.flatMap((id) => {
         const status = seats.get(id);
