@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runOnsale, type OnsaleOptions } from './onsale/simulate.js';
+import { stopAll } from './lib/processes.js';
 
 function fail(message: string): never {
   console.error(`load: ${message}`);
@@ -40,7 +41,7 @@ try {
       out: { type: 'string', default: 'onsale-report' },
       url: { type: 'string' },
       ramp: { type: 'string' },
-      capacity: { type: 'string', default: '500' },
+      capacity: { type: 'string', default: '100' },
       'hold-ttl': { type: 'string', default: '10' },
       'decline-rate': { type: 'string', default: '0.1' },
     },
@@ -79,6 +80,12 @@ const options: OnsaleOptions = {
 };
 
 const children: ChildProcess[] = [];
+// Ctrl-C stops the service it started too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.error(`\nload: ${signal}, stopping`);
+    void stopAll(children).finally(() => process.exit(130));
+  });
 const ok = await runOnsale(options, children);
 // Leave time for stdout to flush when piped.
 await sleep(50);

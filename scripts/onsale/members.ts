@@ -185,39 +185,48 @@ export class Members {
     const sale = this.sale;
     const hot = Math.random() < sale.hotShare;
     let hold: { id: number; seatIds: number[] } | undefined;
-    // While every unsold seat is held, wait (bounded) for one to come back; then up to 8 reads of
-    // the map and 3 hold attempts.
+    // While every unsold seat is held, wait (bounded) for one to come back. The map read stays on
+    // screen (a real client keeps it live from the event stream): a seat lost in a race is marked
+    // taken and another chosen from it; the map is read again only when it shows nothing free.
+    // At most 6 reads and 3 hold attempts.
     const patientUntil = Date.now() + sale.patienceMs;
     let tries = 0;
-    for (let reads = 0; reads < 8 && tries < 3 && !hold && !this.over() && !sale.soldOut;) {
+    let reads = 0;
+    let items: Seat[] = [];
+    let zone = hot ? sale.zones[0]! : sale.zones[Math.floor(Math.random() * sale.zones.length)]!;
+    while (reads < 6 && tries < 3 && !hold && !this.over() && !sale.soldOut) {
       if (sale.noneAvailable) {
         if (Date.now() > patientUntil) break;
         await sleep(1000);
         continue;
       }
-      const attempt = reads++;
-      const zone =
-        hot && attempt === 0 ? sale.zones[0]! : sale.zones[Math.floor(Math.random() * sale.zones.length)]!;
-      const map = await this.call(
-        'seats',
-        base,
-        'GET',
-        `/api/performances/${sale.performanceId}/seats?zone=${zone.id}`,
-        token,
-      );
-      if (map.status !== 200) continue;
-      // A build without the zone filter answers the whole map: keep the zone's seats.
-      const items = (map.body['items'] ?? []) as Seat[];
       let free = items.filter((s) => s.zone === zone.name && s.status === 'available');
       if (!free.length) {
-        // The whole map came back: choose from another zone without reading it again.
-        const other =
-          items.find((s) => s.status === 'available' && Math.random() < 0.05) ??
-          items.find((s) => s.status === 'available');
-        free = other ? items.filter((s) => s.zone === other.zone && s.status === 'available') : [];
+        if (reads) zone = sale.zones[Math.floor(Math.random() * sale.zones.length)]!;
+        reads++;
+        const map = await this.call(
+          'seats',
+          base,
+          'GET',
+          `/api/performances/${sale.performanceId}/seats?zone=${zone.id}`,
+          token,
+        );
+        if (map.status !== 200) continue;
+        // A build without the zone filter answers the whole map: keep the zone's seats, or choose
+        // another zone from it without reading it again.
+        items = (map.body['items'] ?? []) as Seat[];
+        free = items.filter((s) => s.zone === zone.name && s.status === 'available');
+        if (!free.length) {
+          const other =
+            items.find((s) => s.status === 'available' && Math.random() < 0.05) ??
+            items.find((s) => s.status === 'available');
+          const z = sale.zones.find((x) => x.name === other?.zone);
+          if (z) zone = z;
+          free = other ? items.filter((s) => s.zone === other.zone && s.status === 'available') : [];
+        }
+        if (!free.length) continue;
       }
-      if (!free.length) continue;
-      tries++;
+      const attempt = tries++;
       let want: number[];
       if (hot && attempt === 0) {
         const hotFree = free.filter((s) => sale.hotSeats.has(s.id));
@@ -242,11 +251,12 @@ export class Members {
         },
       );
       const f = await this.final(base, token, r);
-      if (!f) continue;
-      if (f['status'] === 'succeeded') {
+      if (f?.['status'] === 'succeeded') {
         const h = f['hold'] as { id: number };
         hold = { id: h.id, seatIds: want };
-      } else if (f['reason'] !== 'seat-unavailable') break;
+      } else if (f && f['reason'] !== 'seat-unavailable') break;
+      // Lost the race (or no answer): those seats are someone else's now.
+      for (const s of items) if (want.includes(s.id)) s.status = 'held';
     }
     if (!hold) {
       c.gaveUp++;
