@@ -33,6 +33,7 @@ export type Counters = {
   gaveUp: number;
   leftSoldOut: number;
   timedOut: number;
+  lostPlace: number;
   admissions: number[];
 };
 
@@ -73,6 +74,7 @@ export class Members {
     gaveUp: 0,
     leftSoldOut: 0,
     timedOut: 0,
+    lostPlace: 0,
     admissions: [],
   };
   readonly answers: Answers = { finals: new Map(), unresolved: 0, tickets: [], positionRises: 0 };
@@ -171,6 +173,11 @@ export class Members {
       await sleep(this.sale.pollMs * (0.8 + Math.random() * 0.4));
       const next = await this.call('status', base, 'GET', room, token);
       if (next.status === 200) st = next;
+      else if (next.status === 404) {
+        // Out of the room: admitted, then idle past ADMISSION_IDLE_SECONDS before it heard of it.
+        c.inLine--;
+        return void c.lostPlace++;
+      }
     }
     if (inLine) c.inLine--;
     c.admitted++;

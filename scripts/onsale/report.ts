@@ -172,10 +172,16 @@ export function renderReport(s: Summary): string {
       marks,
     ),
     chart(
-      'Waiting line and admissions',
+      'Waiting line',
+      'members',
+      [{ name: 'in line', points: tl.map((p) => [p.t, p.line]) }],
+      xMax,
+      marks,
+    ),
+    chart(
+      'Admissions',
       'members',
       [
-        { name: 'in line', points: tl.map((p) => [p.t, p.line]) },
         { name: 'admitted now', points: tl.map((p) => [p.t, p.admitted]) },
         { name: 'admissions / s', points: per.map((p) => [p.t, p.admissions]), dashed: true },
       ],

@@ -295,6 +295,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
         gaveUp: c.gaveUp,
         leftSoldOut: c.leftSoldOut,
         timedOut: c.timedOut,
+        lostPlace: c.lostPlace,
       },
       endpoints: rec.endpoints(seconds),
       phases: phases.map((p) => ({
@@ -346,7 +347,7 @@ function printSummary(s: Summary, dir: string): string {
     '',
     `on-sale simulation: ${s.command}`,
     `  ${s.performance.seats} seats in ${s.performance.zones} zones (${s.performance.hotSeats} hot, ${s.performance.contendedSeats} contended), ${m.total} members, ${s.seconds} s`,
-    `  members   ${m.joined} joined, ${m.admitted} admitted, ${m.bought} bought ${m.seatsBought} seats, ${m.declined} payments declined, ${m.released} released, ${m.letExpire} let a hold expire, ${m.gaveUp} found nothing, ${m.leftSoldOut} left sold out, ${m.timedOut} timed out`,
+    `  members   ${m.joined} joined, ${m.admitted} admitted, ${m.bought} bought ${m.seatsBought} seats, ${m.declined} payments declined, ${m.released} released, ${m.letExpire} let a hold expire, ${m.gaveUp} found nothing, ${m.leftSoldOut} left sold out, ${m.timedOut} timed out, ${m.lostPlace} lost their admission`,
     `  sale      ${s.sale.soldOut ? `sold out at ${s.sale.timeToSellOutSeconds} s` : 'not sold out'}: ${s.sale.sold} sold, ${s.sale.held} held, ${s.sale.available} available; ${s.sale.seatsSoldPerSecond} seats/s (peak ${s.sale.peakSeatsSoldPerSecond}/s); queue depth max ${s.sale.maxQueueDepth}, lag max ${s.sale.maxQueueLagMs} ms; line max ${s.sale.maxLine}`,
     '  endpoints   requests     rate      latency (ms, client side)',
     ...rows,
