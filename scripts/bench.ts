@@ -7,7 +7,7 @@
 //                  against a bare Express route reading the same place from a Redis sorted set;
 //   line memory    Redis bytes per waiting member (MEMORY USAGE of the line) against a bare sorted
 //                  set of the same members and tickets;
-//   API memory     resident memory of the API process idle and at the end of the status-poll load,
+//   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
 //                  against the bare Express process under the same load.
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -222,8 +222,8 @@ try {
     },
     {
       bench: 'API memory under load (MiB RSS)',
-      ours: `${apiLoaded.toFixed(0)} (idle ${apiIdle.toFixed(0)})`,
-      baseline: `${bareLoaded.toFixed(0)} (idle ${bareIdle.toFixed(0)}) bare Express`,
+      ours: `${apiLoaded.toFixed(0)} (after the joins ${apiIdle.toFixed(0)})`,
+      baseline: `${bareLoaded.toFixed(0)} (started ${bareIdle.toFixed(0)}) bare Express`,
       ratio: (apiLoaded / bareLoaded).toFixed(2),
       note: `after ${SECONDS} s of polls`,
     },
