@@ -49,7 +49,7 @@ export class QueueWatcher {
 /** What members were told, to hold against the database. */
 export type Answers = {
   /** requestId -> final status and reason, as a member read it. */
-  finals: Map<number, { status: string; reason?: string }>;
+  finals: Map<number, { via: string; status: string; reason?: string }>;
   /** Requests answered 202 that the member never saw final. */
   unresolved: number;
   /** Waiting-room tickets handed out (one per member that joined). */
@@ -169,16 +169,23 @@ export async function checkSale(
   const queued = requests.filter((r) => r['status'] === 'queued').length;
   const byId = new Map(requests.map((r) => [Number(r['id']), r]));
   let told = 0;
+  const toldExamples: string[] = [];
   for (const [id, f] of o.answers.finals) {
     const r = byId.get(id);
-    if (!r || r['status'] !== f.status || (f.status === 'rejected' && r['reason'] !== f.reason)) told++;
+    if (!r || r['status'] !== f.status || (f.status === 'rejected' && r['reason'] !== f.reason)) {
+      told++;
+      if (toldExamples.length < 5)
+        toldExamples.push(
+          `request ${id}: told ${f.status} (${f.via})${f.reason ? ` ${f.reason}` : ''}, recorded ${r ? `${String(r['kind'])} ${String(r['status'])}${r['reason'] ? ` ${String(r['reason'])}` : ''} (seq ${String(r['seq'])})` : 'nothing'}`,
+        );
+    }
   }
   const seqs = requests.map((r) => Number(r['seq']));
   const dupSeq = seqs.length - new Set(seqs).size;
   add(
     'every accepted request reached a final status',
     queued === 0 && o.answers.unresolved === 0 && told === 0 && dupSeq === 0,
-    `${requests.length} requests recorded, ${queued} still queued, ${o.answers.unresolved} never seen final by their member, ${told} answers disagree with the database, ${dupSeq} queue sequences reused`,
+    `${requests.length} requests recorded, ${queued} still queued, ${o.answers.unresolved} never seen final by their member, ${told} answers disagree with the database${toldExamples.length ? ` (${toldExamples.join('; ')})` : ''}, ${dupSeq} queue sequences reused`,
   );
 
   const tickets = [...o.answers.tickets].sort((a, b) => a - b);

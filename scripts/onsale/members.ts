@@ -118,20 +118,21 @@ export class Members {
 
   /** A request's final answer: from the POST itself (Prefer: wait) or by long-polling, bounded. */
   private async final(base: string, token: string, r: Reply): Promise<Record<string, unknown> | undefined> {
-    if (r.status === 200 && FINAL.has(String(r.body['status']))) return this.remember(r.body);
+    if (r.status === 200 && FINAL.has(String(r.body['status']))) return this.remember(r.body, 'prefer');
     if (r.status !== 202) return undefined;
     const id = Number(r.body['requestId']);
     for (let i = 0; i < 12 && !this.over(); i++) {
       const s = await this.call('request', base, 'GET', `/api/requests/${id}?waitSeconds=10`, token);
-      if (s.status === 200 && FINAL.has(String(s.body['status']))) return this.remember(s.body);
+      if (s.status === 200 && FINAL.has(String(s.body['status']))) return this.remember(s.body, 'long-poll');
       if (s.status !== 200) await sleep(500);
     }
     this.answers.unresolved++;
     return undefined;
   }
 
-  private remember(body: Record<string, unknown>): Record<string, unknown> {
+  private remember(body: Record<string, unknown>, via: string): Record<string, unknown> {
     this.answers.finals.set(Number(body['requestId']), {
+      via,
       status: String(body['status']),
       ...(body['reason'] ? { reason: String(body['reason']) } : {}),
     });
