@@ -1,0 +1,251 @@
+// npm run bench -- [--holds-requests 2000] [--line 10000] [--seconds 10] [--concurrency 64]
+//
+// Every benchmark in one command, each against a baseline measured in the same run, then one table:
+//   holds          `bench-holds.ts` (its five runs: BullMQ no-op, our drain, the lock design, ours end
+//                  to end, open loop), run as it is and read from its output;
+//   status polls   GET /api/performances/:id/waiting of members in a line of L, N in flight for S s,
+//                  against a bare Express route reading the same place from a Redis sorted set;
+//   line memory    Redis bytes per waiting member (MEMORY USAGE of the line) against a bare sorted
+//                  set of the same members and tickets;
+//   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
+//                  against the bare Express process under the same load.
+// Exits 1 if a benchmark's own invariant check fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { signAccessToken } from '../shared/auth/tokens.js';
+import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
+import { HttpClient } from './lib/http-client.js';
+import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
+
+const { values } = parseArgs({
+  options: {
+    'holds-requests': { type: 'string', default: '2000' },
+    line: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '64' },
+  },
+});
+const LINE = Number(values.line);
+const SECONDS = Number(values.seconds);
+const CONCURRENCY = Number(values.concurrency);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+type Row = { bench: string; ours: string; baseline: string; ratio: string; note: string };
+const rows: Row[] = [];
+let ok = true;
+
+/** Resident memory of a process, from /proc (Linux), in MiB. */
+async function rssMiB(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** `count` GETs of `urlOf(i)`, `CONCURRENCY` in flight for SECONDS: requests/s, p50, p99, errors. */
+async function pollLoad(
+  http: HttpClient,
+  urlOf: (i: number) => string,
+  tokenOf: (i: number) => string | undefined,
+) {
+  const latencies: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < end) {
+        const n = i++ % LINE;
+        const t = performance.now();
+        const token = tokenOf(n);
+        const r = await http.send('GET', urlOf(n), token ? { token } : {}).catch(() => ({ status: 0 }));
+        latencies.push(performance.now() - t);
+        if (r.status !== 200) errors++;
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    rate: latencies.length / ((performance.now() - start) / 1000),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
+}
+
+function run(file: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      process.stdout.write(d);
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+const num = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN);
+
+// 1. Holds: the hold pipeline bench, as it is.
+console.log(`== holds: bench-holds.ts --requests ${values['holds-requests']}`);
+const holds = await run('scripts/bench-holds.ts', ['--requests', values['holds-requests']]);
+{
+  const t = holds.out;
+  const noop = num(/BullMQ no-op, global concurrency 1\s+(\d+) jobs\/s/, t);
+  const drain = num(/ours, drain\s+(\d+) holds\/s/, t);
+  const lock = num(/lock design, \d+ in flight\s+(\d+) holds\/s/, t);
+  const poll = num(/in flight, POST \+ poll\s+(\d+) holds\/s/, t);
+  const prefer = num(/in flight, Prefer: wait\s+(\d+) holds\/s/, t);
+  const lockP99 = num(/lock design, \d+ in flight\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+  const preferP99 = num(/in flight, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+  const openP99 = num(/\/s offered, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+  const invariants = /invariants\s+OK/.test(t);
+  if (holds.code !== 0 || !invariants) ok = false;
+  const r = (a: number, b: number) => (a / b).toFixed(2);
+  rows.push(
+    {
+      bench: 'holds: drain (jobs/s)',
+      ours: drain.toFixed(0),
+      baseline: `${noop.toFixed(0)} BullMQ no-op`,
+      ratio: r(drain, noop),
+      note: 'one worker, pre-filled queue',
+    },
+    {
+      bench: 'holds: end to end, POST + poll (holds/s)',
+      ours: poll.toFixed(0),
+      baseline: `${lock.toFixed(0)} lock design`,
+      ratio: r(poll, lock),
+      note: '200 in flight',
+    },
+    {
+      bench: 'holds: end to end, Prefer: wait (holds/s)',
+      ours: prefer.toFixed(0),
+      baseline: `${lock.toFixed(0)} lock design`,
+      ratio: r(prefer, lock),
+      note: '200 in flight',
+    },
+    {
+      bench: 'holds: p99 to final status (ms)',
+      ours: preferP99.toFixed(0),
+      baseline: `${lockP99.toFixed(0)} lock design`,
+      ratio: r(preferP99, lockP99),
+      note: `open loop p99 ${openP99.toFixed(0)} ms; invariants ${invariants ? 'OK' : 'VIOLATED'}`,
+    },
+  );
+}
+
+// 2-4. The waiting room: status polls, line memory, API memory.
+console.log(`== waiting room: a line of ${LINE}, ${CONCURRENCY} polls in flight for ${SECONDS} s`);
+const { env, config, ctx } = await benchDeployment('bench', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
+const children: ChildProcess[] = [];
+const http = new HttpClient(CONCURRENCY * 2);
+try {
+  const perf = await seedPerformance(ctx.catalogue, 10, { name: 'bench line', admissionCapacity: 1 });
+  const members = await seedMembers(LINE, 'password-1234');
+  const tokens = await Promise.all(
+    members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
+  );
+  const api = await startProcess('api', env);
+  children.push(api.child);
+  const path = `/api/performances/${perf.performanceId}/waiting`;
+  await pool(tokens, 50, async (token) => {
+    const r = await http.send('POST', `${api.url}${path}`, { token });
+    if (r.status !== 200) throw new Error(`join: ${r.status}`);
+  });
+  const [, lineKey] = ctx.waitingRoom.keys(perf.performanceId);
+  const waiting = await ctx.redis.zcard(lineKey!);
+  // Both routes are polled by the members still in line (one is admitted: capacity 1).
+  const inLine = new Set((await ctx.redis.zrange(lineKey!, 0, -1)).map(Number));
+  const polled = members.flatMap((m, i) => (inLine.has(m.id) ? [i] : []));
+  const ourBytes = Number(await ctx.redis.memory('USAGE', lineKey!, 'SAMPLES', '0'));
+  // The bare sorted set: the same members and tickets, nothing else.
+  const bareKey = `${config.keyPrefix}:bare-line`;
+  const entries = await ctx.redis.zrange(lineKey!, 0, -1, 'WITHSCORES');
+  for (let i = 0; i < entries.length; i += 2000)
+    await ctx.redis.zadd(
+      bareKey,
+      ...entries.slice(i, i + 2000).flatMap((_, j, a) => (j % 2 ? [] : [a[j + 1]!, a[j]!])),
+    );
+  const bareBytes = Number(await ctx.redis.memory('USAGE', bareKey, 'SAMPLES', '0'));
+
+  const bare = await startScript(
+    'scripts/lib/bare-status.ts',
+    { BARE_REDIS_URL: config.redisUrl, BARE_KEY: bareKey },
+    /"url":"(http:[^"]+)"/,
+  );
+  children.push(bare.child);
+  const bareUrl = bare.match[1]!;
+  const apiIdle = await rssMiB(api.child.pid);
+  const bareIdle = await rssMiB(bare.child.pid);
+
+  const ours = await pollLoad(
+    http,
+    () => `${api.url}${path}`,
+    (i) => tokens[polled[i % polled.length]!],
+  );
+  const apiLoaded = await rssMiB(api.child.pid);
+  const base = await pollLoad(
+    http,
+    (i) => `${bareUrl}/status/${members[polled[i % polled.length]!]!.id}`,
+    () => undefined,
+  );
+  const bareLoaded = await rssMiB(bare.child.pid);
+  if (ours.errors || base.errors || waiting !== LINE - 1) ok = false;
+  rows.push(
+    {
+      bench: 'status polls (requests/s)',
+      ours: ours.rate.toFixed(0),
+      baseline: `${base.rate.toFixed(0)} bare Express + Redis`,
+      ratio: (ours.rate / base.rate).toFixed(2),
+      note: `${CONCURRENCY} in flight, ${ours.errors + base.errors} errors`,
+    },
+    {
+      bench: 'status polls p50 / p99 (ms)',
+      ours: `${ours.p50.toFixed(1)} / ${ours.p99.toFixed(1)}`,
+      baseline: `${base.p50.toFixed(1)} / ${base.p99.toFixed(1)}`,
+      ratio: (ours.p99 / base.p99).toFixed(2),
+      note: 'ratio of the p99s',
+    },
+    {
+      bench: 'line memory (bytes per member)',
+      ours: (ourBytes / waiting).toFixed(1),
+      baseline: `${(bareBytes / waiting).toFixed(1)} bare sorted set`,
+      ratio: (ourBytes / bareBytes).toFixed(2),
+      note: `a line of ${waiting}`,
+    },
+    {
+      bench: 'API memory under load (MiB RSS)',
+      ours: `${apiLoaded.toFixed(0)} (after the joins ${apiIdle.toFixed(0)})`,
+      baseline: `${bareLoaded.toFixed(0)} (started ${bareIdle.toFixed(0)}) bare Express`,
+      ratio: (apiLoaded / bareLoaded).toFixed(2),
+      note: `after ${SECONDS} s of polls`,
+    },
+  );
+  await ctx.redis.del(bareKey);
+} finally {
+  http.close();
+  await stopAll(children);
+  await ctx.close();
+}
+
+const widths = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length));
+const cols: (keyof Row)[] = ['bench', 'ours', 'baseline', 'ratio', 'note'];
+const line = (r: Row) => `| ${cols.map((k) => r[k].padEnd(widths(k))).join(' | ')} |`;
+console.log(
+  [
+    '',
+    `benchmarks, ${new Date().toISOString()} (ratio = ours / baseline, same run, same machine)`,
+    line({ bench: 'bench', ours: 'ours', baseline: 'baseline', ratio: 'ratio', note: 'note' }),
+    `| ${cols.map((k) => '-'.repeat(widths(k))).join(' | ')} |`,
+    ...rows.map(line),
+    ok ? 'every benchmark checked its invariants: OK' : 'A BENCHMARK FAILED ITS CHECKS',
+  ].join('\n'),
+);
+process.exitCode = ok ? 0 : 1;

@@ -1,0 +1,92 @@
+// npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--poll P] [--duration D]
+//                        [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R]
+//                        [--capacity C] [--hold-ttl T] [--decline-rate X]
+//
+// A whole on-sale, from the first arrival to sold-out: a stadium-like performance, N members who
+// arrive over R seconds, join the line, follow their position, get admitted, read their zone of
+// the seat map and race for seats (a share F of them for the same front-row seats), then confirm
+// (the simulated gateway declines a share X), release, or let their hold expire (T seconds). Live
+// progress on the terminal; then a summary on stdout, DIR/summary.json and a self-contained
+// DIR/report.html. Exits 1 if an invariant (contract §4) breaks, 2 on bad arguments.
+//
+// Without --url it starts its own service (A API and W worker processes) on the bench database and
+// a fresh Redis key prefix. With --url it targets a running service, reaching its MySQL and Redis
+// through DATABASE_URL, REDIS_URL and KEY_PREFIX and minting tokens with its JWT_SECRET.
+import { parseArgs } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runOnsale, type OnsaleOptions } from './onsale/simulate.js';
+import { stopAll } from './lib/processes.js';
+
+function fail(message: string): never {
+  console.error(`load: ${message}`);
+  console.error(
+    'usage: npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--poll P] [--duration D] [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R] [--capacity C] [--hold-ttl T] [--decline-rate X]',
+  );
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      members: { type: 'string', default: '2000' },
+      seats: { type: 'string', default: '500' },
+      'hot-share': { type: 'string', default: '0.2' },
+      poll: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '300' },
+      apis: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'onsale-report' },
+      url: { type: 'string' },
+      ramp: { type: 'string' },
+      capacity: { type: 'string', default: '100' },
+      'hold-ttl': { type: 'string', default: '10' },
+      'decline-rate': { type: 'string', default: '0.1' },
+    },
+  });
+} catch (err) {
+  fail((err as Error).message);
+}
+const { values: v, positionals } = parsed;
+if (positionals[0] !== 'onsale') fail(`unknown scenario "${positionals[0] ?? ''}" (known: onsale)`);
+
+const num = (name: string, raw: string, min: number, max: number, int = true): number => {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n)))
+    fail(`--${name} must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}, not "${raw}"`);
+  return n;
+};
+const duration = num('duration', v.duration, 5, 3600);
+const members = num('members', v.members, 1, 1_000_000);
+const options: OnsaleOptions = {
+  members,
+  seats: num('seats', v.seats, 1, 50_000),
+  hotShare: num('hot-share', v['hot-share'], 0, 1, false),
+  pollSeconds: num('poll', v.poll, 0.1, 60, false),
+  durationSeconds: duration,
+  rampSeconds: v.ramp
+    ? num('ramp', v.ramp, 0, 3600, false)
+    : Math.min(duration / 4, Math.max(5, members / 500)),
+  apis: num('apis', v.apis, 1, 16),
+  workers: num('workers', v.workers, 1, 16),
+  out: v.out,
+  ...(v.url ? { url: v.url } : {}),
+  capacity: num('capacity', v.capacity, 1, 1_000_000),
+  holdTtlSeconds: num('hold-ttl', v['hold-ttl'], 1, 3600),
+  declineRate: num('decline-rate', v['decline-rate'], 0, 1, false),
+  command: `npm run load -- ${process.argv.slice(2).join(' ')}`,
+};
+
+const children: ChildProcess[] = [];
+// Ctrl-C stops the service it started too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    console.error(`\nload: ${signal}, stopping`);
+    void stopAll(children).finally(() => process.exit(130));
+  });
+const ok = await runOnsale(options, children);
+// Leave time for stdout to flush when piped.
+await sleep(50);
+process.exit(ok ? 0 : 1);
