@@ -2,7 +2,8 @@ import test from 'ava';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { Stack, eventually } from './helpers/stack.js';
 import { Performance } from '../shared/db/models/index.js';
 
@@ -12,10 +13,7 @@ let stack: Stack;
 let browser: Browser;
 test.before(async () => {
   stack = await Stack.start({ workers: 1, env: { ADMISSION_TICK_MS: '200' } });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();

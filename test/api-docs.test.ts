@@ -2,7 +2,8 @@ import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { ROOT, Stack } from './helpers/stack.js';
 import { registry } from '../shared/metrics.js';
 
@@ -11,10 +12,7 @@ let stack: Stack;
 let browser: Browser;
 test.before(async () => {
   stack = await Stack.start({ workers: 1 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();

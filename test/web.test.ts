@@ -1,6 +1,7 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { Stack } from './helpers/stack.js';
 import { Hold, Ticket } from '../shared/db/models/index.js';
 import { seedPerformance } from '../shared/testing/seed.js';
@@ -14,10 +15,7 @@ let browser: Browser;
 
 test.before(async () => {
   stack = await Stack.start({ workers: 1 });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 test.after.always(async () => {
   await browser?.close();
