@@ -47,7 +47,8 @@ export type RequestJob = HoldJob | ConfirmJob | ReleaseJob;
 // queue holds the next sequence number and the queue stays in sequence order.
 export const requestJobOptions: JobsOptions = {
   attempts: 1,
-  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  // Kept by count only: an age limit would cost every completion a scan of the completed set.
+  removeOnComplete: { count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
