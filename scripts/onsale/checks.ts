@@ -220,23 +220,24 @@ export async function checkSale(
   return { invariants: out, contendedSeats: replay.contendedSeats };
 }
 
+/** One second of the sale's outcomes. */
+export type SaleSecond = {
+  t: number;
+  holds: number;
+  rejections: number;
+  confirms: number;
+  releases: number;
+  expiries: number;
+  sold: number;
+};
+
 /** Outcomes per whole second of the run, from the database: what the timeline charts show. */
 export async function saleTimeline(
   ctx: Context,
   performanceId: number,
   t0Ms: number,
   seconds: number,
-): Promise<
-  {
-    t: number;
-    holds: number;
-    rejections: number;
-    confirms: number;
-    releases: number;
-    expiries: number;
-    sold: number;
-  }[]
-> {
+): Promise<SaleSecond[]> {
   const n = Math.ceil(seconds);
   const rows = Array.from({ length: n }, (_, t) => ({
     t,

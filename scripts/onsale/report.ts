@@ -1,5 +1,18 @@
 import type { EndpointStats, SecondStats } from './recorder.js';
-import type { Invariant } from './checks.js';
+import type { Invariant, SaleSecond } from './checks.js';
+
+/** What the simulator samples of the sale every second. */
+export type SaleSample = {
+  t: number;
+  sold: number;
+  held: number;
+  available: number;
+  queueDepth: number;
+  queueLagMs: number;
+  line: number;
+  admitted: number;
+  requestsPerSecond: number;
+};
 
 export type Summary = {
   command: string;
@@ -29,27 +42,8 @@ export type Summary = {
     maxQueueDepth: number;
     maxQueueLagMs: number;
     maxLine: number;
-    timeline: {
-      t: number;
-      sold: number;
-      held: number;
-      available: number;
-      queueDepth: number;
-      queueLagMs: number;
-      line: number;
-      admitted: number;
-      requestsPerSecond: number;
-    }[];
-    perSecond: {
-      t: number;
-      holds: number;
-      rejections: number;
-      confirms: number;
-      releases: number;
-      expiries: number;
-      sold: number;
-      admissions: number;
-    }[];
+    timeline: SaleSample[];
+    perSecond: (SaleSecond & { admissions: number })[];
   };
   endpointTimeline: Record<string, SecondStats[]>;
   invariants: Invariant[];

@@ -16,7 +16,7 @@ import { checkSale, QueueWatcher, RoomSampler, saleTimeline } from './checks.js'
 import { performanceBodyOf, stadiumLayout } from './layout.js';
 import { Members, type Sale } from './members.js';
 import { Recorder, round } from './recorder.js';
-import { renderReport, type Summary } from './report.js';
+import { renderReport, type SaleSample, type Summary } from './report.js';
 
 export type OnsaleOptions = {
   members: number;
@@ -33,18 +33,6 @@ export type OnsaleOptions = {
   holdTtlSeconds: number;
   declineRate: number;
   command: string;
-};
-
-type Sample = {
-  t: number;
-  sold: number;
-  held: number;
-  available: number;
-  queueDepth: number;
-  queueLagMs: number;
-  line: number;
-  admitted: number;
-  requestsPerSecond: number;
 };
 
 /** Runs the whole sale; resolves true when every invariant held. */
@@ -136,7 +124,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     const watcher = new QueueWatcher(ctx, performanceId);
     const room = new RoomSampler(ctx, performanceId, o.capacity);
     const countSamples = { bad: 0, samples: 0 };
-    const samples: Sample[] = [];
+    const samples: SaleSample[] = [];
     const start = Date.now();
     const t0Ms = start - rec.now() * 1000;
     const sale: Sale = {
@@ -171,7 +159,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       const next = await ctx.redis.hget(`${k.job}${applied! + 1}`, 'timestamp');
       const depth = Math.max(0, last! - applied!);
       const requests = rec.totals().requests;
-      const s: Sample = {
+      const s: SaleSample = {
         t: round(rec.now()),
         sold: n('sold'),
         held: n('held'),
