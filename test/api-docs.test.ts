@@ -114,8 +114,7 @@ async function visit(url: string, options: BrowserContextOptions = {}) {
     if (u.protocol !== 'data:' && u.protocol !== 'blob:' && u.origin !== origin) foreign.push(r.url());
   });
   const page = await context.newPage();
-  // Generous: the board and the docs are large pages, rendered while other test files load the cores.
-  page.setDefaultTimeout(60_000);
+  page.setDefaultTimeout(15_000);
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);
   return { page, context, foreign, errors };
