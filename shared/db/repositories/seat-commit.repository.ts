@@ -38,15 +38,11 @@ export type CommitWork = {
 export type PendingWork = { lastSeq: number; work: CommitWork };
 
 export type BatchCommit = {
-  /** The fence before this batch. */
-  fence: number;
   /** The fence after it: the last sequence of the batch, or the old fence if nothing was new. */
   appliedThrough: number;
   /** The jobs above the fence, as applied, with the plan that decided them. */
   applied: BatchJob[];
   plan: BatchPlan;
-  /** Hold ids of each request that created a hold. */
-  createdHolds: Map<number, number>;
   work: CommitWork;
 };
 
@@ -265,7 +261,7 @@ export class SeatCommitRepository {
         );
       await this.many(w, transaction);
       o.beforeCommit?.();
-      return { fence, appliedThrough: last, applied: fresh, plan, createdHolds, work };
+      return { appliedThrough: last, applied: fresh, plan, work };
     });
   }
 
