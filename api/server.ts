@@ -6,6 +6,7 @@ import { createRedis } from '../shared/redis.js';
 import { SeatRequests } from '../shared/holds/requests.service.js';
 import { RequestWaiter } from '../shared/holds/request-waiter.js';
 import { SeatEventHub } from '../shared/seat-events/seat-events.js';
+import { LineView } from '../shared/waiting-room/line-view.js';
 import { NotAdmittedError } from '../shared/errors.js';
 import { registry } from '../shared/metrics.js';
 import { observe } from './middlewares/observe.js';
@@ -38,10 +39,13 @@ export function createApi(ctx: Context): Api {
     maxStreams: config.sseMaxStreams,
     maxBufferedBytes: config.sseMaxBufferedBytes,
   });
+  const line = new LineView(ctx.waitingRoom, subscriber);
+  line.listen().catch((err: unknown) => ctx.logger.warn({ err }, 'waiting-room heads not heard yet'));
   const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
   const limit = (name: string, perSecond: number) =>
     RateLimiter.perSecond(ctx.redis, config.keyPrefix, name, perSecond);
-  const ipLimiter = limit('ip', config.rateLimitIpPerSecond);
+  // Per process (no Redis round trip on every request): a coarse guard against one address's flood.
+  const ipLimiter = RateLimiter.local(config.rateLimitIpPerSecond);
   const byIp: RequestHandler = async (req, _res, next) => {
     await ipLimiter.take(req.ip ?? 'unknown');
     next();
@@ -51,6 +55,8 @@ export function createApi(ctx: Context): Api {
     requests,
     hub,
     member: requireMember(config.jwtSecret, limit('member', config.rateLimitMemberPerSecond)),
+    lineReader: requireMember(config.jwtSecret, RateLimiter.local(config.rateLimitMemberPerSecond)),
+    line,
     // scrypt costs milliseconds of a small thread pool: per client address, and per account.
     credentials: {
       client: new RateLimiter(ctx.redis, config.keyPrefix, 'login-ip', config.rateLimitLoginPerMinute, 60),

@@ -159,7 +159,7 @@ try {
     const r = await http.send('POST', `${api.url}${path}`, { token });
     if (r.status !== 200) throw new Error(`join: ${r.status}`);
   });
-  const [, lineKey] = ctx.waitingRoom.keys(perf.performanceId);
+  const lineKey = ctx.waitingRoom.keys(perf.performanceId).line;
   const waiting = await ctx.redis.zcard(lineKey!);
   // Both routes are polled by the members still in line (one is admitted: capacity 1).
   const inLine = new Set((await ctx.redis.zrange(lineKey!, 0, -1)).map(Number));

@@ -97,7 +97,11 @@ try {
   }
   children.push((await startProcess('workers', env)).child);
 
-  const [, lineKey, admittedKey, ticketsKey] = ctx.waitingRoom.keys(perf.performanceId);
+  const {
+    line: lineKey,
+    admitted: admittedKey,
+    tickets: ticketsKey,
+  } = ctx.waitingRoom.keys(perf.performanceId);
   let violations = 0;
   let maxAdmitted = 0;
   let peakLineBytes = 0;

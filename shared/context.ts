@@ -36,6 +36,7 @@ export async function bindDeployment(ctx: Context): Promise<void> {
       const id = await readDeploymentId(ctx.sequelize);
       await claimRedisKeys(ctx.redis, ctx.config.keyPrefix, id);
       ctx.channels = channelNamespace(ctx.config, id);
+      ctx.waitingRoom.channels = ctx.channels;
       return;
     } catch (err) {
       if (!isInfrastructureError(err) || attempt >= 240) throw err;

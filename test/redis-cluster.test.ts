@@ -102,7 +102,7 @@ test('when 200 members join the waiting room at once through two API processes o
   }, 5000);
   t.is(now.ticket, 6);
   // Read straight from Redis: reading through the API would count as activity.
-  const admittedKey = stack.ctx.waitingRoom.keys(performanceId)[2]!;
+  const admittedKey = stack.ctx.waitingRoom.keys(performanceId).admitted;
   const admittedNow = (await stack.ctx.redis.zrange(admittedKey, 0, -1)).map(Number).sort((a, b) => a - b);
   t.deepEqual(
     admittedNow,
@@ -153,7 +153,7 @@ test("when a performance's queue, waiting room and position keys are named, then
   t.is(queue.keys['wait'], waitKey, 'BullMQ names the wait key as expected');
   const own = queueKeys(prefix, performanceId);
   t.is(own.wait, waitKey, 'our key layout names the same wait list');
-  const keys = [...Object.values(own), ...stack.ctx.waitingRoom.keys(performanceId)];
+  const keys = [...Object.values(own), ...Object.values(stack.ctx.waitingRoom.keys(performanceId))];
   t.true(keys.includes(`${prefix}:${tag}:started`));
 
   const slot = (key: string) => Number(cluster.cli(['cluster', 'keyslot', key]));
@@ -172,7 +172,7 @@ test("when a performance's queue, waiting room and position keys are named, then
   t.true(stored.includes(own.started), 'the started sequence');
   t.true(stored.includes(own.expiries), "the hold's scheduled expiry");
   t.true(stored.includes(own.epoch), 'the epoch marker');
-  t.true(stored.includes(stack.ctx.waitingRoom.keys(performanceId)[2]!), 'the admitted set');
+  t.true(stored.includes(stack.ctx.waitingRoom.keys(performanceId).admitted), 'the admitted set');
   t.true(
     stored.some((k) => k.startsWith(`${prefix}:q:${tag}:`)),
     'the queue keys',

@@ -9,7 +9,7 @@ import {
   queuePosition,
   shouldExpire,
 } from '../shared/domain/holds.js';
-import { estimateEtaSeconds } from '../shared/waiting-room/waiting-room.js';
+import { estimateEtaSeconds } from '../shared/waiting-room/pace.js';
 
 test('when the environment is empty, then the contract defaults apply', (t) => {
   const c = parseConfig({});

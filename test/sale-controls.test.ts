@@ -18,7 +18,7 @@ const patch = async (id: number, body: Record<string, unknown>) =>
 
 /** Admitted member ids, read straight from Redis (reading through the API would count as activity). */
 async function admittedIds(performanceId: number): Promise<number[]> {
-  const key = stack.ctx.waitingRoom.keys(performanceId)[2]!;
+  const key = stack.ctx.waitingRoom.keys(performanceId).admitted;
   return (await stack.ctx.redis.zrange(key, 0, -1)).map(Number).sort((a, b) => a - b);
 }
 

@@ -29,8 +29,8 @@ async function holdAll(m: TestMember, id: number, seatIds: number[]) {
 function t202(status: number) {
   if (status !== 202) throw new Error(`expected 202, got ${status}`);
 }
-const stockKey = (id: number) => stack.ctx.waitingRoom.keys(id)[8]!;
-const admittedCount = (id: number) => stack.ctx.redis.zcard(stack.ctx.waitingRoom.keys(id)[2]!);
+const stockKey = (id: number) => stack.ctx.waitingRoom.keys(id).stock;
+const admittedCount = (id: number) => stack.ctx.redis.zcard(stack.ctx.waitingRoom.keys(id).admitted);
 
 test.serial(
   'when every unsold seat is held, then nobody new is admitted, and admission resumes within 2 s of a release',

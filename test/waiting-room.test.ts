@@ -1,6 +1,7 @@
 import test from 'ava';
 import { Stack, eventually, type TestMember } from './helpers/stack.js';
-import { estimateEtaSeconds, type WaitingStatus } from '../shared/waiting-room/waiting-room.js';
+import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
+import { estimateEtaSeconds } from '../shared/waiting-room/pace.js';
 
 // Two stacks, each with two API processes and a worker: one where admitted members stay admitted
 // for a minute, and one where they lose the slot after two idle seconds. Serial: the 2,000-member
@@ -27,7 +28,7 @@ const leave = (m: TestMember, id: number) =>
 
 /** Admitted member ids, read straight from Redis (reading through the API would count as activity). */
 async function admittedIds(performanceId: number, s = stack): Promise<number[]> {
-  const key = s.ctx.waitingRoom.keys(performanceId)[2]!;
+  const key = s.ctx.waitingRoom.keys(performanceId).admitted;
   return (await s.ctx.redis.zrange(key, 0, -1)).map(Number);
 }
 
@@ -46,7 +47,7 @@ test.serial(
     t.is(joined.filter((r) => r.body.status === 'admitted').length, 10, 'exactly the capacity is admitted');
     const sizes = await stack.ctx.waitingRoom.sizes(performanceId);
     t.deepEqual(sizes, { waiting: 1990, admitted: 10 });
-    const lineKey = stack.ctx.waitingRoom.keys(performanceId)[1]!;
+    const lineKey = stack.ctx.waitingRoom.keys(performanceId).line;
     const bytes = Number(await stack.ctx.redis.memory('USAGE', lineKey));
     t.log(`waiting line of 1990 members: ${bytes} bytes (${(bytes / 1990).toFixed(1)} bytes per member)`);
     t.true(bytes / 1990 < 200, 'a small, fixed number of bytes per waiting member');
@@ -105,7 +106,7 @@ test.serial(
     const newcomers = await idle.members(5);
     for (const m of newcomers) await join(m, performanceId, 0, idle);
     const later = newcomers[4];
-    const rateKey = idle.ctx.waitingRoom.keys(performanceId)[6]!;
+    const rateKey = idle.ctx.waitingRoom.keys(performanceId).rate;
     await eventually(async () => {
       const s = (await status(later!, performanceId, idle)).body;
       const perMinute = Number(await idle.ctx.redis.get(rateKey));

@@ -4,7 +4,9 @@ import { bindDeployment, createContext, type Context } from '../shared/context.j
 import { registry } from '../shared/metrics.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
 import { SeatWorkers } from './seat.worker.js';
-import { registerWorkerGauges, startAdmissionTicker, startSweeper } from './maintenance.js';
+import { startAdmissionTicker } from '../shared/waiting-room/admission-ticker.js';
+import { startSweeper } from './sweeper.js';
+import { registerWorkerGauges } from './gauges.js';
 
 export type WorkerProcess = {
   ctx: Context;

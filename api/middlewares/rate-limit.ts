@@ -8,10 +8,10 @@ import { RateLimitedError } from '../../shared/errors.js';
  * limit in its own memory. Points of 0 turn the limit off.
  */
 export class RateLimiter {
-  private readonly limiter: RateLimiterRedis | undefined;
+  private readonly limiter: RateLimiterRedis | RateLimiterMemory | undefined;
 
   constructor(
-    redis: RedisClient,
+    redis: RedisClient | undefined,
     keyPrefix: string,
     name: string,
     points: number,
@@ -20,6 +20,10 @@ export class RateLimiter {
   ) {
     if (points <= 0) return;
     const opts = { points, duration: durationSeconds, blockDuration: blockSeconds };
+    if (!redis) {
+      this.limiter = new RateLimiterMemory(opts);
+      return;
+    }
     this.limiter = new RateLimiterRedis({
       ...opts,
       storeClient: redis,
@@ -31,6 +35,14 @@ export class RateLimiter {
   /** `perSecond` sustained, bursts up to twice that (a window of two seconds). */
   static perSecond(redis: RedisClient, keyPrefix: string, name: string, perSecond: number): RateLimiter {
     return new RateLimiter(redis, keyPrefix, name, perSecond * 2, 2);
+  }
+
+  /**
+   * The same limit kept in this process's memory only: no Redis round trip, and with P API
+   * processes behind a balancer a client may get up to P times the rate.
+   */
+  static local(perSecond: number): RateLimiter {
+    return new RateLimiter(undefined, '', 'local', perSecond * 2, 2);
   }
 
   /** Counts one request for the key; throws 429 with Retry-After past the limit. */

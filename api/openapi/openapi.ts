@@ -5,6 +5,7 @@ import { saleControlsSchema } from '../../shared/sales/sale-controls.service.js'
 import { credentials, loginBody } from '../routes/identity.routes.js';
 import { confirmBody, holdBody, waitQuery } from '../routes/holds.routes.js';
 import { lastEventId, seatsQuery } from '../routes/performances.routes.js';
+import { lineWaitQuery } from '../routes/waiting.routes.js';
 import { idParam } from '../routes/params.js';
 
 // The OpenAPI 3.1 document (contract §5), built from the zod schemas the routes validate requests
@@ -74,7 +75,16 @@ const waitingStatus = z.object({
   ticket: z.number().int(),
   position: z.number().int().describe('1 for the next member to be admitted, 0 once admitted'),
   etaSeconds: z.number().int(),
+  nextPollSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(60)
+    .describe(
+      'When to ask again (also the Retry-After header). 0: near the front, ask again at once with waitSeconds to be told the moment you are admitted',
+    ),
   admittedUntil: iso.optional(),
+  opensAt: iso.optional().describe('When the sale opens, while it has not yet'),
 });
 const hold = z.object({
   id: z.number().int(),
@@ -307,8 +317,10 @@ const routes: Route[] = [
     method: 'get',
     path: '/api/performances/{id}/waiting',
     tag: 'waiting room',
-    summary: 'Where the member stands',
+    summary:
+      'Where the member stands; with waitSeconds, answers when admitted or sold out (or the time is up)',
     auth: 'member',
+    query: lineWaitQuery,
     ok: { 200: { description: 'Where the member stands', schema: waitingStatus } },
     problems: ['performance-not-found', 'not-in-line'],
   },

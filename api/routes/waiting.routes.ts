@@ -1,29 +1,59 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
+import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors.js';
+import type { WaitingStatus } from '../../shared/waiting-room/waiting-room.js';
 import { who } from '../middlewares/auth.js';
+import { parse } from '../middlewares/validate.js';
 import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
-export function waitingRoutes({ ctx, member }: ApiDeps): Router {
+export const lineWaitQuery = z.object({
+  waitSeconds: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'a number of seconds from 0 to 30')
+    .transform(Number)
+    .pipe(z.number().min(0).max(30))
+    .optional(),
+});
+
+const notInLine = () =>
+  new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');
+
+/** The status, with its pace also as `Retry-After` (RFC 9110) for clients that read only headers. */
+function answer(res: Response, s: WaitingStatus): void {
+  res.setHeader('Retry-After', String(s.nextPollSeconds));
+  res.json(s);
+}
+
+export function waitingRoutes({ ctx, member, lineReader, line }: ApiDeps): Router {
   const r = Router();
-  const room = ctx.waitingRoom;
 
   r.post('/performances/:id/waiting', member, async (req, res) => {
     const { id, capacity } = await ctx.catalogue.info(pathId(req.params, 'id'));
-    res.json(await room.join(id, who(req).memberId, capacity, () => ctx.catalogue.stockState(id)));
+    answer(res, await line.join(id, who(req).memberId, capacity, () => ctx.catalogue.stockState(id)));
   });
 
-  r.get('/performances/:id/waiting', member, async (req, res) => {
+  // The line's hot read: counted against a per-process limit, so that a member far back costs no
+  // Redis round trip at all (see LineView); `waitSeconds` holds the answer until admitted or sold out.
+  r.get('/performances/:id/waiting', lineReader, async (req, res) => {
+    const { waitSeconds } = parse(lineWaitQuery, req.query, 'query');
     const { id, capacity } = await ctx.catalogue.info(pathId(req.params, 'id'));
-    const status = await room.status(id, who(req).memberId, capacity);
-    if (!status)
-      throw new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');
-    res.json(status);
+    const memberId = who(req).memberId;
+    let s = await line.status(id, memberId, capacity);
+    if (s && s.status === 'waiting' && waitSeconds) {
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      await line.waitForTurn(id, s.ticket, waitSeconds * 1000, gone.signal);
+      if (gone.signal.aborted && res.destroyed) return;
+      s = await line.status(id, memberId, capacity);
+    }
+    if (!s) throw notInLine();
+    answer(res, s);
   });
 
   r.delete('/performances/:id/waiting', member, async (req, res) => {
     const { id } = await ctx.catalogue.info(pathId(req.params, 'id'));
-    await room.leave(id, who(req).memberId);
+    await line.leave(id, who(req).memberId);
     res.status(204).end();
   });
 

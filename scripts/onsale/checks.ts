@@ -72,7 +72,11 @@ export class RoomSampler {
   ) {}
 
   async sample(): Promise<void> {
-    const [, lineKey, admittedKey, ticketsKey] = this.ctx.waitingRoom.keys(this.performanceId);
+    const {
+      line: lineKey,
+      admitted: admittedKey,
+      tickets: ticketsKey,
+    } = this.ctx.waitingRoom.keys(this.performanceId);
     const r = await this.ctx.redis
       .multi()
       .zrange(lineKey!, 0, 0, 'WITHSCORES')

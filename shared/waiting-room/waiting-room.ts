@@ -1,196 +1,113 @@
+import { readFileSync } from 'node:fs';
 import type { RedisClient } from '../redis.js';
-import { performanceTag, defineScript, runScript } from '../redis.js';
+import { defineScript, runScript, type Script } from '../redis.js';
 import { admissions } from '../metrics.js';
+import {
+  activeRoomsKey,
+  ROOM_KEY_NAMES,
+  roomHeadChannel,
+  roomKeyList,
+  roomKeys,
+  type RoomKeys,
+} from './keys.js';
+import { EXACT_WINDOW, HEADS_KEPT, LAG_MS, estimateEtaSeconds, nextPollSeconds } from './pace.js';
 
-// Redis key layout of the waiting room (owned here and nowhere else). All keys of one performance
-// share a hash tag, so every script below runs on one Redis Cluster slot:
-//   <p>:wr:{perf-N}:seq       ticket counter
-//   <p>:wr:{perf-N}:line      ZSET member -> ticket (the members still waiting)
-//   <p>:wr:{perf-N}:admitted  ZSET member -> deadline (ms; pushed forward by every request)
-//   <p>:wr:{perf-N}:tickets   HASH member -> ticket (admitted members only)
-//   <p>:wr:{perf-N}:admits    LIST "ms:count" of recent admissions (for the measured rate)
-//   <p>:wr:{perf-N}:capacity  the performance's admission capacity
-//   <p>:wr:{perf-N}:rate      admissions in the last minute, refreshed by the admission ticker
-//   <p>:wr:{perf-N}:gate      HASH the operator's controls: opensAt (ms), paused (1), capacity
-//   <p>:wr:{perf-N}:stock     what is left to sell: "open" (a seat is available), "none" (every unsold
-//                             seat is held) or "sold-out"; counted from MySQL by the ticker (or by
-//                             the API on a join when missing). open/none live 3 s; sold-out is
-//                             final; missing admits (as before the room knew the inventory).
-//   <p>:wr:active             SET of performance ids whose room is not empty (for the admission ticker)
-// A waiting member costs one sorted-set entry; nothing else is stored per waiting member.
+/**
+ * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
+ * `ROOM_KEY_NAMES` and the two arguments every script takes: the head channel and the performance.
+ */
+function roomScript(name: string): Script {
+  const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+  const header = [
+    `local k = {${ROOM_KEY_NAMES.map((n, i) => `${n} = KEYS[${i + 1}]`).join(', ')}}`,
+    'local channel, perf = ARGV[1], ARGV[2]',
+    `local LAG_MS, EXACT_WINDOW, HEADS_KEPT = ${LAG_MS}, ${EXACT_WINDOW}, ${HEADS_KEPT}`,
+  ].join('\n');
+  return defineScript(`${header}\n${read('room.lua')}\n${read(name)}`);
+}
 
-const ADMIT_FN = `
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
--- The operator's gate (sale controls): nobody is admitted before opensAt or while paused, and a
--- capacity set there overrides the one callers pass.
-local function gate_capacity(k, now, capacity)
-  local g = redis.call('HMGET', k.gate, 'opensAt', 'paused', 'capacity')
-  if g[2] == '1' or tonumber(g[1] or '0') > now then return 0 end
-  return tonumber(g[3] or '') or capacity
-end
-local function admit(k, now, capacity, idle)
-  local expired = redis.call('ZRANGEBYSCORE', k.admitted, '-inf', now)
-  for i = 1, #expired do redis.call('HDEL', k.tickets, expired[i]) end
-  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', k.admitted, '-inf', now) end
-  local free = gate_capacity(k, now, capacity) - redis.call('ZCARD', k.admitted)
-  local n = 0
-  -- Admission follows the seats: nobody new while none is available, nor once all are sold. Unknown
-  -- (no tick for 3 s) admits: the count is refreshed by every tick, and a join counts when unknown.
-  local stock = redis.call('GET', k.stock)
-  if free > 0 and (not stock or stock == 'open') then
-    local popped = redis.call('ZPOPMIN', k.line, free)
-    for i = 1, #popped, 2 do
-      redis.call('ZADD', k.admitted, now + idle, popped[i])
-      redis.call('HSET', k.tickets, popped[i], popped[i + 1])
-      n = n + 1
-    end
-    if n > 0 then
-      redis.call('LPUSH', k.admits, now .. ':' .. n)
-      redis.call('LTRIM', k.admits, 0, 199)
-    end
-  end
-  return n
-end
-local function admissions_last_minute(k, now)
-  local entries = redis.call('LRANGE', k.admits, 0, 199)
-  local total = 0
-  for i = 1, #entries do
-    local sep = string.find(entries[i], ':')
-    local ts = tonumber(string.sub(entries[i], 1, sep - 1))
-    if now - ts > 60000 then break end
-    total = total + tonumber(string.sub(entries[i], sep + 1))
-  end
-  return total
-end
-local function set_stock(k, stock)
-  if stock == 'sold-out' then redis.call('SET', k.stock, stock)
-  elseif stock ~= '' and redis.call('GET', k.stock) ~= 'sold-out' then redis.call('SET', k.stock, stock, 'PX', 3000) end
-end
-local function status(k, member, now, idle, touch)
-  local deadline = redis.call('ZSCORE', k.admitted, member)
-  if deadline and tonumber(deadline) > now then
-    if touch == '1' then
-      redis.call('ZADD', k.admitted, now + idle, member)
-      deadline = now + idle
-    end
-    return {'admitted', redis.call('HGET', k.tickets, member) or '0', 0, tostring(deadline), 0}
-  end
-  local ticket = redis.call('ZSCORE', k.line, member)
-  if not ticket then return false end
-  if redis.call('GET', k.stock) == 'sold-out' then return {'sold-out', ticket, 0, '0', 0} end
-  local rank = redis.call('ZRANK', k.line, member)
-  return {'waiting', ticket, rank + 1, '0', tonumber(redis.call('GET', k.rate) or '0')}
-end
-local k = {seq = KEYS[1], line = KEYS[2], admitted = KEYS[3], tickets = KEYS[4], admits = KEYS[5], capacity = KEYS[6], rate = KEYS[7], gate = KEYS[8], stock = KEYS[9]}
-`;
-
-// Without a known stock (ARGV[4] empty and none stored) it answers {'unknown'}: the caller counts
-// the seats and calls again with the count's verdict.
-const JOIN = defineScript(`${ADMIT_FN}
-local member, capacity, idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local stock = redis.call('GET', k.stock)
-if not stock then
-  if ARGV[4] == '' then return {'unknown'} end
-  set_stock(k, ARGV[4])
-  stock = ARGV[4]
-end
-redis.call('SET', k.capacity, capacity)
-local now = now_ms()
-local n = admit(k, now, capacity, idle)
-local deadline = redis.call('ZSCORE', k.admitted, member)
-if stock == 'sold-out' and not (deadline and tonumber(deadline) > now) then
-  return {'sold-out', redis.call('ZSCORE', k.line, member) or '0', 0, '0', 0}
-end
-if not deadline and not redis.call('ZSCORE', k.line, member) then
-  redis.call('ZADD', k.line, redis.call('INCR', k.seq), member)
-  n = n + admit(k, now, capacity, idle)
-end
--- The status, and how many members this call admitted (for the admissions counter).
-local st = status(k, member, now, idle, '1')
-if st then st[6] = n end
-return st
-`);
-
-const STATUS = defineScript(`${ADMIT_FN}
-return status(k, ARGV[1], now_ms(), tonumber(ARGV[2]), ARGV[3])
-`);
-
-const LEAVE = defineScript(`${ADMIT_FN}
-local member, idle = ARGV[1], tonumber(ARGV[2])
-local removed = redis.call('ZREM', k.line, member) + redis.call('ZREM', k.admitted, member)
-redis.call('HDEL', k.tickets, member)
-local capacity = tonumber(redis.call('GET', k.capacity) or '0')
-return {removed, admit(k, now_ms(), capacity, idle)}
-`);
-
-// Returns 1 while the room still has anybody in it, so the ticker can forget empty rooms.
-// ARGV[2] is the stock the ticker just counted.
-const TICK = defineScript(`${ADMIT_FN}
-local capacity = tonumber(redis.call('GET', k.capacity) or '0')
-set_stock(k, ARGV[2])
-local now = now_ms()
-local n = admit(k, now, capacity, tonumber(ARGV[1]))
--- The measured rate is computed here, on the ticker, not on every status poll.
-redis.call('SET', k.rate, admissions_last_minute(k, now))
-local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
--- A sold-out room needs no more ticks: its line only reads "sold-out" from now on.
-if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
-return {n, left}
-`);
-
-const SET_STOCK = defineScript(`${ADMIT_FN}
-set_stock(k, ARGV[1])
-return 1
-`);
-
-// Activity of an admitted member: pushes the idle deadline forward; 1 if admitted, else 0.
-const TOUCH = defineScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local deadline = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if deadline and tonumber(deadline) > now then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-  return 1
-end
-return 0
-`);
+const JOIN = roomScript('join.lua');
+const STATUS = roomScript('status.lua');
+const LEAVE = roomScript('leave.lua');
+const TICK = roomScript('tick.lua');
+const SET_STOCK = roomScript('set-stock.lua');
+const TOUCH = roomScript('touch.lua');
 
 /** What is left to sell, as the waiting room needs it. */
 export type StockState = 'open' | 'none' | 'sold-out';
+
+/** What a room publishes on its head channel (and every script answer carries). */
+export type RoomHead = {
+  performanceId: number;
+  /** Redis time (ms) at which it was read. */
+  ts: number;
+  /** The highest ticket admitted so far. */
+  through: number;
+  /** The last ticket handed out. */
+  seq: number;
+  stock: StockState | '';
+  /** Admissions over the last minute. */
+  perMinute: number;
+  /** When the sale opens (ms; 0 = no gate). */
+  opensAt: number;
+  paused: boolean;
+  capacity: number;
+  /** Set when a member just left: API processes forget the ticket they remembered for it. */
+  left?: number;
+};
 
 export type WaitingStatus = {
   status: 'waiting' | 'admitted' | 'sold-out';
   ticket: number;
   position: number;
   etaSeconds: number;
+  nextPollSeconds: number;
   admittedUntil?: string;
+  opensAt?: string;
 };
 
-type RawStatus = [string, string, number, string, number, number?] | ['unknown'] | null;
+/** A member's status as a script read it. */
+export type RawStatus = {
+  status: 'waiting' | 'admitted' | 'sold-out';
+  ticket: number;
+  position: number;
+  admittedUntil?: number;
+  head: RoomHead;
+  admittedNow?: number;
+};
+
+type Answer = RawStatus | { unknown: true } | { absent: true; head: RoomHead };
 
 export class WaitingRoom {
   private readonly idleMs: number;
+  /** Set once the deployment is known (`bindDeployment`): heads are published under its namespace. */
+  channels: string;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keyPrefix: string,
-    private readonly idleSeconds: number,
+    readonly idleSeconds: number,
   ) {
     this.idleMs = idleSeconds * 1000;
+    this.channels = keyPrefix;
   }
 
-  keys(performanceId: number): string[] {
-    const base = `${this.keyPrefix}:wr:${performanceTag(performanceId)}`;
-    return ['seq', 'line', 'admitted', 'tickets', 'admits', 'capacity', 'rate', 'gate', 'stock'].map(
-      (s) => `${base}:${s}`,
-    );
+  keys(performanceId: number): RoomKeys {
+    return roomKeys(this.keyPrefix, performanceId);
   }
 
-  private activeKey(): string {
-    return `${this.keyPrefix}:wr:active`;
+  headChannel(): string {
+    return roomHeadChannel(this.channels);
+  }
+
+  private async run<T>(script: Script, performanceId: number, args: string[]): Promise<T> {
+    const keys = roomKeyList(this.keys(performanceId));
+    const raw = await runScript(this.redis, script, keys, [
+      this.headChannel(),
+      String(performanceId),
+      ...args,
+    ]);
+    return (typeof raw === 'string' ? JSON.parse(raw) : raw) as T;
   }
 
   /**
@@ -202,80 +119,82 @@ export class WaitingRoom {
     memberId: number,
     capacity: number,
     countStock: () => Promise<StockState>,
-  ): Promise<WaitingStatus> {
+  ): Promise<RawStatus> {
     const run = (stock: string) =>
-      runScript(this.redis, JOIN, this.keys(performanceId), [
-        String(memberId),
-        String(capacity),
-        String(this.idleMs),
-        stock,
-      ]) as Promise<RawStatus>;
+      this.run<Answer>(JOIN, performanceId, [String(memberId), String(capacity), String(this.idleMs), stock]);
     let raw = await run('');
-    if (raw?.[0] === 'unknown') raw = await run(await countStock());
-    if (raw?.[5]) admissions.inc({ trigger: 'join' }, raw[5]);
+    if ('unknown' in raw) raw = await run(await countStock());
+    if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
+    if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
-    return this.toStatus(raw, capacity)!;
+    return raw;
   }
 
-  /** The member's status, or null when not in line nor admitted. Counts as activity of an admitted member. */
-  async status(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus | null> {
-    const raw = (await runScript(this.redis, STATUS, this.keys(performanceId), [
+  /**
+   * The member's exact status, or the room's head alone when the member is neither in line nor
+   * admitted. `touch` counts the read as activity of an admitted member.
+   */
+  async status(
+    performanceId: number,
+    memberId: number,
+    touch = true,
+  ): Promise<RawStatus | { head: RoomHead }> {
+    const raw = await this.run<Answer>(STATUS, performanceId, [
       String(memberId),
       String(this.idleMs),
-      '1',
-    ])) as RawStatus;
-    return this.toStatus(raw, capacity);
+      touch ? '1' : '0',
+    ]);
+    if ('unknown' in raw) throw new Error('unexpected answer');
+    return raw;
   }
 
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
   async setStock(performanceId: number, stock: StockState): Promise<void> {
-    await runScript(this.redis, SET_STOCK, this.keys(performanceId), [stock]);
+    await this.run(SET_STOCK, performanceId, [stock]);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const [removed, admitted] = (await runScript(this.redis, LEAVE, this.keys(performanceId), [
+    const r = await this.run<{ removed: number; admittedNow: number }>(LEAVE, performanceId, [
       String(memberId),
       String(this.idleMs),
-    ])) as [number, number];
-    if (admitted) admissions.inc({ trigger: 'leave' }, admitted);
-    return removed > 0;
+    ]);
+    if (r.admittedNow) admissions.inc({ trigger: 'leave' }, r.admittedNow);
+    return r.removed > 0;
   }
 
   /** The gate: true if admitted (and records the activity). */
   async touch(performanceId: number, memberId: number): Promise<boolean> {
-    const admitted = this.keys(performanceId)[2]!;
-    return (await runScript(this.redis, TOUCH, [admitted], [String(memberId), String(this.idleMs)])) === 1;
+    return (await this.run<number>(TOUCH, performanceId, [String(memberId), String(this.idleMs)])) === 1;
   }
 
   /**
-   * Admits whoever fits in every non-empty room, as far as the seats allow; run on a timer so nobody
-   * has to poll. `countStock` says, for each room, what is left to sell.
+   * Admits whoever fits in every non-empty room, as far as the seats allow, and publishes each
+   * room's head; run on a timer so nobody has to poll. `countStock` says, for each room, what is
+   * left to sell.
    */
   async tick(countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>): Promise<number> {
-    const ids = await this.redis.smembers(this.activeKey());
+    const ids = await this.activePerformanceIds();
     if (!ids.length) return 0;
-    const stocks = await countStock(ids.map(Number));
+    const stocks = await countStock(ids);
     let admitted = 0;
-    for (const id of ids) {
-      const performanceId = Number(id);
-      const [n, left] = (await runScript(this.redis, TICK, this.keys(performanceId), [
+    for (const performanceId of ids) {
+      const r = await this.run<{ admittedNow: number; left: number }>(TICK, performanceId, [
         String(this.idleMs),
         stocks.get(performanceId) ?? '',
-      ])) as [number, number];
-      admitted += n;
-      if (n) admissions.inc({ trigger: 'ticker' }, n);
-      if (left === 0) await this.forgetIfEmpty(performanceId);
+      ]);
+      admitted += r.admittedNow;
+      if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+      if (r.left === 0) await this.forgetIfEmpty(performanceId);
     }
     return admitted;
   }
 
-  /** Writes the operator's gate (see ADMIT_FN); the ticker applies it within one tick. */
+  /** Writes the operator's gate (see room.lua); the ticker applies it within one tick. */
   async setGate(
     performanceId: number,
     gate: { opensAt: Date | null; paused: boolean; capacity: number },
   ): Promise<void> {
-    const key = this.keys(performanceId)[7]!;
-    await this.redis.hset(key, {
+    await this.redis.hset(this.keys(performanceId).gate, {
       opensAt: String(gate.opensAt?.getTime() ?? 0),
       paused: gate.paused ? '1' : '0',
       capacity: String(gate.capacity),
@@ -284,23 +203,23 @@ export class WaitingRoom {
 
   /** Admissions over the last minute, as the ticker last measured them. */
   async lastMinuteAdmissions(performanceId: number): Promise<number> {
-    return Number((await this.redis.get(this.keys(performanceId)[6]!)) ?? 0);
+    return Number((await this.redis.get(this.keys(performanceId).rate)) ?? 0);
   }
 
   async sizes(performanceId: number): Promise<{ waiting: number; admitted: number }> {
-    const [, line, admitted] = this.keys(performanceId);
-    const [w, a] = await Promise.all([this.redis.zcard(line!), this.redis.zcard(admitted!)]);
+    const k = this.keys(performanceId);
+    const [w, a] = await Promise.all([this.redis.zcard(k.line), this.redis.zcard(k.admitted)]);
     return { waiting: w, admitted: a };
   }
 
   async activePerformanceIds(): Promise<number[]> {
-    return (await this.redis.smembers(this.activeKey())).map(Number);
+    return (await this.redis.smembers(activeRoomsKey(this.keyPrefix))).map(Number);
   }
 
   // Every join marks its room active after it entered the line (no per-process memo: another
   // process's ticker may have forgotten the room since), so a room with anybody in it stays active.
   private async markActive(performanceId: number): Promise<void> {
-    await this.redis.sadd(this.activeKey(), String(performanceId));
+    await this.redis.sadd(activeRoomsKey(this.keyPrefix), String(performanceId));
   }
 
   /**
@@ -309,43 +228,61 @@ export class WaitingRoom {
    * either that look sees the new member, or the join's own mark comes after the removal.
    */
   private async forgetIfEmpty(performanceId: number): Promise<void> {
-    await this.redis.srem(this.activeKey(), String(performanceId));
+    await this.redis.srem(activeRoomsKey(this.keyPrefix), String(performanceId));
     const { waiting, admitted } = await this.sizes(performanceId);
     if (waiting + admitted > 0) await this.markActive(performanceId);
   }
 
-  private toStatus(raw: RawStatus, capacity: number): WaitingStatus | null {
-    if (!raw || raw[0] === 'unknown') return null;
-    const [status, ticket, position, deadline, perMinute] = raw as [string, string, number, string, number];
-    if (status === 'sold-out')
-      return { status: 'sold-out', ticket: Number(ticket), position: 0, etaSeconds: 0 };
-    if (status === 'admitted')
-      return {
-        status: 'admitted',
-        ticket: Number(ticket),
-        position: 0,
-        etaSeconds: 0,
-        admittedUntil: new Date(Number(deadline)).toISOString(),
-      };
-    return {
-      status: 'waiting',
-      ticket: Number(ticket),
-      position,
-      etaSeconds: estimateEtaSeconds(position, perMinute, capacity, this.idleSeconds),
-    };
+  /** The answer a member reads, from an exact status. */
+  toStatus(raw: RawStatus, capacity: number, now = Date.now()): WaitingStatus {
+    return answerOf(
+      raw.status,
+      raw.ticket,
+      raw.position,
+      raw.head,
+      capacity,
+      this.idleSeconds,
+      now,
+      raw.admittedUntil,
+    );
   }
 }
 
-/**
- * From the admissions measured over the last minute; with none measured yet, assume the slowest
- * turnover the rules allow (every admitted member idling out).
- */
-export function estimateEtaSeconds(
+/** A member's answer: its place, the wait estimated from the head's measured rate, and the pace. */
+export function answerOf(
+  status: WaitingStatus['status'],
+  ticket: number,
   position: number,
-  admittedLastMinute: number,
+  head: RoomHead,
   capacity: number,
   idleSeconds: number,
-) {
-  if (admittedLastMinute > 0) return Math.ceil((position * 60) / admittedLastMinute);
-  return Math.ceil(position / Math.max(1, capacity)) * idleSeconds;
+  now: number,
+  admittedUntil?: number,
+): WaitingStatus {
+  const opensAt = head.opensAt > now ? { opensAt: new Date(head.opensAt).toISOString() } : {};
+  if (status !== 'waiting') {
+    return {
+      status,
+      ticket,
+      position: 0,
+      etaSeconds: 0,
+      nextPollSeconds: nextPollSeconds(status, 0, idleSeconds),
+      ...(admittedUntil !== undefined ? { admittedUntil: new Date(admittedUntil).toISOString() } : {}),
+    };
+  }
+  const etaSeconds = estimateEtaSeconds(
+    position,
+    head.perMinute,
+    head.capacity || capacity,
+    idleSeconds,
+    (head.opensAt - now) / 1000,
+  );
+  return {
+    status,
+    ticket,
+    position,
+    etaSeconds,
+    nextPollSeconds: nextPollSeconds(status, etaSeconds, idleSeconds),
+    ...opensAt,
+  };
 }

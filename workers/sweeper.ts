@@ -5,38 +5,8 @@ import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
-import {
-  onScrape,
-  paymentAuthorizations,
-  queueDepth,
-  queueLag,
-  saleControls,
-  waitingRoomMembers,
-} from '../shared/metrics.js';
-import { oldestWaitingAgeMs } from '../shared/queues/queue-lag.js';
-import { SaleStateRepository } from '../shared/db/repositories/sale-state.repository.js';
+import { paymentAuthorizations } from '../shared/metrics.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
-import { SeatStockRepository } from '../shared/db/repositories/seat-stock.repository.js';
-
-/** Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody polls. */
-/**
- * Admission follows the seats: each tick reads, in MySQL, what the rooms' performances have left to
- * sell (seat status changes only in a batch's commit, so the reading is exact as of the last commit
- * and needs no counter kept in step with batches, redone after-commit work or restored queues).
- */
-export function startAdmissionTicker(ctx: Context): () => void {
-  const stock = new SeatStockRepository(ctx.sequelize);
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    ctx.waitingRoom
-      .tick((ids) => stock.states(ids))
-      .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
-      .finally(() => (running = false));
-  }, ctx.config.admissionTickMs);
-  return () => clearInterval(timer);
-}
 
 /**
  * The backstop for what a crash between two steps could leave behind:
@@ -138,7 +108,7 @@ async function voidOrphanPayments(ctx: Context, performanceIds: number[]): Promi
 /** The sale controls' copy in Redis (waiting-room gate, queue pause) again, where Redis lost it. */
 async function restoreSaleControls(ctx: Context, ids: number[]): Promise<void> {
   const lost: number[] = [];
-  for (const id of ids) if (!(await ctx.redis.exists(ctx.waitingRoom.keys(id)[7]!))) lost.push(id);
+  for (const id of ids) if (!(await ctx.redis.exists(ctx.waitingRoom.keys(id).gate))) lost.push(id);
   if (lost.length) await new SaleControls(ctx).applyAll(lost);
 }
 
@@ -147,51 +117,4 @@ export function startSweeper(ctx: Context): () => void {
     sweep(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'sweep failed'));
   }, ctx.config.sweepIntervalSeconds * 1000);
   return () => clearInterval(timer);
-}
-
-/** Queue depth and waiting-room sizes, read when Prometheus scrapes. */
-export function registerWorkerGauges(ctx: Context, performanceIds: () => number[]): () => void {
-  const offQueue = onScrape(queueDepth, async () => {
-    queueDepth.reset();
-    for (const id of performanceIds()) {
-      const q = await ctx.queues.get(id);
-      const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
-      for (const [state, n] of Object.entries(counts))
-        queueDepth.set({ performance_id: String(id), state }, n);
-    }
-  });
-  const offRoom = onScrape(waitingRoomMembers, async () => {
-    waitingRoomMembers.reset();
-    for (const id of await ctx.waitingRoom.activePerformanceIds()) {
-      const s = await ctx.waitingRoom.sizes(id);
-      waitingRoomMembers.set({ performance_id: String(id), state: 'waiting' }, s.waiting);
-      waitingRoomMembers.set({ performance_id: String(id), state: 'admitted' }, s.admitted);
-    }
-  });
-  const offLag = onScrape(queueLag, async () => {
-    queueLag.reset();
-    for (const id of performanceIds()) {
-      const ms = await oldestWaitingAgeMs(ctx.redis, ctx.queues.keys(id));
-      queueLag.set({ performance_id: String(id) }, ms / 1000);
-    }
-  });
-  const rows = new SaleStateRepository(ctx.sequelize);
-  const offControls = onScrape(saleControls, async () => {
-    saleControls.reset();
-    const now = Date.now();
-    for (const c of await rows.controls(performanceIds())) {
-      const set = (control: string, v: number) =>
-        saleControls.set({ performance_id: String(c.id), control }, v);
-      set('admission_capacity', c.admissionCapacity ?? ctx.config.admissionCapacity);
-      set('admission_paused', Number(c.admissionPaused));
-      set('holds_paused', Number(c.holdsPaused));
-      set('admission_open', Number(!c.admissionPaused && (c.salesOpenAt?.getTime() ?? 0) <= now));
-    }
-  });
-  return () => {
-    offQueue();
-    offRoom();
-    offLag();
-    offControls();
-  };
 }

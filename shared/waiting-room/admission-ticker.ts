@@ -1,0 +1,23 @@
+import type { Context } from '../context.js';
+import { SeatStockRepository } from '../db/repositories/seat-stock.repository.js';
+
+/**
+ * Admits waiting members on a timer, so the next member gets in within 2 s whether or not anybody
+ * polls, and publishes every room's head each tick (API processes answer far-back members from it).
+ * Admission follows the seats: each tick reads, in MySQL, what the rooms' performances have left to
+ * sell (seat status changes only in a batch's commit, so the reading is exact as of the last commit
+ * and needs no counter kept in step with batches, redone after-commit work or restored queues).
+ */
+export function startAdmissionTicker(ctx: Context): () => void {
+  const stock = new SeatStockRepository(ctx.sequelize);
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    ctx.waitingRoom
+      .tick((ids) => stock.states(ids))
+      .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
+      .finally(() => (running = false));
+  }, ctx.config.admissionTickMs);
+  return () => clearInterval(timer);
+}

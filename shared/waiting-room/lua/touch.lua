@@ -1,0 +1,9 @@
+-- Activity of an admitted member: pushes its idle deadline forward. ARGV[3] member, ARGV[4] idle (ms).
+-- Answers 1 if admitted, else 0.
+local now = now_ms()
+local deadline = redis.call('ZSCORE', k.admitted, ARGV[3])
+if deadline and tonumber(deadline) > now then
+  redis.call('ZADD', k.admitted, now + tonumber(ARGV[4]), ARGV[3])
+  return 1
+end
+return 0
