@@ -78,6 +78,13 @@ export const waitingRoomMembers = new Gauge({
   registers: [registry],
 });
 
+export const waitingStatusReads = new Counter({
+  name: 'waiting_room_status_reads_total',
+  help: "Waiting-room status reads, by where they were answered: the API process's view of the line (no Redis) or Redis",
+  labelNames: ['answered_from'] as const,
+  registers: [registry],
+});
+
 export const admissions = new Counter({
   name: 'waiting_room_admissions_total',
   help: 'Members admitted from waiting rooms, by what admitted them (a join, a leave, the ticker)',

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis.js';
+import { waitingStatusReads } from '../metrics.js';
 import {
   answerOf,
   type RoomHead,
@@ -161,7 +162,11 @@ export class LineView {
   /** The member's status: from this process's view when it can, else one Redis round trip. */
   async status(performanceId: number, memberId: number, capacity: number): Promise<WaitingStatus | null> {
     const local = this.local(performanceId, memberId, capacity);
-    if (local) return local;
+    if (local) {
+      waitingStatusReads.inc({ answered_from: 'view' });
+      return local;
+    }
+    waitingStatusReads.inc({ answered_from: 'redis' });
     const raw = await this.room.status(performanceId, memberId);
     if (!('status' in raw)) {
       this.forget(performanceId, memberId);
