@@ -3,6 +3,7 @@ import { Stack, eventually, type TestMember } from './helpers/stack.js';
 import { assertHoldRun, assertStreamsMatchCommits } from './helpers/checks.js';
 import { PrivateRedisCluster } from './helpers/servers.js';
 import { SseClient } from './helpers/sse.js';
+import { assertLineMoves } from './helpers/line.js';
 import { performanceTag } from '../shared/redis.js';
 import { queueKeys } from '../shared/queues/names.js';
 import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
@@ -88,11 +89,25 @@ test('when 200 members join the waiting room at once through two API processes o
   t.deepEqual(await stack.ctx.waitingRoom.sizes(performanceId), { waiting: 195, admitted: 5 });
 
   const ticketOf = new Map(joined.map((r, i) => [r.body.ticket, members[i]!]));
+  // The sixth member holds a long-poll on one API process; the leave goes through the other.
+  const pushed = stack.http<WaitingStatus>(
+    'GET',
+    `/api/performances/${performanceId}/waiting?waitSeconds=30`,
+    {
+      token: ticketOf.get(6)!.token,
+      base: api(0),
+    },
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const leftAt = Date.now();
   const left = await stack.http('DELETE', `/api/performances/${performanceId}/waiting`, {
     token: ticketOf.get(1)!.token,
     base: api(1),
   });
   t.is(left.status, 204);
+  const told = await pushed;
+  t.is(told.body.status, 'admitted', 'the long-poll answers with the admission');
+  t.true(Date.now() - leftAt < 1000, `told within 1 s of the leave (${Date.now() - leftAt} ms)`);
   const sixth = ticketOf.get(6)!;
   const now = await eventually(async () => {
     const r = await stack.http<WaitingStatus>('GET', `/api/performances/${performanceId}/waiting`, {
@@ -110,6 +125,10 @@ test('when 200 members join the waiting room at once through two API processes o
     'tickets 2..6 are admitted, the leaver is not',
   );
   t.deepEqual(await stack.ctx.waitingRoom.sizes(performanceId), { waiting: 194, admitted: 5 });
+});
+
+test('when a line longer than the exact window moves on a Redis Cluster while members read it from two API processes, then positions never rise, admission follows ticket order and far-back reads are answered from the heads', async (t) => {
+  await assertLineMoves(t, stack);
 });
 
 test('when seats are contended on a Redis Cluster, then SSE clients on both API processes see exactly the committed seat events, in order', async (t) => {

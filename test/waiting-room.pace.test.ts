@@ -1,9 +1,9 @@
 import test from 'ava';
-import { Stack, eventually, type TestMember } from './helpers/stack.js';
+import { Stack, type TestMember } from './helpers/stack.js';
 import { createRedis } from '../shared/redis.js';
-import { registry } from '../shared/metrics.js';
 import type { RoomHead, WaitingStatus } from '../shared/waiting-room/waiting-room.js';
-import { EXACT_WINDOW, pollCapSeconds } from '../shared/waiting-room/pace.js';
+import { pollCapSeconds } from '../shared/waiting-room/pace.js';
+import { assertLineMoves } from './helpers/line.js';
 
 // The line's pace and push, across two API processes (both in this process, each with its own view
 // of the line) and one worker (the admission ticker). Admitted members lose the slot after 6 idle
@@ -46,11 +46,6 @@ async function watchAdmissions(performanceId: number) {
   });
   await sub.subscribe(stack.ctx.waitingRoom.headChannel());
   return { admittedAt, close: () => sub.disconnect() };
-}
-
-async function viewReads(): Promise<number> {
-  const m = (await registry.getSingleMetric('waiting_room_status_reads_total')?.get())?.values ?? [];
-  return m.filter((v) => v.labels['answered_from'] === 'view').reduce((a, v) => a + v.value, 0);
 }
 
 test.serial(
@@ -115,72 +110,7 @@ test.serial(
 test.serial(
   'when a line longer than the exact window moves while members read it from two API processes, then positions never rise, admission follows ticket order and far-back reads are answered without Redis',
   async (t) => {
-    const capacity = 25;
-    const { performanceId } = await stack.performance(10, capacity);
-    const n = EXACT_WINDOW + 400;
-    const members = await stack.members(n);
-    for (let i = 0; i < n; i += 200)
-      await Promise.all(
-        members
-          .slice(i, i + 200)
-          .map(async (m, j) => t.is((await join(m, performanceId, i + j)).status, 200)),
-      );
-    const viewBefore = await viewReads();
-    // Admitted members finish at once, so the line moves fast (the ticker and the leaves admit).
-    const keys = stack.ctx.waitingRoom.keys(performanceId);
-    const admittedEver = new Set<number>();
-    const outOfOrder: string[] = [];
-    let maxAdmitted = 0;
-    let stop = false;
-    const byId = new Map(members.map((m) => [m.id, m]));
-    const drain = (async () => {
-      while (!stop) {
-        // One atomic look: every admitted member's ticket lies below every waiting member's.
-        const r = await stack.ctx.redis
-          .multi()
-          .zrange(keys.line, 0, 0, 'WITHSCORES')
-          .hgetall(keys.tickets)
-          .exec();
-        const first = r?.[0]?.[1] as string[];
-        const admitted = Object.entries(r?.[1]?.[1] as Record<string, string>).map(([id, tk]) => [
-          Number(id),
-          Number(tk),
-        ]);
-        maxAdmitted = Math.max(maxAdmitted, admitted.length);
-        for (const [id, tk] of admitted) {
-          admittedEver.add(id!);
-          if (first.length && tk! > Number(first[1]))
-            outOfOrder.push(`ticket ${tk} admitted before ${first[1]}`);
-        }
-        await Promise.all(admitted.slice(0, 10).map(([id]) => leave(byId.get(id!)!, performanceId)));
-        await new Promise((r) => setTimeout(r, 60));
-      }
-    })();
-    // Readers spread over the whole line, each alternating between the two API processes.
-    const readers = members.filter((_, i) => i % 23 === 0 || i >= n - 30);
-    const rises: string[] = [];
-    const deadline = Date.now() + 12_000;
-    await Promise.all(
-      readers.map(async (m, i) => {
-        let last = Infinity;
-        for (let api = i; Date.now() < deadline; api++) {
-          const r = await read(m, performanceId, api);
-          if (r.status === 404) return; // admitted and finished
-          const s = r.body;
-          if (s.position > last) rises.push(`member ${m.id}: ${last} -> ${s.position}`);
-          last = s.position;
-          if (s.status === 'admitted') return;
-          await new Promise((r) => setTimeout(r, 40 + (i % 7) * 10));
-        }
-      }),
-    );
-    stop = true;
-    await drain;
-    t.deepEqual(rises, [], 'no position ever rose');
-    t.deepEqual(outOfOrder, [], 'admitted in ticket order');
-    t.true(maxAdmitted <= capacity, `never above capacity (saw ${maxAdmitted})`);
-    t.true(admittedEver.size > 500, `the line moved (${admittedEver.size} admitted)`);
-    t.true((await viewReads()) > viewBefore, 'far-back members were answered from the view, without Redis');
+    await assertLineMoves(t, stack);
   },
 );
 
