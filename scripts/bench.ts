@@ -1,10 +1,12 @@
-// npm run bench -- [--holds-requests 2000] [--line 10000] [--seconds 10] [--concurrency 64]
+// npm run bench -- [--holds-requests 2000] [--line 10000] [--seconds 10] [--concurrency 64] [--only line]
 //
 // Every benchmark in one command, each against a baseline measured in the same run, then one table:
 //   holds          `bench-holds.ts` (its five runs: BullMQ no-op, our drain, the lock design, ours end
 //                  to end, open loop), run as it is and read from its output;
 //   status polls   GET /api/performances/:id/waiting of members in a line of L, N in flight for S s,
-//                  against a bare Express route reading the same place from a Redis sorted set;
+//                  with a worker running (its admission ticker publishes the heads the API answers
+//                  far-back members from), against a bare Express route reading the same place
+//                  from a Redis sorted set;
 //   line memory    Redis bytes per waiting member (MEMORY USAGE of the line) against a bare sorted
 //                  set of the same members and tickets;
 //   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     line: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '64' },
+    only: { type: 'string' },
   },
 });
 const LINE = Number(values.line);
@@ -93,52 +96,54 @@ function run(file: string, args: string[]): Promise<{ code: number | null; out: 
 
 const num = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN);
 
-// 1. Holds: the hold pipeline bench, as it is.
-console.log(`== holds: bench-holds.ts --requests ${values['holds-requests']}`);
-const holds = await run('scripts/bench-holds.ts', ['--requests', values['holds-requests']]);
-{
-  const t = holds.out;
-  const noop = num(/BullMQ no-op, global concurrency 1\s+(\d+) jobs\/s/, t);
-  const drain = num(/ours, drain\s+(\d+) holds\/s/, t);
-  const lock = num(/lock design, \d+ in flight\s+(\d+) holds\/s/, t);
-  const poll = num(/in flight, POST \+ poll\s+(\d+) holds\/s/, t);
-  const prefer = num(/in flight, Prefer: wait\s+(\d+) holds\/s/, t);
-  const lockP99 = num(/lock design, \d+ in flight\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
-  const preferP99 = num(/in flight, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
-  const openP99 = num(/\/s offered, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
-  const invariants = /invariants\s+OK/.test(t);
-  if (holds.code !== 0 || !invariants) ok = false;
-  const r = (a: number, b: number) => (a / b).toFixed(2);
-  rows.push(
-    {
-      bench: 'holds: drain (jobs/s)',
-      ours: drain.toFixed(0),
-      baseline: `${noop.toFixed(0)} BullMQ no-op`,
-      ratio: r(drain, noop),
-      note: 'one worker, pre-filled queue',
-    },
-    {
-      bench: 'holds: end to end, POST + poll (holds/s)',
-      ours: poll.toFixed(0),
-      baseline: `${lock.toFixed(0)} lock design`,
-      ratio: r(poll, lock),
-      note: '200 in flight',
-    },
-    {
-      bench: 'holds: end to end, Prefer: wait (holds/s)',
-      ours: prefer.toFixed(0),
-      baseline: `${lock.toFixed(0)} lock design`,
-      ratio: r(prefer, lock),
-      note: '200 in flight',
-    },
-    {
-      bench: 'holds: p99 to final status (ms)',
-      ours: preferP99.toFixed(0),
-      baseline: `${lockP99.toFixed(0)} lock design`,
-      ratio: r(preferP99, lockP99),
-      note: `open loop p99 ${openP99.toFixed(0)} ms; invariants ${invariants ? 'OK' : 'VIOLATED'}`,
-    },
-  );
+// 1. Holds: the hold pipeline bench, as it is (`--only line` skips it).
+if (values.only !== 'line') {
+  console.log(`== holds: bench-holds.ts --requests ${values['holds-requests']}`);
+  const holds = await run('scripts/bench-holds.ts', ['--requests', values['holds-requests']]);
+  {
+    const t = holds.out;
+    const noop = num(/BullMQ no-op, global concurrency 1\s+(\d+) jobs\/s/, t);
+    const drain = num(/ours, drain\s+(\d+) holds\/s/, t);
+    const lock = num(/lock design, \d+ in flight\s+(\d+) holds\/s/, t);
+    const poll = num(/in flight, POST \+ poll\s+(\d+) holds\/s/, t);
+    const prefer = num(/in flight, Prefer: wait\s+(\d+) holds\/s/, t);
+    const lockP99 = num(/lock design, \d+ in flight\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+    const preferP99 = num(/in flight, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+    const openP99 = num(/\/s offered, Prefer: wait\s+\d+ holds\/s.*?p99 ([\d.]+) ms/, t);
+    const invariants = /invariants\s+OK/.test(t);
+    if (holds.code !== 0 || !invariants) ok = false;
+    const r = (a: number, b: number) => (a / b).toFixed(2);
+    rows.push(
+      {
+        bench: 'holds: drain (jobs/s)',
+        ours: drain.toFixed(0),
+        baseline: `${noop.toFixed(0)} BullMQ no-op`,
+        ratio: r(drain, noop),
+        note: 'one worker, pre-filled queue',
+      },
+      {
+        bench: 'holds: end to end, POST + poll (holds/s)',
+        ours: poll.toFixed(0),
+        baseline: `${lock.toFixed(0)} lock design`,
+        ratio: r(poll, lock),
+        note: '200 in flight',
+      },
+      {
+        bench: 'holds: end to end, Prefer: wait (holds/s)',
+        ours: prefer.toFixed(0),
+        baseline: `${lock.toFixed(0)} lock design`,
+        ratio: r(prefer, lock),
+        note: '200 in flight',
+      },
+      {
+        bench: 'holds: p99 to final status (ms)',
+        ours: preferP99.toFixed(0),
+        baseline: `${lockP99.toFixed(0)} lock design`,
+        ratio: r(preferP99, lockP99),
+        note: `open loop p99 ${openP99.toFixed(0)} ms; invariants ${invariants ? 'OK' : 'VIOLATED'}`,
+      },
+    );
+  }
 }
 
 // 2-4. The waiting room: status polls, line memory, API memory.
@@ -154,6 +159,7 @@ try {
   );
   const api = await startProcess('api', env);
   children.push(api.child);
+  children.push((await startProcess('workers', env)).child);
   const path = `/api/performances/${perf.performanceId}/waiting`;
   await pool(tokens, 50, async (token) => {
     const r = await http.send('POST', `${api.url}${path}`, { token });
