@@ -1,8 +1,8 @@
 // @ts-check
 // The waiting room of one performance: joining the line, following the server's pace until admitted,
-// and showing the place in line and the wait.
-import { api, ApiError, retryDelay, sleep } from './api.js';
-import { $, formatDuration, reportError } from './ui.js';
+// and showing the place in line, the wait and, before the sale opens, a countdown to the opening.
+import { api, ApiError, retryDelay, serverNow, sleep } from './api.js';
+import { $, formatCountdown, formatDuration, formatTime, reportError } from './ui.js';
 
 /** @typedef {import('./types.js').WaitingStatus} WaitingStatus */
 
@@ -29,6 +29,7 @@ let current = null;
  */
 export async function waitInLine(performanceId, signal) {
   const path = `/api/performances/${performanceId}/waiting`;
+  const opening = openingCountdown();
   current = performanceId;
   try {
     let askedAt = Date.now();
@@ -37,6 +38,7 @@ export async function waitInLine(performanceId, signal) {
     let failures = 0;
     while (status.status === 'waiting') {
       renderWaiting(status);
+      opening.show(status.opensAt);
       const longPoll = status.nextPollSeconds === 0;
       await sleep(longPoll ? Math.max(0, askedAt + MIN_GAP_MS - Date.now()) : paceMs(status), signal);
       for (;;) {
@@ -62,6 +64,7 @@ export async function waitInLine(performanceId, signal) {
     }
     return status;
   } finally {
+    opening.stop();
     if (current === performanceId) current = null;
   }
 }
@@ -96,16 +99,75 @@ export async function leaveLine(nav) {
 
 // ---------------------------------------------------------------- what the member sees
 
+/**
+ * Writes only what changed, so the polite live region is not re-announced for an unchanged answer.
+ * @param {string} id
+ * @param {string} text
+ */
+function setText(id, text) {
+  const node = $(id);
+  if (node.textContent !== text) node.textContent = text;
+}
+
 /** @param {WaitingStatus} s */
 function renderWaiting(s) {
   $('waiting-room').hidden = false;
   $('seat-area').hidden = true;
-  $('waiting-position').textContent = String(s.position);
-  $('waiting-eta').textContent = s.etaSeconds > 0 ? formatDuration(s.etaSeconds) : 'any moment';
-  $('waiting-ticket').textContent = `#${s.ticket}`;
+  const known = typeof s.position === 'number' && s.position > 0;
+  setText('waiting-position', known ? s.position.toLocaleString() : '—');
+  setText(
+    'waiting-ahead',
+    known ? aheadOf(s.position) : s.drawAt ? `Places are drawn at ${formatTime(s.drawAt)}` : '',
+  );
+  setText('waiting-eta', s.etaSeconds > 0 ? formatDuration(s.etaSeconds) : 'any moment');
+  setText('waiting-ticket', `#${s.ticket}`);
   const checked = `Updated ${new Date().toLocaleTimeString()}.`;
   $('waiting-status').textContent =
     s.nextPollSeconds === 0
       ? `${checked} You are near the front: this page moves on the moment it is your turn.`
       : `${checked} Next update in about ${formatDuration(paceMs(s) / 1000)}.`;
+}
+
+/** @param {number} position 1 for the next member to be admitted */
+function aheadOf(position) {
+  const n = position - 1;
+  if (n <= 0) return 'You are next';
+  return `${n.toLocaleString()} ${n === 1 ? 'person' : 'people'} ahead of you`;
+}
+
+/**
+ * Before the sale opens: its opening time and a countdown ticking locally each second (no request).
+ */
+function openingCountdown() {
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let timer = null;
+  let opensAt = NaN;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  const tick = () => {
+    const left = opensAt - serverNow();
+    if (left > 0) return setText('waiting-countdown', `Opens in ${formatCountdown(left)}`);
+    // The next answer (at the server's pace) admits the member in turn; nobody rushes in at once.
+    setText('waiting-countdown', 'Opening now…');
+    stop();
+  };
+  return {
+    /** @param {string | undefined} iso the status's `opensAt`, present until the sale opens */
+    show(iso) {
+      const at = iso ? Date.parse(iso) : NaN;
+      $('waiting-opening').hidden = Number.isNaN(at);
+      if (Number.isNaN(at)) return stop();
+      if (at !== opensAt) {
+        opensAt = at;
+        const time = $('waiting-opens-at');
+        time.setAttribute('datetime', new Date(at).toISOString());
+        time.textContent = formatTime(iso ?? '');
+      }
+      tick();
+      if (!timer && opensAt > serverNow()) timer = setInterval(tick, 1000);
+    },
+    stop,
+  };
 }
