@@ -4,14 +4,8 @@
 // (live) -> hold -> payment -> tickets.
 import { api, currentSession, saveSession, whenSessionEnds } from './modules/api.js';
 import { showPerformances, showTickets } from './modules/lists.js';
-import {
-  holdSelected,
-  joinLine,
-  leaveLine,
-  payForHold,
-  releaseHold,
-  showPerformance,
-} from './modules/performance.js';
+import { leaveLine } from './modules/line.js';
+import { holdSelected, joinLine, payForHold, releaseHold, showPerformance } from './modules/performance.js';
 import {
   $,
   clearError,

@@ -1,6 +1,7 @@
 // @ts-check
 // One performance: details (public), then the waiting room, the seat map by zone (live), hold and payment.
-import { api, ApiError, currentSession, pollRequest, retryDelay, serverNow, sleep } from './api.js';
+import { api, ApiError, currentSession, pollRequest, serverNow, sleep } from './api.js';
+import { waitInLine } from './line.js';
 import {
   $,
   button,
@@ -8,7 +9,6 @@ import {
   el,
   formatClock,
   formatDate,
-  formatDuration,
   formatPrice,
   input,
   reportError,
@@ -33,7 +33,6 @@ import {
  *   loading: boolean, buffered: { seatId: number, status: SeatStatus }[] }} Page
  */
 
-const WAITING_POLL_MS = 2000;
 const KEEP_ADMISSION_MS = 20_000;
 const STATUSES = ['available', 'held', 'sold'];
 
@@ -117,29 +116,13 @@ function showSoldOut() {
 // ---------------------------------------------------------------- waiting room
 
 /**
- * Joins the line (idempotent, so a refresh keeps the place) and polls every 2 s until admitted.
+ * Stands in the line (see line.js) until admitted, then shows the seat map.
  * @param {Page} p
  */
 async function waitForAdmission(p) {
   p.admitted = false;
   updateSelection(p);
-  /** @type {WaitingStatus} */
-  let status = await api('POST', `/api/performances/${p.id}/waiting`, undefined, { signal: p.signal });
-  while (status.status === 'waiting') {
-    renderWaiting(status);
-    await sleep(WAITING_POLL_MS, p.signal);
-    try {
-      status = await api('GET', `/api/performances/${p.id}/waiting`, undefined, { signal: p.signal });
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      if (err.code === 'not-in-line') {
-        status = await api('POST', `/api/performances/${p.id}/waiting`, undefined, { signal: p.signal });
-      } else if (err.transient) {
-        $('waiting-status').textContent = 'Connection trouble; still trying…';
-        await sleep(retryDelay(err), p.signal);
-      } else throw err;
-    }
-  }
+  const status = await waitInLine(p.id, p.signal);
   if (status.status === 'sold-out') return showSoldOut();
   $('waiting-room').hidden = true;
   $('seat-area').hidden = false;
@@ -149,27 +132,6 @@ async function waitForAdmission(p) {
   const idleMs = Date.parse(status.admittedUntil ?? '') - serverNow();
   if (idleMs > 0) p.touchEveryMs = Math.max(1000, Math.min(KEEP_ADMISSION_MS, idleMs / 3));
   updateSelection(p);
-}
-
-/** @param {WaitingStatus} status */
-function renderWaiting(status) {
-  $('waiting-room').hidden = false;
-  $('seat-area').hidden = true;
-  $('waiting-position').textContent = String(status.position);
-  $('waiting-eta').textContent = status.etaSeconds > 0 ? formatDuration(status.etaSeconds) : 'any moment';
-  $('waiting-ticket').textContent = `#${status.ticket}`;
-  $('waiting-status').textContent = `Last checked ${new Date().toLocaleTimeString()}.`;
-}
-
-/** @param {Navigator} nav */
-export async function leaveLine(nav) {
-  if (!page) return;
-  try {
-    await api('DELETE', `/api/performances/${page.id}/waiting`);
-    nav.go('#/performances', { notice: 'You left the line.' });
-  } catch (err) {
-    reportError(err);
-  }
 }
 
 /**

@@ -12,7 +12,12 @@
  * @typedef {{ id: number, code: string, zone: string, row?: string, number?: number, grade: string,
  *   price: number, status: SeatStatus }} Seat
  * @typedef {{ status: 'waiting' | 'admitted' | 'sold-out', ticket: number, position: number,
- *   etaSeconds: number, admittedUntil?: string }} WaitingStatus
+ *   etaSeconds: number, nextPollSeconds: number, admittedUntil?: string, opensAt?: string,
+ *   drawAt?: string }} WaitingStatus
+ *   `position` is 1 for the next member admitted and 0 once admitted (absent in a shuffle-at-open
+ *   pre-queue, where `drawAt` says when places are drawn). `nextPollSeconds` (also `Retry-After`) is
+ *   when to ask again: 0 means at once with `waitSeconds` (a long-poll), otherwise after that many
+ *   seconds (1..60). `opensAt` is present while the sale has not opened yet.
  * @typedef {{ id: number, performanceId: number, seatIds: number[],
  *   status: 'held' | 'confirmed' | 'released' | 'expired', expiresAt: string }} Hold
  * @typedef {{ requestId: number, kind: 'hold' | 'confirm' | 'release',

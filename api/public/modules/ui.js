@@ -87,6 +87,33 @@ export function formatDuration(seconds) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+
+/**
+ * A time of day (14:30), with its day when that is not today (14:30 on Tue, 13 Jan).
+ * @param {string} iso
+ */
+export function formatTime(iso) {
+  const d = new Date(iso);
+  const time = timeFormat.format(d);
+  return d.toDateString() === new Date().toDateString() ? time : `${time} on ${dayFormat.format(d)}`;
+}
+
+/**
+ * A countdown: 4:05, 1:04:05, 2 d 1:04:05.
+ * @param {number} ms
+ */
+export function formatCountdown(ms) {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const days = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  const clock = days || h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+  return days ? `${days} d ${clock}` : clock;
+}
+
 /** @param {number} ms */
 export function formatClock(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
