@@ -7,7 +7,7 @@ import type { Context } from '../../shared/context.js';
 import { verifyAccessToken } from '../../shared/auth/tokens.js';
 import { bearerToken } from '../middlewares/auth.js';
 import { RateLimiter } from '../middlewares/rate-limit.js';
-import { SaleStateRepository } from '../../shared/db/repositories/sale-state.repository.js';
+import { SaleControls } from '../../shared/sales/sale-controls.service.js';
 import { localBullBoardUi } from './bull-board-ui.js';
 
 const BASE = '/admin/queues';
@@ -87,11 +87,11 @@ export function adminRouter(ctx: Context): { router: Router; close: () => void }
     options: { uiConfig: { boardTitle: 'Ticketing queues' }, uiBasePath: localBullBoardUi() },
   });
   const shown = new Set<number>();
-  const rows = new SaleStateRepository(ctx.sequelize);
+  const sales = new SaleControls(ctx);
   const sync = async () => {
     const ids = (await ctx.queues.registeredPerformanceIds()).filter((id) => !shown.has(id));
     // Queues read like the business: by their performance's name (queue names are `{perf-N}`).
-    for (const p of await rows.controls(ids)) {
+    for (const p of await sales.names(ids)) {
       shown.add(p.id);
       board.addQueue(
         new BullMQAdapter(await ctx.queues.get(p.id), {

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
 import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
-import type { StockState } from '../waiting-room/waiting-room.js';
+import type { StockState } from '../domain/seats.js';
 
 const name = z.string().trim().min(1).max(100);
 const rowSchema = z.object({

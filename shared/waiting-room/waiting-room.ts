@@ -11,6 +11,7 @@ import {
   type RoomKeys,
 } from './keys.js';
 import { EXACT_WINDOW, HEADS_KEPT, LAG_MS, estimateEtaSeconds, nextPollSeconds } from './pace.js';
+import type { StockState } from '../domain/seats.js';
 
 /**
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
@@ -33,8 +34,7 @@ const TICK = roomScript('tick.lua');
 const SET_STOCK = roomScript('set-stock.lua');
 const TOUCH = roomScript('touch.lua');
 
-/** What is left to sell, as the waiting room needs it. */
-export type StockState = 'open' | 'none' | 'sold-out';
+export type { StockState } from '../domain/seats.js';
 
 /** What a room publishes on its head channel (and every script answer carries). */
 export type RoomHead = {
