@@ -100,7 +100,9 @@ const requestView = z.object({
   position: z.number().int().optional(),
   hold: hold.optional(),
   tickets: z.array(z.object({ serial: z.string(), seatId: z.number().int() })).optional(),
-  reason: z.enum(['seat-unavailable', 'limit-exceeded', 'hold-expired', 'hold-not-found']).optional(),
+  reason: z
+    .enum(['seat-unavailable', 'no-seats-together', 'limit-exceeded', 'hold-expired', 'hold-not-found'])
+    .optional(),
 });
 const controls = z.object({
   salesOpenAt: iso.nullable(),

@@ -44,6 +44,7 @@ export const seatJobSchema = z.discriminatedUnion('kind', [
   expireJobSchema,
 ]);
 
+export type BestAvailable = z.infer<typeof bestRequestSchema>;
 export type HoldJob = z.infer<typeof holdJobSchema>;
 export type ConfirmJob = z.infer<typeof confirmJobSchema>;
 export type ReleaseJob = z.infer<typeof releaseJobSchema>;
