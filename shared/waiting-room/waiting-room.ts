@@ -201,7 +201,7 @@ export class WaitingRoom {
     });
   }
 
-  /** Admissions over the last minute, as the ticker last measured them. */
+  /** Admissions per minute, as the ticker last measured them (see room.lua). */
   async lastMinuteAdmissions(performanceId: number): Promise<number> {
     return Number((await this.redis.get(this.keys(performanceId).rate)) ?? 0);
   }
