@@ -12,6 +12,19 @@ import { localBullBoardUi } from './bull-board-ui.js';
 
 const BASE = '/admin/queues';
 
+/**
+ * The queue board's own session: a short-lived ADMIN token in a cookie that only `/admin` sees
+ * (HttpOnly, SameSite=Strict), set by `POST /api/admin/queue-board/session` from the admin page's
+ * Bearer session, so opening the board asks for no second login.
+ */
+export const QUEUE_BOARD_COOKIE = 'queue_board';
+export const QUEUE_BOARD_COOKIE_SECONDS = 900;
+
+function boardCookie(header: string | undefined): string | undefined {
+  const m = header ? new RegExp(`(?:^|;\\s*)${QUEUE_BOARD_COOKIE}=([^;]+)`).exec(header) : null;
+  return m?.[1];
+}
+
 // Digests of equal length, compared in constant time: neither the content nor the length of the
 // password shows in how long a wrong guess takes.
 function same(a: string, b: string): boolean {
@@ -39,6 +52,8 @@ function adminOnly(ctx: Context): RequestHandler {
       const identity = await verifyAccessToken(ctx.config.jwtSecret, token);
       if (identity?.role === 'ADMIN') return next();
     }
+    const cookie = boardCookie(req.headers.cookie);
+    if (cookie && (await verifyAccessToken(ctx.config.jwtSecret, cookie))?.role === 'ADMIN') return next();
     const basic = req.headers.authorization?.startsWith('Basic ')
       ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString('utf8')
       : undefined;

@@ -305,6 +305,16 @@ const routes: Route[] = [
     ok: { 200: { description: 'Live state', schema: liveState } },
     problems: ['performance-not-found'],
   },
+  {
+    method: 'post',
+    path: '/api/admin/queue-board/session',
+    tag: 'sale controls',
+    summary:
+      'Open the queue board (/admin/queues) with this session: sets a 15-minute HttpOnly, SameSite=Strict cookie for /admin',
+    auth: 'admin',
+    ok: { 204: { description: 'The cookie is set' } },
+    problems: [],
+  },
 
   {
     method: 'post',
