@@ -14,20 +14,30 @@
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { HttpClient } from './lib/http-client.js';
+import { parseCli } from './lib/cli.js';
 import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  command: 'npm run bench --',
+  summary:
+    'Every benchmark against a baseline measured in the same run, then one table of ratios\n' +
+    '(holds, status polls, line memory, API memory, start-up and memory of the compiled API, tracing cost).',
+  runTime: 'about 5 to 8 minutes with the defaults; --only line about 1 minute',
   options: {
-    'holds-requests': { type: 'string', default: '2000' },
-    line: { type: 'string', default: '10000' },
-    seconds: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '64' },
-    only: { type: 'string' },
+    'holds-requests': {
+      type: 'string',
+      default: '2000',
+      value: 'N',
+      description: 'hold requests per bench:holds run',
+    },
+    line: { type: 'string', default: '10000', value: 'L', description: 'members in the waiting line' },
+    seconds: { type: 'string', default: '10', value: 'S', description: 'length of the status-poll load' },
+    concurrency: { type: 'string', default: '64', value: 'C', description: 'status polls in flight' },
+    only: { type: 'string', value: 'line|startup|tracing', description: 'run one group only' },
   },
 });
 const LINE = Number(values.line);
