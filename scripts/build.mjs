@@ -21,7 +21,7 @@ if (args.length) {
   process.exit(2);
 }
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const dist = path.join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
