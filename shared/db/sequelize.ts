@@ -14,8 +14,8 @@ function newSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 
     timezone: '+00:00',
     // acquire bounds the wait for a pooled connection under load; a refused connect fails at once.
     pool: { ...pool, acquire: 5_000, idle: 10_000 },
-    // multipleStatements: the hold hot path sends its writes in one round trip (replacements are escaped).
-    dialectOptions: { decimalNumbers: true, connectTimeout: 2000, multipleStatements: true },
+    // No multipleStatements: every statement is its own round trip, its values replacements.
+    dialectOptions: { decimalNumbers: true, connectTimeout: 2000 },
     define: { underscored: true },
   });
 }

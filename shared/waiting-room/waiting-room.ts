@@ -10,7 +10,15 @@ import {
   roomKeys,
   type RoomKeys,
 } from './keys.js';
-import { EXACT_WINDOW, HEADS_KEPT, LAG_MS, estimateEtaSeconds, nextPollSeconds } from './pace.js';
+import {
+  EXACT_WINDOW,
+  HEADS_KEPT,
+  LAG_MS,
+  estimateEtaSeconds,
+  nextPollSeconds,
+  paceEtaSeconds,
+} from './pace.js';
+import type { StockState } from '../domain/seats.js';
 
 /**
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
@@ -33,8 +41,7 @@ const TICK = roomScript('tick.lua');
 const SET_STOCK = roomScript('set-stock.lua');
 const TOUCH = roomScript('touch.lua');
 
-/** What is left to sell, as the waiting room needs it. */
-export type StockState = 'open' | 'none' | 'sold-out';
+export type { StockState } from '../domain/seats.js';
 
 /** What a room publishes on its head channel (and every script answer carries). */
 export type RoomHead = {
@@ -201,7 +208,7 @@ export class WaitingRoom {
     });
   }
 
-  /** Admissions over the last minute, as the ticker last measured them. */
+  /** Admissions per minute, as the ticker last measured them (see room.lua). */
   async lastMinuteAdmissions(performanceId: number): Promise<number> {
     return Number((await this.redis.get(this.keys(performanceId).rate)) ?? 0);
   }
@@ -270,19 +277,16 @@ export function answerOf(
       ...(admittedUntil !== undefined ? { admittedUntil: new Date(admittedUntil).toISOString() } : {}),
     };
   }
-  const etaSeconds = estimateEtaSeconds(
-    position,
-    head.perMinute,
-    head.capacity || capacity,
-    idleSeconds,
-    (head.opensAt - now) / 1000,
-  );
+  const cap = head.capacity || capacity;
+  const untilOpen = (head.opensAt - now) / 1000;
+  const etaSeconds = estimateEtaSeconds(position, head.perMinute, cap, idleSeconds, untilOpen);
+  const paceEta = paceEtaSeconds(position, head.perMinute, cap, untilOpen);
   return {
     status,
     ticket,
     position,
     etaSeconds,
-    nextPollSeconds: nextPollSeconds(status, etaSeconds, idleSeconds),
+    nextPollSeconds: nextPollSeconds(status, paceEta, idleSeconds),
     ...opensAt,
   };
 }

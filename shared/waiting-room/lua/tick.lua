@@ -6,7 +6,7 @@ local capacity = tonumber(redis.call('GET', k.capacity) or '0')
 set_stock(ARGV[4])
 local now = now_ms()
 local n = admit(now, capacity, tonumber(ARGV[3]))
-redis.call('SET', k.rate, admissions_last_minute(now))
+redis.call('SET', k.rate, admissions_per_minute(now))
 local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
 if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
 publish(head(now))
