@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import { importZones } from './scripts/lint/import-zones.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**'] },
+  { ignores: ['node_modules/**', 'dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import { bindDeployment, createContext, type Context } from '../shared/context.js';
 import { ensureAdmin } from '../shared/auth/identity.service.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
+import { startHeartbeat } from '../shared/deployment.js';
 import { createApi, type Api } from './server.js';
 
 export type ApiProcess = {
@@ -25,6 +26,7 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
     await ctx.close();
     throw err;
   }
+  const stopHeartbeat = startHeartbeat(ctx.redis, config.keyPrefix, 'api');
   const api = createApi(ctx);
   // A sale opens with thousands of new connections at once: the default accept backlog (511)
   // overflows and the kernel drops SYNs, which clients retry only after 1, 3, 7 s.
@@ -42,6 +44,7 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
     url,
     hub: api.hub,
     async close() {
+      await stopHeartbeat();
       await api.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -15,7 +15,6 @@
 //      scheduled start to its final status, with each flow.
 // Then the ratios against the targets of the issue. Checks invariants 1-3 of every run. Each timed
 // phase (3-5) starts with the generator's connections to its server already open (`openConnections`).
-import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,6 +24,7 @@ import { HoldRequest } from '../shared/db/models/index.js';
 import { replayHolds } from '../shared/testing/replay.js';
 import type { HoldJob } from '../shared/queues/jobs.js';
 import { HttpClient } from './lib/http-client.js';
+import { parseCli } from './lib/cli.js';
 import {
   benchDeployment,
   startProcess,
@@ -35,16 +35,26 @@ import {
   pool,
 } from './lib/processes.js';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  command: 'npm run bench:holds --',
+  summary:
+    'The hold pipeline against its baselines in one run (BullMQ no-op drain, our drain, the lock design,\n' +
+    'ours end to end, open loop), one worker process, on the bench database and a fresh key prefix.',
+  runTime: 'about 2 to 4 minutes with the defaults',
   options: {
-    requests: { type: 'string', default: '3000' },
-    concurrency: { type: 'string', default: '200' },
-    rate: { type: 'string', default: '1000' },
-    seconds: { type: 'string', default: '5' },
-    contended: { type: 'boolean', default: false },
+    requests: { type: 'string', default: '3000', value: 'N', description: 'hold requests per run' },
+    concurrency: {
+      type: 'string',
+      default: '200',
+      value: 'C',
+      description: 'requests in flight (closed loop)',
+    },
+    rate: { type: 'string', default: '1000', value: 'R', description: 'offered holds/s (open loop)' },
+    seconds: { type: 'string', default: '5', value: 'S', description: 'length of the open-loop run' },
+    contended: { type: 'boolean', description: 'every request races for a tenth of the seats' },
     // Only some phases, for profiling (PROFILE_API=<dir> / PROFILE_WORKERS=<dir>): e.g. --only poll
-    only: { type: 'string' },
-    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', value: 'poll|prefer', description: 'only this client flow (profiling)' },
+    rounds: { type: 'string', default: '3', value: 'N', description: 'rounds of the drain comparison' },
   },
 });
 const N = Number(values.requests);

@@ -1,4 +1,4 @@
-// npm run bench -- [--holds-requests 2000] [--line 10000] [--seconds 10] [--concurrency 64] [--only line]
+// npm run bench -- [--holds-requests 2000] [--line 10000] [--seconds 10] [--concurrency 64] [--only line|startup]
 //
 // Every benchmark in one command, each against a baseline measured in the same run, then one table:
 //   holds          `bench-holds.ts` (its five runs: BullMQ no-op, our drain, the lock design, ours end
@@ -10,24 +10,35 @@
 //   line memory    Redis bytes per waiting member (MEMORY USAGE of the line) against a bare sorted
 //                  set of the same members and tickets;
 //   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
-//                  against the bare Express process under the same load.
+//                  against the bare Express process under the same load;
+//   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup).
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { HttpClient } from './lib/http-client.js';
+import { parseCli } from './lib/cli.js';
 import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
 
-const { values } = parseArgs({
+const { values } = parseCli({
+  command: 'npm run bench --',
+  summary:
+    'Every benchmark against a baseline measured in the same run, then one table of ratios\n' +
+    '(holds, status polls, line memory, API memory, start-up and idle memory of the compiled API).',
+  runTime: 'about 5 to 8 minutes with the defaults; --only line about 1 minute',
   options: {
-    'holds-requests': { type: 'string', default: '2000' },
-    line: { type: 'string', default: '10000' },
-    seconds: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '64' },
-    only: { type: 'string' },
+    'holds-requests': {
+      type: 'string',
+      default: '2000',
+      value: 'N',
+      description: 'hold requests per bench:holds run',
+    },
+    line: { type: 'string', default: '10000', value: 'L', description: 'members in the waiting line' },
+    seconds: { type: 'string', default: '10', value: 'S', description: 'length of the status-poll load' },
+    concurrency: { type: 'string', default: '64', value: 'C', description: 'status polls in flight' },
+    only: { type: 'string', value: 'line|startup', description: 'run one group only' },
   },
 });
 const LINE = Number(values.line);
@@ -97,7 +108,7 @@ function run(file: string, args: string[]): Promise<{ code: number | null; out: 
 const num = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN);
 
 // 1. Holds: the hold pipeline bench, as it is (`--only line` skips it).
-if (values.only !== 'line') {
+if (values.only === undefined) {
   console.log(`== holds: bench-holds.ts --requests ${values['holds-requests']}`);
   const holds = await run('scripts/bench-holds.ts', ['--requests', values['holds-requests']]);
   {
@@ -147,98 +158,161 @@ if (values.only !== 'line') {
 }
 
 // 2-4. The waiting room: status polls, line memory, API memory.
-console.log(`== waiting room: a line of ${LINE}, ${CONCURRENCY} polls in flight for ${SECONDS} s`);
-const { env, config, ctx } = await benchDeployment('bench', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
-const children: ChildProcess[] = [];
-const http = new HttpClient(CONCURRENCY * 2);
-try {
-  const perf = await seedPerformance(ctx.catalogue, 10, { name: 'bench line', admissionCapacity: 1 });
-  const members = await seedMembers(LINE, 'password-1234');
-  const tokens = await Promise.all(
-    members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
-  );
-  const api = await startProcess('api', env);
-  children.push(api.child);
-  children.push((await startProcess('workers', env)).child);
-  const path = `/api/performances/${perf.performanceId}/waiting`;
-  await pool(tokens, 50, async (token) => {
-    const r = await http.send('POST', `${api.url}${path}`, { token });
-    if (r.status !== 200) throw new Error(`join: ${r.status}`);
-  });
-  const lineKey = ctx.waitingRoom.keys(perf.performanceId).line;
-  const waiting = await ctx.redis.zcard(lineKey!);
-  // Both routes are polled by the members still in line (one is admitted: capacity 1).
-  const inLine = new Set((await ctx.redis.zrange(lineKey!, 0, -1)).map(Number));
-  const polled = members.flatMap((m, i) => (inLine.has(m.id) ? [i] : []));
-  const ourBytes = Number(await ctx.redis.memory('USAGE', lineKey!, 'SAMPLES', '0'));
-  // The bare sorted set: the same members and tickets, nothing else.
-  const bareKey = `${config.keyPrefix}:bare-line`;
-  const entries = await ctx.redis.zrange(lineKey!, 0, -1, 'WITHSCORES');
-  for (let i = 0; i < entries.length; i += 2000)
-    await ctx.redis.zadd(
-      bareKey,
-      ...entries.slice(i, i + 2000).flatMap((_, j, a) => (j % 2 ? [] : [a[j + 1]!, a[j]!])),
+if (values.only === undefined || values.only === 'line') {
+  console.log(`== waiting room: a line of ${LINE}, ${CONCURRENCY} polls in flight for ${SECONDS} s`);
+  const { env, config, ctx } = await benchDeployment('bench', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
+  const children: ChildProcess[] = [];
+  const http = new HttpClient(CONCURRENCY * 2);
+  try {
+    const perf = await seedPerformance(ctx.catalogue, 10, { name: 'bench line', admissionCapacity: 1 });
+    const members = await seedMembers(LINE, 'password-1234');
+    const tokens = await Promise.all(
+      members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
     );
-  const bareBytes = Number(await ctx.redis.memory('USAGE', bareKey, 'SAMPLES', '0'));
+    const api = await startProcess('api', env);
+    children.push(api.child);
+    children.push((await startProcess('workers', env)).child);
+    const path = `/api/performances/${perf.performanceId}/waiting`;
+    await pool(tokens, 50, async (token) => {
+      const r = await http.send('POST', `${api.url}${path}`, { token });
+      if (r.status !== 200) throw new Error(`join: ${r.status}`);
+    });
+    const lineKey = ctx.waitingRoom.keys(perf.performanceId).line;
+    const waiting = await ctx.redis.zcard(lineKey!);
+    // Both routes are polled by the members still in line (one is admitted: capacity 1).
+    const inLine = new Set((await ctx.redis.zrange(lineKey!, 0, -1)).map(Number));
+    const polled = members.flatMap((m, i) => (inLine.has(m.id) ? [i] : []));
+    const ourBytes = Number(await ctx.redis.memory('USAGE', lineKey!, 'SAMPLES', '0'));
+    // The bare sorted set: the same members and tickets, nothing else.
+    const bareKey = `${config.keyPrefix}:bare-line`;
+    const entries = await ctx.redis.zrange(lineKey!, 0, -1, 'WITHSCORES');
+    for (let i = 0; i < entries.length; i += 2000)
+      await ctx.redis.zadd(
+        bareKey,
+        ...entries.slice(i, i + 2000).flatMap((_, j, a) => (j % 2 ? [] : [a[j + 1]!, a[j]!])),
+      );
+    const bareBytes = Number(await ctx.redis.memory('USAGE', bareKey, 'SAMPLES', '0'));
 
-  const bare = await startScript(
-    'scripts/lib/bare-status.ts',
-    { BARE_REDIS_URL: config.redisUrl, BARE_KEY: bareKey },
-    /"url":"(http:[^"]+)"/,
-  );
-  children.push(bare.child);
-  const bareUrl = bare.match[1]!;
-  const apiIdle = await rssMiB(api.child.pid);
-  const bareIdle = await rssMiB(bare.child.pid);
+    const bare = await startScript(
+      'scripts/lib/bare-status.ts',
+      { BARE_REDIS_URL: config.redisUrl, BARE_KEY: bareKey },
+      /"url":"(http:[^"]+)"/,
+    );
+    children.push(bare.child);
+    const bareUrl = bare.match[1]!;
+    const apiIdle = await rssMiB(api.child.pid);
+    const bareIdle = await rssMiB(bare.child.pid);
 
-  const ours = await pollLoad(
-    http,
-    () => `${api.url}${path}`,
-    (i) => tokens[polled[i % polled.length]!],
+    const ours = await pollLoad(
+      http,
+      () => `${api.url}${path}`,
+      (i) => tokens[polled[i % polled.length]!],
+    );
+    const apiLoaded = await rssMiB(api.child.pid);
+    const base = await pollLoad(
+      http,
+      (i) => `${bareUrl}/status/${members[polled[i % polled.length]!]!.id}`,
+      () => undefined,
+    );
+    const bareLoaded = await rssMiB(bare.child.pid);
+    if (ours.errors || base.errors || waiting !== LINE - 1) ok = false;
+    rows.push(
+      {
+        bench: 'status polls (requests/s)',
+        ours: ours.rate.toFixed(0),
+        baseline: `${base.rate.toFixed(0)} bare Express + Redis`,
+        ratio: (ours.rate / base.rate).toFixed(2),
+        note: `${CONCURRENCY} in flight, ${ours.errors + base.errors} errors`,
+      },
+      {
+        bench: 'status polls p50 / p99 (ms)',
+        ours: `${ours.p50.toFixed(1)} / ${ours.p99.toFixed(1)}`,
+        baseline: `${base.p50.toFixed(1)} / ${base.p99.toFixed(1)}`,
+        ratio: (ours.p99 / base.p99).toFixed(2),
+        note: 'ratio of the p99s',
+      },
+      {
+        bench: 'line memory (bytes per member)',
+        ours: (ourBytes / waiting).toFixed(1),
+        baseline: `${(bareBytes / waiting).toFixed(1)} bare sorted set`,
+        ratio: (ourBytes / bareBytes).toFixed(2),
+        note: `a line of ${waiting}`,
+      },
+      {
+        bench: 'API memory under load (MiB RSS)',
+        ours: `${apiLoaded.toFixed(0)} (after the joins ${apiIdle.toFixed(0)})`,
+        baseline: `${bareLoaded.toFixed(0)} (started ${bareIdle.toFixed(0)}) bare Express`,
+        ratio: (apiLoaded / bareLoaded).toFixed(2),
+        note: `after ${SECONDS} s of polls`,
+      },
+    );
+    await ctx.redis.del(bareKey);
+  } finally {
+    http.close();
+    await stopAll(children);
+    await ctx.close();
+  }
+}
+
+// 5. Start-up: the compiled API (`node dist/api/main.js`, as the image runs it) against the same
+// API through tsx (`npm run start:api`): time from spawn to listening, and resident memory idle.
+if (values.only === undefined || values.only === 'startup') {
+  console.log('== start-up: compiled API against tsx, 3 starts each');
+  const built = await new Promise<number | null>((resolve) =>
+    spawn(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'inherit' }).on('close', resolve),
   );
-  const apiLoaded = await rssMiB(api.child.pid);
-  const base = await pollLoad(
-    http,
-    (i) => `${bareUrl}/status/${members[polled[i % polled.length]!]!.id}`,
-    () => undefined,
-  );
-  const bareLoaded = await rssMiB(bare.child.pid);
-  if (ours.errors || base.errors || waiting !== LINE - 1) ok = false;
+  if (built !== 0) throw new Error('npm run build failed');
+  const { env, ctx } = await benchDeployment('boot', {});
+  const startOnce = async (args: string[]) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('api listening')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`API exited ${code}: ${out}`)));
+    });
+    const ms = performance.now() - started;
+    await new Promise((r) => setTimeout(r, 2000));
+    const rss = await rssMiB(child.pid);
+    await stopAll([child]);
+    return { ms, rss };
+  };
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const compiled: { ms: number; rss: number }[] = [];
+  const viaTsx: { ms: number; rss: number }[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      compiled.push(await startOnce(['dist/api/main.js']));
+      viaTsx.push(await startOnce(['--import', 'tsx', 'api/main.ts']));
+    }
+  } finally {
+    await ctx.close();
+  }
+  const [cMs, tMs] = [median(compiled.map((r) => r.ms)), median(viaTsx.map((r) => r.ms))];
+  const [cRss, tRss] = [median(compiled.map((r) => r.rss)), median(viaTsx.map((r) => r.rss))];
   rows.push(
     {
-      bench: 'status polls (requests/s)',
-      ours: ours.rate.toFixed(0),
-      baseline: `${base.rate.toFixed(0)} bare Express + Redis`,
-      ratio: (ours.rate / base.rate).toFixed(2),
-      note: `${CONCURRENCY} in flight, ${ours.errors + base.errors} errors`,
+      bench: 'API start-up (ms to listening)',
+      ours: `${cMs.toFixed(0)} compiled`,
+      baseline: `${tMs.toFixed(0)} tsx`,
+      ratio: (cMs / tMs).toFixed(2),
+      note: 'median of 3 starts each',
     },
     {
-      bench: 'status polls p50 / p99 (ms)',
-      ours: `${ours.p50.toFixed(1)} / ${ours.p99.toFixed(1)}`,
-      baseline: `${base.p50.toFixed(1)} / ${base.p99.toFixed(1)}`,
-      ratio: (ours.p99 / base.p99).toFixed(2),
-      note: 'ratio of the p99s',
-    },
-    {
-      bench: 'line memory (bytes per member)',
-      ours: (ourBytes / waiting).toFixed(1),
-      baseline: `${(bareBytes / waiting).toFixed(1)} bare sorted set`,
-      ratio: (ourBytes / bareBytes).toFixed(2),
-      note: `a line of ${waiting}`,
-    },
-    {
-      bench: 'API memory under load (MiB RSS)',
-      ours: `${apiLoaded.toFixed(0)} (after the joins ${apiIdle.toFixed(0)})`,
-      baseline: `${bareLoaded.toFixed(0)} (started ${bareIdle.toFixed(0)}) bare Express`,
-      ratio: (apiLoaded / bareLoaded).toFixed(2),
-      note: `after ${SECONDS} s of polls`,
+      bench: 'API idle memory (MiB RSS)',
+      ours: `${cRss.toFixed(0)} compiled`,
+      baseline: `${tRss.toFixed(0)} tsx`,
+      ratio: (cRss / tRss).toFixed(2),
+      note: '2 s after listening',
     },
   );
-  await ctx.redis.del(bareKey);
-} finally {
-  http.close();
-  await stopAll(children);
-  await ctx.close();
 }
 
 const widths = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length));

@@ -12,43 +12,46 @@
 // Without --url it starts its own service (A API and W worker processes) on the bench database and
 // a fresh Redis key prefix. With --url it targets a running service, reaching its MySQL and Redis
 // through DATABASE_URL, REDIS_URL and KEY_PREFIX and minting tokens with its JWT_SECRET.
-import { parseArgs } from 'node:util';
+import { parseCli, usageError, type CliSpec, type CliOption } from './lib/cli.js';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runOnsale, type OnsaleOptions } from './onsale/simulate.js';
 import { stopAll } from './lib/processes.js';
 
+const spec = {
+  command: 'npm run load --',
+  positionals: 'onsale',
+  summary:
+    'Simulates a whole sale, first arrival to sold-out, against a service it starts (or --url): live\n' +
+    'progress, then DIR/summary.json and DIR/report.html. Exits 1 if an invariant breaks.',
+  runTime: 'about --duration (300 s by default) plus a minute to start and report',
+  options: {
+    members: { type: 'string', default: '2000', value: 'N', description: 'members who arrive' },
+    seats: { type: 'string', default: '500', value: 'S', description: 'seats of the performance' },
+    'hot-share': {
+      type: 'string',
+      default: '0.2',
+      value: 'F',
+      description: 'share racing for the front rows',
+    },
+    poll: { type: 'string', default: '5', value: 'P', description: 'seconds between status polls' },
+    duration: { type: 'string', default: '300', value: 'D', description: 'longest run, seconds' },
+    apis: { type: 'string', default: '1', value: 'A', description: 'API processes to start' },
+    workers: { type: 'string', default: '1', value: 'W', description: 'worker processes to start' },
+    out: { type: 'string', default: 'onsale-report', value: 'DIR', description: 'report directory' },
+    url: { type: 'string', value: 'URL', description: 'target a running service instead' },
+    ramp: { type: 'string', value: 'R', description: 'arrival period, seconds (default from members)' },
+    capacity: { type: 'string', default: '100', value: 'C', description: 'admission capacity' },
+    'hold-ttl': { type: 'string', default: '10', value: 'T', description: 'hold TTL, seconds' },
+    'decline-rate': { type: 'string', default: '0.1', value: 'X', description: 'share of payments declined' },
+  },
+} satisfies CliSpec<Record<string, CliOption>>;
+
 function fail(message: string): never {
-  console.error(`load: ${message}`);
-  console.error(
-    'usage: npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--poll P] [--duration D] [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R] [--capacity C] [--hold-ttl T] [--decline-rate X]',
-  );
-  process.exit(2);
+  usageError(spec, message);
 }
 
-let parsed;
-try {
-  parsed = parseArgs({
-    allowPositionals: true,
-    options: {
-      members: { type: 'string', default: '2000' },
-      seats: { type: 'string', default: '500' },
-      'hot-share': { type: 'string', default: '0.2' },
-      poll: { type: 'string', default: '5' },
-      duration: { type: 'string', default: '300' },
-      apis: { type: 'string', default: '1' },
-      workers: { type: 'string', default: '1' },
-      out: { type: 'string', default: 'onsale-report' },
-      url: { type: 'string' },
-      ramp: { type: 'string' },
-      capacity: { type: 'string', default: '100' },
-      'hold-ttl': { type: 'string', default: '10' },
-      'decline-rate': { type: 'string', default: '0.1' },
-    },
-  });
-} catch (err) {
-  fail((err as Error).message);
-}
+const parsed = parseCli(spec);
 const { values: v, positionals } = parsed;
 if (positionals[0] !== 'onsale') fail(`unknown scenario "${positionals[0] ?? ''}" (known: onsale)`);
 

@@ -5,8 +5,19 @@ import { Performance } from '../shared/db/models/index.js';
 import { registerMember } from '../shared/auth/identity.service.js';
 import { ConflictError } from '../shared/errors.js';
 import { seedPerformance } from '../shared/testing/seed.js';
+import { parseCli } from './lib/cli.js';
 import { startApiProcess } from '../api/main.js';
 import { startWorkerProcess } from '../workers/main.js';
+
+parseCli({
+  command: 'npm start --',
+  summary:
+    'The whole service on one machine: migrates (creating the database if missing), seeds one demo\n' +
+    'performance if there is none, runs the API and the workers in this process, prints the URLs.\n' +
+    'Ctrl-C stops it. Configured by the environment (DATABASE_URL, REDIS_URL, PORT, ...).',
+  runTime: 'ready in about 5 s; runs until stopped',
+  options: {},
+});
 
 await runProcess('start', async (config, logger, shutdown) => {
   await migrate(config, logger);

@@ -1,7 +1,8 @@
 import type { Sequelize } from 'sequelize';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
-import { createRedis, type RedisClient } from './redis.js';
+import { createRedis, lastRedisError, type RedisClient } from './redis.js';
+import { UnreachableError, mysqlAddress, networkReason, redisAddress } from './failure.js';
 import { openSequelize } from './db/sequelize.js';
 import { PerformanceQueues } from './queues/performance-queues.js';
 import { WaitingRoom } from './waiting-room/waiting-room.js';
@@ -29,21 +30,84 @@ export type Context = {
  * Reads the deployment id of the database, checks that the Redis keys under the prefix are this
  * deployment's, and namespaces the pub/sub channels with it. Before any request or job is served.
  */
-export async function bindDeployment(ctx: Context): Promise<void> {
-  // MySQL or Redis may still be starting (or restarting): wait for them, up to two minutes.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const id = await readDeploymentId(ctx.sequelize);
-      await claimRedisKeys(ctx.redis, ctx.config.keyPrefix, id);
-      ctx.channels = channelNamespace(ctx.config, id);
-      ctx.waitingRoom.channels = ctx.channels;
-      return;
-    } catch (err) {
-      if (!isInfrastructureError(err) || attempt >= 240) throw err;
-      ctx.logger.warn({ err }, 'waiting for MySQL and Redis to read the deployment');
-      await new Promise((r) => setTimeout(r, 500));
+export async function bindDeployment(ctx: Context, waitMs = startupWaitMs()): Promise<void> {
+  // MySQL or Redis may still be starting (or restarting): wait for them a few seconds, then stop
+  // saying which one is missing rather than waiting silently.
+  let gaveUp = false;
+  let lastErr: unknown;
+  const attempt = async (): Promise<void> => {
+    for (;;) {
+      try {
+        const id = await readDeploymentId(ctx.sequelize);
+        await claimRedisKeys(ctx.redis, ctx.config.keyPrefix, id);
+        if (gaveUp) return;
+        ctx.channels = channelNamespace(ctx.config, id);
+        ctx.waitingRoom.channels = ctx.channels;
+        return;
+      } catch (err) {
+        const denied = err instanceof Error && err.name === 'SequelizeAccessDeniedError';
+        if (!isInfrastructureError(err) || denied || gaveUp) throw err;
+        lastErr = err;
+        ctx.logger.debug({ err }, 'waiting for MySQL and Redis to read the deployment');
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), waitMs)));
+  try {
+    const run = attempt();
+    run.catch(() => undefined);
+    if ((await Promise.race([run, timedOut])) === 'timeout') {
+      gaveUp = true;
+      throw await whyUnreachable(ctx, lastErr, waitMs);
+    }
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+/**
+ * How long a process waits for MySQL and Redis at start-up: until 6 s after the process began (so
+ * start-up, module loading included, stops within 10 s), at least 1.5 s.
+ */
+export function startupWaitMs(): number {
+  return Math.max(1500, 6000 - process.uptime() * 1000);
+}
+
+/** Which of MySQL and Redis does not answer, as one sentence naming host:port. */
+async function whyUnreachable(ctx: Context, err: unknown, waitMs: number): Promise<Error> {
+  const within = <T>(p: Promise<T>) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer')), 1000)),
+    ]);
+  const [mysql, redis] = await Promise.allSettled([
+    within(ctx.sequelize.query('SELECT 1')),
+    ctx.redis.status === 'ready' ? within(ctx.redis.ping()) : Promise.reject(new Error('not connected')),
+  ]);
+  const down: string[] = [];
+  if (mysql.status === 'rejected')
+    down.push(
+      `MySQL at ${mysqlAddress(ctx.config.databaseUrl)} (${networkReason(mysql.reason) ?? shortReason(mysql.reason)})`,
+    );
+  if (redis.status === 'rejected') {
+    const reason =
+      networkReason(lastRedisError(ctx.redis)) ?? networkReason(redis.reason) ?? shortReason(redis.reason);
+    down.push(`Redis at ${redisAddress(ctx.config)} (${reason})`);
+  }
+  if (down.length === 0)
+    return err instanceof Error ? err : new Error(`start-up did not finish in ${waitMs} ms`);
+  return new UnreachableError(
+    `cannot reach ${down.join(' nor ')} after ${(waitMs / 1000).toFixed(1)} s; is it running? ` +
+      `${mysql.status === 'rejected' ? 'DATABASE_URL' : 'REDIS_URL'} sets the address`,
+  );
+}
+
+function shortReason(err: unknown): string {
+  return String(err instanceof Error ? err.message : err)
+    .split('\n')[0]!
+    .slice(0, 120);
 }
 
 export function createContext(

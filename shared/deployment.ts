@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
+import { hostname } from 'node:os';
 import type { Config } from './config.js';
 import type { RedisClient } from './redis.js';
 
@@ -55,4 +56,51 @@ export async function claimRedisKeys(
         `is deployment ${deploymentId} (was it dropped and created again?). Run \`npm run reset\` to ` +
         'empty both together, or give this deployment its own KEY_PREFIX.',
     );
+}
+
+// Every API and worker process of the deployment says it is alive: one key per process, refreshed
+// well within its TTL, so `npm run reset` can refuse to empty what a running process uses.
+const HEARTBEAT_TTL_SECONDS = 15;
+const HEARTBEAT_EVERY_MS = 5000;
+
+export type ProcessKind = 'api' | 'workers';
+export type LiveProcess = { kind: string; host: string; pid: number; startedAt: string };
+
+export function processKey(keyPrefix: string, p: Pick<LiveProcess, 'kind' | 'host' | 'pid'>): string {
+  return `${keyPrefix}:procs:${p.kind}:${p.host}:${p.pid}`;
+}
+
+/** Registers this process until the returned function is called (best effort while Redis is away). */
+export function startHeartbeat(
+  redis: RedisClient,
+  keyPrefix: string,
+  kind: ProcessKind,
+): () => Promise<void> {
+  const me: LiveProcess = { kind, host: hostname(), pid: process.pid, startedAt: new Date().toISOString() };
+  const key = processKey(keyPrefix, me);
+  const beat = () => redis.set(key, JSON.stringify(me), 'EX', HEARTBEAT_TTL_SECONDS).catch(() => undefined);
+  void beat();
+  const timer = setInterval(beat, HEARTBEAT_EVERY_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await redis.del(key).catch(() => undefined);
+  };
+}
+
+/** The processes of the deployment whose heartbeat has not expired. */
+export async function liveProcesses(redis: RedisClient, keyPrefix: string): Promise<LiveProcess[]> {
+  const found: LiveProcess[] = [];
+  for (const node of 'nodes' in redis ? redis.nodes('master') : [redis]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${keyPrefix}:procs:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) {
+        const v = await node.get(k);
+        if (v) found.push(JSON.parse(v) as LiveProcess);
+      }
+    } while (cursor !== '0');
+  }
+  return found.sort((a, b) => a.kind.localeCompare(b.kind) || a.pid - b.pid);
 }

@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Shutdown } from './shutdown.js';
+import { describeFailure } from './failure.js';
 
 /** True when the module with this import.meta.url is the script node was started with. */
 export function isMain(moduleUrl: string): boolean {
@@ -27,11 +28,21 @@ export async function runProcess(
   const logger = createLogger(config.logLevel, name);
   const shutdown = new Shutdown(logger);
   shutdown.listen();
+  // Whatever kills the process later says why in one sentence too.
+  const die = (err: unknown) => {
+    process.stderr.write(`${name}: stopped: ${describeFailure(err)}\n`);
+    logger.debug({ err }, `${name} stopped`);
+    process.exit(1);
+  };
+  process.once('uncaughtException', die);
+  process.once('unhandledRejection', die);
   try {
     await start(config, logger, shutdown);
   } catch (err) {
-    logger.fatal({ err }, `${name} failed to start`);
-    await shutdown.run();
+    // One readable sentence for the operator; the structured line (with the stack) at debug.
+    process.stderr.write(`${name}: cannot start: ${describeFailure(err)}\n`);
+    logger.debug({ err }, `${name} failed to start`);
+    // Nothing was served yet: exit now rather than wait on connections that never opened.
     process.exit(1);
   }
 }

@@ -25,12 +25,14 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
     connectionName: name,
     maxRetriesPerRequest: role === 'command' ? 1 : null,
     retryStrategy: (times) => Math.min(times * 200, 2000),
-    connectTimeout: 5000,
+    connectTimeout: 2000,
+    // A request must answer 503 within 2 s while Redis is away, never hang on a lost connection.
+    ...(role === 'command' ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}),
     // Commands issued in the same tick share one write: fewer system calls on the hot paths.
     enableAutoPipelining: role === 'command' && !nodes,
   };
   if (nodes) {
-    return new Cluster(nodes, {
+    const cluster = new Cluster(nodes, {
       redisOptions: options,
       enableOfflineQueue: true,
       // (Auto-pipelining is single-node only: in a Cluster ioredis refuses a pipeline whose commands
@@ -38,8 +40,28 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
       clusterRetryStrategy: (times) => Math.min(times * 200, 2000),
       scaleReads: 'master',
     });
+    cluster.on('error', (err: Error) => lastErrors.set(cluster, err));
+    return cluster;
   }
-  return new Redis(config.redisUrl, options);
+  const client = new Redis(config.redisUrl, options);
+  client.on('error', (err: Error) => lastErrors.set(client, err));
+  if (role === 'command')
+    // Until the first connection commands wait for it (start-up); after it, a command issued while
+    // the connection is lost fails at once (503) instead of queueing behind the reconnect attempts.
+    client.once('ready', () => {
+      client.options.enableOfflineQueue = false;
+    });
+  return client;
+}
+
+/** A command client gives up on an answer after this long. */
+export const COMMAND_TIMEOUT_MS = 1500;
+
+const lastErrors = new WeakMap<RedisClient, Error>();
+
+/** The last connection error a client reported (for naming why Redis is unreachable). */
+export function lastRedisError(client: RedisClient): Error | undefined {
+  return lastErrors.get(client);
 }
 
 /** Keys of a performance share one Redis Cluster hash slot through this tag. */

@@ -3,6 +3,7 @@ import type { Config } from '../shared/config.js';
 import { bindDeployment, createContext, type Context } from '../shared/context.js';
 import { registry } from '../shared/metrics.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
+import { startHeartbeat } from '../shared/deployment.js';
 import { SeatWorkers } from './seat.worker.js';
 import { startAdmissionTicker } from '../shared/waiting-room/admission-ticker.js';
 import { startSweeper } from './sweeper.js';
@@ -27,6 +28,7 @@ export async function startWorkerProcess(
     await ctx.close();
     throw err;
   }
+  const stopHeartbeat = startHeartbeat(ctx.redis, config.keyPrefix, 'workers');
   const workers = new SeatWorkers(ctx);
   await workers.start();
   const stopTicker = startAdmissionTicker(ctx);
@@ -48,6 +50,7 @@ export async function startWorkerProcess(
     workers,
     metricsServer,
     async close() {
+      await stopHeartbeat();
       stopTicker();
       stopGauges();
       stopSweeper();

@@ -93,7 +93,46 @@ export class ApiError extends Error {
  * @param {{ signal?: AbortSignal, auth?: boolean }} [opts]
  * @returns {Promise<any>} the parsed JSON answer
  */
-export async function api(method, path, body, { signal, auth = true } = {}) {
+export async function api(method, path, body, opts = {}) {
+  // While the server restarts or lost its database (503, or no answer), tell the person and retry
+  // with back-off: 1, 2, 4, 8 s (or the server's Retry-After), then give up with the same message.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const answer = await callOnce(method, path, body, opts);
+      if (attempt > 0) showBusy('');
+      return answer;
+    } catch (err) {
+      const busy = err instanceof ApiError && (err.status === 503 || err.status === 0);
+      if (!busy || opts.signal?.aborted) throw err;
+      err.message = BUSY_MESSAGE;
+      if (attempt >= 4) {
+        showBusy('');
+        throw err;
+      }
+      showBusy(BUSY_MESSAGE);
+      await sleep(Math.max(retryDelay(err), 1000 * 2 ** attempt), opts.signal);
+    }
+  }
+}
+
+export const BUSY_MESSAGE = 'The service is busy or restarting; retrying';
+
+/** @param {string} text shown in the page's notice line (empty hides it) */
+function showBusy(text) {
+  const notice = typeof document === 'undefined' ? null : document.getElementById('notice');
+  if (!notice || (!text && notice.textContent !== BUSY_MESSAGE)) return;
+  notice.textContent = text;
+  notice.hidden = !text;
+}
+
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} body
+ * @param {{ signal?: AbortSignal, auth?: boolean }} opts
+ * @returns {Promise<any>}
+ */
+async function callOnce(method, path, body, { signal, auth = true }) {
   /** @type {Record<string, string>} */
   const headers = { accept: 'application/json, application/problem+json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
