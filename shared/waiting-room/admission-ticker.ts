@@ -15,7 +15,18 @@ export function startAdmissionTicker(ctx: Context): () => void {
     if (running) return;
     running = true;
     ctx.waitingRoom
-      .tick((ids) => stock.states(ids))
+      .tick(
+        (ids) => stock.states(ids),
+        async (performanceId, r) => {
+          try {
+            // A frozen roster awaits its draw: admission begins once it is applied.
+            if (r.frozen) await ctx.fairness.draw(performanceId, r.frozen);
+            if (r.unlogged > 0 || r.admittedNow > 0 || r.frozen) await ctx.fairness.drain(performanceId);
+          } catch (err) {
+            ctx.logger.warn({ err, performanceId }, 'draw or admission log write failed');
+          }
+        },
+      )
       .catch((err: unknown) => ctx.logger.warn({ err }, 'admission tick failed'))
       .finally(() => (running = false));
   }, ctx.config.admissionTickMs);

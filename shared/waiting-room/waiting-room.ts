@@ -10,7 +10,14 @@ import {
   roomKeys,
   type RoomKeys,
 } from './keys.js';
-import { EXACT_WINDOW, HEADS_KEPT, LAG_MS, estimateEtaSeconds, nextPollSeconds } from './pace.js';
+import {
+  EXACT_WINDOW,
+  HEADS_KEPT,
+  LAG_MS,
+  estimateEtaSeconds,
+  nextPollSeconds,
+  pollCapSeconds,
+} from './pace.js';
 
 /**
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
@@ -32,6 +39,26 @@ const LEAVE = roomScript('leave.lua');
 const TICK = roomScript('tick.lua');
 const SET_STOCK = roomScript('set-stock.lua');
 const TOUCH = roomScript('touch.lua');
+const DRAW = roomScript('draw.lua');
+const LOGGED = roomScript('logged.lua');
+
+/** One admission as the room appended it to its log list (see `admit` in room.lua). */
+export type RoomAdmission = {
+  /** Sequence number within the room's generation. */
+  s: number;
+  /** The room's generation. */
+  g: string;
+  t: number;
+  m: number;
+  at: number;
+  why: string;
+  cap: number;
+  occ: number;
+  pm: number;
+};
+
+/** One room's tick: admitted now, anybody left, a roster awaiting its draw, admissions not yet logged. */
+export type TickResult = { admittedNow: number; left: number; frozen?: string; unlogged: number };
 
 /** What is left to sell, as the waiting room needs it. */
 export type StockState = 'open' | 'none' | 'sold-out';
@@ -52,6 +79,10 @@ export type RoomHead = {
   opensAt: number;
   paused: boolean;
   capacity: number;
+  /** The outflow cap in force (admissions per minute; 0 = none). */
+  perMinuteCap: number;
+  /** The highest ticket whose admission is in the log: admitted members up to it may know it. */
+  logged: number;
   /** Set when a member just left: API processes forget the ticket they remembered for it. */
   left?: number;
 };
@@ -64,6 +95,8 @@ export type WaitingStatus = {
   nextPollSeconds: number;
   admittedUntil?: string;
   opensAt?: string;
+  /** In a shuffle-at-open pre-queue: when places are drawn (the answer then has no position). */
+  drawAt?: string;
 };
 
 /** A member's status as a script read it. */
@@ -74,6 +107,10 @@ export type RawStatus = {
   admittedUntil?: number;
   head: RoomHead;
   admittedNow?: number;
+  /** Admitted, but not yet in the log: reads as the front of the line until it is. */
+  pending?: boolean;
+  /** In a shuffle-at-open pre-queue (no ticket yet). */
+  prequeue?: boolean;
 };
 
 type Answer = RawStatus | { unknown: true } | { absent: true; head: RoomHead };
@@ -82,6 +119,8 @@ export class WaitingRoom {
   private readonly idleMs: number;
   /** Set once the deployment is known (`bindDeployment`): heads are published under its namespace. */
   channels: string;
+  /** Writes the room's pending admissions to the log (set by the context: admission-log.ts). */
+  onPending: ((performanceId: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -127,6 +166,12 @@ export class WaitingRoom {
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
     if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
+    // This join admitted the member: once the admission is in the log (written at once), it counts.
+    if (raw.pending && this.onPending) {
+      await this.onPending(performanceId);
+      const again = await this.status(performanceId, memberId);
+      if ('status' in again) return again;
+    }
     return raw;
   }
 
@@ -148,6 +193,46 @@ export class WaitingRoom {
     return raw;
   }
 
+  /**
+   * Applies a frozen roster's draw (member ids in drawn order, computed for `frozen` = "base:size").
+   * False when another process applied it first or the roster is not that one.
+   */
+  async applyDraw(performanceId: number, frozen: string, order: readonly number[]): Promise<boolean> {
+    const r = await this.run<{ applied: boolean; admittedNow?: number }>(DRAW, performanceId, [
+      frozen,
+      String(this.idleMs),
+      ...order.map(String),
+    ]);
+    if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+    return r.applied;
+  }
+
+  /** The frozen roster: member ids in arrival order. */
+  async roster(performanceId: number): Promise<number[]> {
+    return (await this.redis.zrange(this.keys(performanceId).roster, 0, -1)).map(Number);
+  }
+
+  /** The room's generation (set by its first admission or its draw). */
+  async generation(performanceId: number): Promise<string> {
+    return (await this.redis.get(this.keys(performanceId).gen)) ?? '0';
+  }
+
+  /** The roster is in MySQL (and in the line): Redis need not keep it. */
+  async forgetRoster(performanceId: number): Promise<void> {
+    await this.redis.del(this.keys(performanceId).roster);
+  }
+
+  /** Admissions not yet in the log, oldest first (at most `limit`). */
+  async unlogged(performanceId: number, limit: number): Promise<RoomAdmission[]> {
+    const raw = await this.redis.lrange(this.keys(performanceId).log, 0, limit - 1);
+    return raw.map((r) => JSON.parse(r) as RoomAdmission);
+  }
+
+  /** The log holds the room's admissions up to `last`: they count from now on. */
+  async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
+    await this.run(LOGGED, performanceId, [last.g, String(last.s), String(last.t)]);
+  }
+
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
   async setStock(performanceId: number, stock: StockState): Promise<void> {
     await this.run(SET_STOCK, performanceId, [stock]);
@@ -159,6 +244,7 @@ export class WaitingRoom {
       String(this.idleMs),
     ]);
     if (r.admittedNow) admissions.inc({ trigger: 'leave' }, r.admittedNow);
+    if (r.admittedNow && this.onPending) await this.onPending(performanceId);
     return r.removed > 0;
   }
 
@@ -172,18 +258,22 @@ export class WaitingRoom {
    * room's head; run on a timer so nobody has to poll. `countStock` says, for each room, what is
    * left to sell.
    */
-  async tick(countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>): Promise<number> {
+  async tick(
+    countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>,
+    after?: (performanceId: number, r: TickResult) => Promise<void>,
+  ): Promise<number> {
     const ids = await this.activePerformanceIds();
     if (!ids.length) return 0;
     const stocks = await countStock(ids);
     let admitted = 0;
     for (const performanceId of ids) {
-      const r = await this.run<{ admittedNow: number; left: number }>(TICK, performanceId, [
+      const r = await this.run<TickResult>(TICK, performanceId, [
         String(this.idleMs),
         stocks.get(performanceId) ?? '',
       ]);
       admitted += r.admittedNow;
       if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+      if (after) await after(performanceId, r);
       if (r.left === 0) await this.forgetIfEmpty(performanceId);
     }
     return admitted;
@@ -192,12 +282,20 @@ export class WaitingRoom {
   /** Writes the operator's gate (see room.lua); the ticker applies it within one tick. */
   async setGate(
     performanceId: number,
-    gate: { opensAt: Date | null; paused: boolean; capacity: number },
+    gate: {
+      opensAt: Date | null;
+      paused: boolean;
+      capacity: number;
+      shuffle?: boolean;
+      perMinute?: number | null;
+    },
   ): Promise<void> {
     await this.redis.hset(this.keys(performanceId).gate, {
       opensAt: String(gate.opensAt?.getTime() ?? 0),
       paused: gate.paused ? '1' : '0',
       capacity: String(gate.capacity),
+      mode: gate.shuffle ? 'shuffle' : 'fifo',
+      perMinute: String(gate.perMinute ?? 0),
     });
   }
 
@@ -244,6 +342,7 @@ export class WaitingRoom {
       this.idleSeconds,
       now,
       raw.admittedUntil,
+      raw.prequeue,
     );
   }
 }
@@ -258,8 +357,23 @@ export function answerOf(
   idleSeconds: number,
   now: number,
   admittedUntil?: number,
+  prequeue = false,
 ): WaitingStatus {
   const opensAt = head.opensAt > now ? { opensAt: new Date(head.opensAt).toISOString() } : {};
+  if (prequeue && status === 'waiting') {
+    // No place yet: it is drawn at opening (or right now, when the opening has just passed).
+    const drawAt = new Date(Math.max(head.opensAt, now)).toISOString();
+    const etaSeconds = Math.max(0, Math.ceil((head.opensAt - now) / 1000));
+    return {
+      status,
+      ticket: 0,
+      position: 0,
+      etaSeconds,
+      nextPollSeconds: Math.max(1, Math.min(pollCapSeconds(idleSeconds), Math.floor(etaSeconds / 2))),
+      ...opensAt,
+      drawAt,
+    };
+  }
   if (status !== 'waiting') {
     return {
       status,
@@ -270,9 +384,12 @@ export function answerOf(
       ...(admittedUntil !== undefined ? { admittedUntil: new Date(admittedUntil).toISOString() } : {}),
     };
   }
+  // The outflow cap bounds the measured rate: nobody is admitted faster than it.
+  const rate =
+    head.perMinuteCap > 0 ? Math.min(head.perMinute || head.perMinuteCap, head.perMinuteCap) : head.perMinute;
   const etaSeconds = estimateEtaSeconds(
     position,
-    head.perMinute,
+    rate,
     head.capacity || capacity,
     idleSeconds,
     (head.opensAt - now) / 1000,
