@@ -45,7 +45,7 @@ export class Fairness {
   readonly rows: FairnessRepository;
   /** Per process: the salts (never change) of performances whose log this process writes. */
   private readonly salts = new Map<number, string>();
-  private readonly draining = new Map<number, Promise<void>>();
+  private readonly draining = new Map<number, { running?: Promise<void>; next?: Promise<void> }>();
 
   constructor(
     sequelize: Sequelize,
@@ -86,14 +86,27 @@ export class Fairness {
    * (the room generation and its sequence number are the idempotency key), then tells the room.
    */
   drain(performanceId: number): Promise<void> {
-    // One drain at a time per process and room; a caller arriving meanwhile waits for it and runs again.
-    const prev = this.draining.get(performanceId) ?? Promise.resolve();
-    const next = prev.catch(() => undefined).then(() => this.drainOnce(performanceId));
-    this.draining.set(performanceId, next);
-    void next
-      .finally(() => this.draining.get(performanceId) === next && this.draining.delete(performanceId))
-      .catch(() => undefined);
-    return next;
+    // Coalesced per process and room: a caller arriving while a drain runs waits for the one run
+    // after it (which sees its admissions); any number of callers meanwhile share that run.
+    let st = this.draining.get(performanceId);
+    if (!st) this.draining.set(performanceId, (st = {}));
+    const state = st;
+    if (state.next) return state.next;
+    const start = (): Promise<void> => {
+      const p = this.drainOnce(performanceId).finally(() => {
+        if (state.running === p) state.running = undefined;
+      });
+      state.running = p;
+      return p;
+    };
+    if (!state.running) return start();
+    state.next = state.running
+      .catch(() => undefined)
+      .then(() => {
+        state.next = undefined;
+        return start();
+      });
+    return state.next;
   }
 
   private async drainOnce(performanceId: number): Promise<void> {
@@ -159,6 +172,8 @@ export class Fairness {
       frozen,
       order.map((h) => byHash.get(h)!),
     );
+    // The first admissions count once logged: write them before recording the roster (a second).
+    await this.drain(performanceId);
     const place = new Map(order.map((h, i) => [h, i + 1]));
     const gen = await this.room.generation(performanceId);
     await this.rows.reveal(

@@ -23,24 +23,35 @@ import {
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
  * `ROOM_KEY_NAMES` and the two arguments every script takes: the head channel and the performance.
  */
-function roomScript(name: string): Script {
+function roomScript(name: string, log: boolean): Script {
   const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
   const header = [
     `local k = {${ROOM_KEY_NAMES.map((n, i) => `${n} = KEYS[${i + 1}]`).join(', ')}}`,
     'local channel, perf = ARGV[1], ARGV[2]',
     `local LAG_MS, EXACT_WINDOW, HEADS_KEPT = ${LAG_MS}, ${EXACT_WINDOW}, ${HEADS_KEPT}`,
+    `local LOG = ${log}`,
   ].join('\n');
   return defineScript(`${header}\n${read('room.lua')}\n${read(name)}`);
 }
 
-const JOIN = roomScript('join.lua');
-const STATUS = roomScript('status.lua');
-const LEAVE = roomScript('leave.lua');
-const TICK = roomScript('tick.lua');
-const SET_STOCK = roomScript('set-stock.lua');
-const TOUCH = roomScript('touch.lua');
-const DRAW = roomScript('draw.lua');
-const LOGGED = roomScript('logged.lua');
+const SCRIPT_FILES = {
+  join: 'join.lua',
+  status: 'status.lua',
+  leave: 'leave.lua',
+  tick: 'tick.lua',
+  setStock: 'set-stock.lua',
+  touch: 'touch.lua',
+  draw: 'draw.lua',
+  logged: 'logged.lua',
+} as const;
+type ScriptName = keyof typeof SCRIPT_FILES;
+const scriptsOf = (log: boolean) =>
+  Object.fromEntries(Object.entries(SCRIPT_FILES).map(([n, f]) => [n, roomScript(f, log)])) as Record<
+    ScriptName,
+    Script
+  >;
+/** The room's scripts; the set without the admission log exists only as a benchmark's baseline. */
+const SCRIPTS = { logged: scriptsOf(true), unlogged: scriptsOf(false) };
 
 /** One admission as the room appended it to its log list (see `admit` in room.lua). */
 export type RoomAdmission = {
@@ -119,13 +130,15 @@ export class WaitingRoom {
   private readonly idleMs: number;
   /** Set once the deployment is known (`bindDeployment`): heads are published under its namespace. */
   channels: string;
-  /** Writes the room's pending admissions to the log (set by the context: admission-log.ts). */
+  /** Writes the room's pending admissions to the log (set by the context: fairness.service.ts). */
   onPending: ((performanceId: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     readonly idleSeconds: number,
+    /** False only for a benchmark's baseline: the room without its admission log. */
+    private readonly withLog = true,
   ) {
     this.idleMs = idleSeconds * 1000;
     this.channels = keyPrefix;
@@ -139,8 +152,9 @@ export class WaitingRoom {
     return roomHeadChannel(this.channels);
   }
 
-  private async run<T>(script: Script, performanceId: number, args: string[]): Promise<T> {
+  private async run<T>(name: ScriptName, performanceId: number, args: string[]): Promise<T> {
     const keys = roomKeyList(this.keys(performanceId));
+    const script = (this.withLog ? SCRIPTS.logged : SCRIPTS.unlogged)[name];
     const raw = await runScript(this.redis, script, keys, [
       this.headChannel(),
       String(performanceId),
@@ -160,7 +174,12 @@ export class WaitingRoom {
     countStock: () => Promise<StockState>,
   ): Promise<RawStatus> {
     const run = (stock: string) =>
-      this.run<Answer>(JOIN, performanceId, [String(memberId), String(capacity), String(this.idleMs), stock]);
+      this.run<Answer>('join', performanceId, [
+        String(memberId),
+        String(capacity),
+        String(this.idleMs),
+        stock,
+      ]);
     let raw = await run('');
     if ('unknown' in raw) raw = await run(await countStock());
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
@@ -184,7 +203,7 @@ export class WaitingRoom {
     memberId: number,
     touch = true,
   ): Promise<RawStatus | { head: RoomHead }> {
-    const raw = await this.run<Answer>(STATUS, performanceId, [
+    const raw = await this.run<Answer>('status', performanceId, [
       String(memberId),
       String(this.idleMs),
       touch ? '1' : '0',
@@ -198,7 +217,7 @@ export class WaitingRoom {
    * False when another process applied it first or the roster is not that one.
    */
   async applyDraw(performanceId: number, frozen: string, order: readonly number[]): Promise<boolean> {
-    const r = await this.run<{ applied: boolean; admittedNow?: number }>(DRAW, performanceId, [
+    const r = await this.run<{ applied: boolean; admittedNow?: number }>('draw', performanceId, [
       frozen,
       String(this.idleMs),
       ...order.map(String),
@@ -230,16 +249,16 @@ export class WaitingRoom {
 
   /** The log holds the room's admissions up to `last`: they count from now on. */
   async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
-    await this.run(LOGGED, performanceId, [last.g, String(last.s), String(last.t)]);
+    await this.run('logged', performanceId, [last.g, String(last.s), String(last.t)]);
   }
 
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
   async setStock(performanceId: number, stock: StockState): Promise<void> {
-    await this.run(SET_STOCK, performanceId, [stock]);
+    await this.run('setStock', performanceId, [stock]);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const r = await this.run<{ removed: number; admittedNow: number }>(LEAVE, performanceId, [
+    const r = await this.run<{ removed: number; admittedNow: number }>('leave', performanceId, [
       String(memberId),
       String(this.idleMs),
     ]);
@@ -250,7 +269,7 @@ export class WaitingRoom {
 
   /** The gate: true if admitted (and records the activity). */
   async touch(performanceId: number, memberId: number): Promise<boolean> {
-    return (await this.run<number>(TOUCH, performanceId, [String(memberId), String(this.idleMs)])) === 1;
+    return (await this.run<number>('touch', performanceId, [String(memberId), String(this.idleMs)])) === 1;
   }
 
   /**
@@ -267,7 +286,7 @@ export class WaitingRoom {
     const stocks = await countStock(ids);
     let admitted = 0;
     for (const performanceId of ids) {
-      const r = await this.run<TickResult>(TICK, performanceId, [
+      const r = await this.run<TickResult>('tick', performanceId, [
         String(this.idleMs),
         stocks.get(performanceId) ?? '',
       ]);

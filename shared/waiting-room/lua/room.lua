@@ -53,7 +53,7 @@ end
 -- Admits the first members of the line (lowest tickets) while capacity is free, the outflow cap
 -- allows and seats remain. Members whose admission ran out (no request for `idle` ms) lose it first.
 -- Every admission is appended to the room's log list, in admission order, for the log's writer
--- (admission-log.ts) to chain into MySQL; an admission counts (status, touch) once it is there.
+-- (fairness.service.ts) to chain into MySQL; an admission counts (status, touch) once it is there.
 local function admit(now, capacity, idle, trigger)
   freeze_if_due(now)
   local expired = redis.call('ZRANGEBYSCORE', k.admitted, '-inf', now)
@@ -81,8 +81,8 @@ local function admit(now, capacity, idle, trigger)
       last = tonumber(popped[i + 1])
       n = n + 1
       local rseq = redis.call('INCR', k.logseq)
-      redis.call('RPUSH', k.log, cjson.encode({s = rseq, g = gen, t = last, m = tonumber(popped[i]), at = now,
-        why = trigger, cap = cap, occ = occupied + n, pm = per_minute}))
+      if LOG then redis.call('RPUSH', k.log, cjson.encode({s = rseq, g = gen, t = last, m = tonumber(popped[i]), at = now,
+        why = trigger, cap = cap, occ = occupied + n, pm = per_minute})) end
       if per_minute > 0 then redis.call('ZADD', k.recent, now, rseq) end
     end
     if n > 0 then
@@ -161,7 +161,7 @@ local function status(member, now, idle, touch)
   local deadline = redis.call('ZSCORE', k.admitted, member)
   if deadline and tonumber(deadline) > now then
     local ticket = tonumber(redis.call('HGET', k.tickets, member) or '0')
-    if ticket > h.logged then
+    if LOG and ticket > h.logged then
       return {status = 'waiting', ticket = ticket, position = 1, pending = true, head = h}
     end
     if touch then
