@@ -43,6 +43,8 @@ export type RoomKeys = {
   roster: string;
   /** "base:size" once the roster is frozen; its members get tickets base+1..base+size. */
   frozen: string;
+  /** ZSET member -> ticket: the draw being written (in chunks) before draw.lua moves it into the line. */
+  drawing: string;
   /** Set once the draw is applied to the line: admission may begin. */
   drawn: string;
   /** The room's generation (Redis time of its first use): a Redis loss starts a new one. */
@@ -74,6 +76,7 @@ export const ROOM_KEY_NAMES = [
   'preseq',
   'roster',
   'frozen',
+  'drawing',
   'drawn',
   'gen',
   'log',

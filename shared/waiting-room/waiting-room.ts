@@ -217,10 +217,18 @@ export class WaitingRoom {
    * False when another process applied it first or the roster is not that one.
    */
   async applyDraw(performanceId: number, frozen: string, order: readonly number[]): Promise<boolean> {
+    // Written in chunks of plain commands (idempotent: two workers write the same tickets), then
+    // moved into the line by one script once complete.
+    const base = Number(frozen.split(':')[0]);
+    const key = this.keys(performanceId).drawing;
+    for (let i = 0; i < order.length; i += 5000) {
+      const args: (string | number)[] = [];
+      for (let j = i; j < Math.min(order.length, i + 5000); j++) args.push(base + j + 1, order[j]!);
+      await this.redis.zadd(key, ...args);
+    }
     const r = await this.run<{ applied: boolean; admittedNow?: number }>('draw', performanceId, [
       frozen,
       String(this.idleMs),
-      ...order.map(String),
     ]);
     if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
     return r.applied;

@@ -1,20 +1,13 @@
--- Applies the draw of a frozen roster: its members enter the line with tickets base+1..base+size in
--- the drawn order, and admission begins. Idempotent (a second worker's identical draw is refused).
--- ARGV[3] the frozen "base:size" the draw was computed for, ARGV[4] idle (ms), ARGV[5..] member ids
--- in drawn order.
+-- Applies the draw of a frozen roster: the drawn tickets (base+1..base+size, written to `drawing`
+-- beforehand in chunks) join the line, and admission begins. Idempotent: a second worker's draw (the
+-- same tickets) is refused once applied. ARGV[3] the frozen "base:size" the draw was computed for,
+-- ARGV[4] idle (ms). Answers whether it applied it (incomplete: `drawing` is not fully written yet).
 if redis.call('EXISTS', k.drawn) == 1 then return cjson.encode({applied = false}) end
 if redis.call('GET', k.frozen) ~= ARGV[3] then return cjson.encode({applied = false, stale = true}) end
-local base = tonumber(string.match(ARGV[3], '^(%d+):'))
-local batch = {}
-for i = 5, #ARGV do
-  batch[#batch + 1] = base + i - 4
-  batch[#batch + 1] = ARGV[i]
-  if #batch >= 2000 then
-    redis.call('ZADD', k.line, unpack(batch))
-    batch = {}
-  end
-end
-if #batch > 0 then redis.call('ZADD', k.line, unpack(batch)) end
+local size = tonumber(string.match(ARGV[3], ':(%d+)$'))
+if redis.call('ZCARD', k.drawing) ~= size then return cjson.encode({applied = false, incomplete = true}) end
+redis.call('ZUNIONSTORE', k.line, 2, k.line, k.drawing, 'AGGREGATE', 'MIN')
+redis.call('DEL', k.drawing)
 redis.call('SET', k.drawn, '1')
 local now = now_ms()
 room_gen(now)
