@@ -69,7 +69,14 @@ export type RoomAdmission = {
 };
 
 /** One room's tick: admitted now, anybody left, a roster awaiting its draw, admissions not yet logged. */
-export type TickResult = { admittedNow: number; left: number; frozen?: string; unlogged: number };
+export type TickResult = {
+  admittedNow: number;
+  left: number;
+  frozen?: string;
+  unlogged: number;
+  /** A shuffle-at-open pre-queue: ms until it opens (and is drawn). */
+  opensIn?: number;
+};
 
 /** What is left to sell, as the waiting room needs it. */
 export type StockState = 'open' | 'none' | 'sold-out';

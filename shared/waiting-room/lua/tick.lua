@@ -13,4 +13,7 @@ if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
 publish(head(now))
 local frozen = awaiting_draw() and redis.call('GET', k.frozen) or nil
 if frozen or redis.call('ZCARD', k.pre) > 0 or redis.call('LLEN', k.log) > 0 then left = left + 1 end
-return cjson.encode({admittedNow = n, left = left, frozen = frozen, unlogged = redis.call('LLEN', k.log)})
+-- A pre-queue about to open: the ticker ticks again right at the opening (the draw starts there).
+local opens_in = nil
+if in_prequeue_time() then opens_in = tonumber(redis.call('HGET', k.gate, 'opensAt') or '0') - now end
+return cjson.encode({admittedNow = n, left = left, frozen = frozen, unlogged = redis.call('LLEN', k.log), opensIn = opens_in})
