@@ -79,7 +79,8 @@ async function firstAdmissionAfterOpening(shuffle: boolean): Promise<number> {
   }
   await ctx.redis.set(shuffle ? k.preseq : k.seq, PRE);
   await ctx.redis.sadd(`${config.keyPrefix}:wr:active`, String(id));
-  const opening = Date.now() + 2000;
+  // The pre-queue fills over 5 s before opening (a real one, over minutes).
+  const opening = Date.now() + 5000;
   await controls.update(id, { salesOpenAt: new Date(opening).toISOString() });
   for (;;) {
     const [rows] = (await ctx.sequelize.query(

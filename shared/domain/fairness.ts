@@ -28,13 +28,22 @@ export function drawKeyOf(seedHex: string, outside?: string | null): Buffer {
   return createHash('sha256').update(seed).update(Buffer.from(outside, 'utf8')).digest();
 }
 
+/** A member's sort key in the draw: HMAC-SHA256(draw key, member hash), as hex. */
+export function sortKeyOf(key: Buffer, memberHash: string): string {
+  return createHmac('sha256', key).update(memberHash).digest('hex');
+}
+
 /**
  * The draw: the roster (member hashes, in arrival order) sorted by HMAC-SHA256(draw key, member
  * hash), ascending as hex, ties (never seen in practice) by the member hash. Place i (1-based) of
  * the result is the i-th member admitted among the pre-queue.
  */
-export function drawOrder(roster: readonly string[], key: Buffer): string[] {
-  const keyed = roster.map((h) => [createHmac('sha256', key).update(h).digest('hex'), h] as const);
+export function drawOrder(
+  roster: readonly string[],
+  key: Buffer,
+  sortKeys?: ReadonlyMap<string, string>,
+): string[] {
+  const keyed = roster.map((h) => [sortKeys?.get(h) ?? sortKeyOf(key, h), h] as const);
   keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   return keyed.map(([, h]) => h);
 }

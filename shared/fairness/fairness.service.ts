@@ -10,6 +10,7 @@ import {
   entryHashOf,
   memberHashOf,
   merkleProof,
+  sortKeyOf,
   merkleRoot,
   type LogEntry,
 } from '../domain/fairness.js';
@@ -45,6 +46,14 @@ export class Fairness {
   readonly rows: FairnessRepository;
   /** Per process: the salts (never change) of performances whose log this process writes. */
   private readonly salts = new Map<number, string>();
+  /**
+   * Per process: the member hashes and sort keys of a pre-queue, computed before its opening as it
+   * fills (`prepare`), so that the draw at opening only sorts. Keyed by the draw key it used.
+   */
+  private readonly prepared = new Map<
+    number,
+    { drawKey: string; last: number; byMember: Map<number, { hash: string; sortKey: string }> }
+  >();
   private readonly draining = new Map<number, { running?: Promise<void>; next?: Promise<void> }>();
 
   constructor(
@@ -164,9 +173,18 @@ export class Fairness {
       this.logger.warn({ performanceId, frozen, found: ids.length }, 'roster does not match its freeze');
       return;
     }
-    const hashes = ids.map((id) => memberHashOf(row.salt, id));
+    const key = drawKeyOf(row.seed, row.outsideRandomness);
+    const ready = this.prepared.get(performanceId);
+    const cache = ready?.drawKey === key.toString('hex') ? ready.byMember : undefined;
+    const sortKeys = new Map<string, string>();
+    const hashes = ids.map((id) => {
+      const c = cache?.get(id);
+      if (c) sortKeys.set(c.hash, c.sortKey);
+      return c?.hash ?? memberHashOf(row.salt, id);
+    });
     const byHash = new Map(hashes.map((h, i) => [h, ids[i]!]));
-    const order = drawOrder(hashes, drawKeyOf(row.seed, row.outsideRandomness));
+    const order = drawOrder(hashes, key, sortKeys);
+    this.prepared.delete(performanceId);
     await this.room.applyDraw(
       performanceId,
       frozen,
@@ -182,6 +200,22 @@ export class Fairness {
       { roomGen: gen, ticketBase: base, rosterRoot: merkleRoot(hashes) },
     );
     await this.room.forgetRoster(performanceId);
+  }
+
+  /** Computes ahead, for the pre-queue's members that joined since the last call, what the draw needs. */
+  async prepare(performanceId: number): Promise<void> {
+    const row = await this.ensure(performanceId);
+    const key = drawKeyOf(row.seed, row.outsideRandomness);
+    const drawKey = key.toString('hex');
+    let p = this.prepared.get(performanceId);
+    if (!p || p.drawKey !== drawKey)
+      this.prepared.set(performanceId, (p = { drawKey, last: 0, byMember: new Map() }));
+    const fresh = await this.room.preQueueSince(performanceId, p.last, 20_000);
+    for (const [memberId, arrival] of fresh) {
+      const hash = memberHashOf(row.salt, memberId);
+      p.byMember.set(memberId, { hash, sortKey: sortKeyOf(key, hash) });
+      p.last = Math.max(p.last, arrival);
+    }
   }
 
   /** What anyone may read: the commitment, the draw once revealed, the chain's head and length. */

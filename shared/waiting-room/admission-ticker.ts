@@ -25,6 +25,8 @@ export function startAdmissionTicker(ctx: Context): () => void {
             // A frozen roster awaits its draw: admission begins once it is applied.
             if (r.frozen) await ctx.fairness.draw(performanceId, r.frozen);
             if (r.unlogged > 0 || r.admittedNow > 0 || r.frozen) await ctx.fairness.drain(performanceId);
+            // A pre-queue: what its draw needs is computed ahead, as it fills.
+            if (r.opensIn !== undefined) await ctx.fairness.prepare(performanceId);
             // A pre-queue opening before the next tick: tick at the opening itself.
             if (r.opensIn !== undefined && r.opensIn >= 0 && r.opensIn < ctx.config.admissionTickMs)
               setTimeout(tick, r.opensIn + 1);

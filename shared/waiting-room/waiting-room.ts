@@ -241,6 +241,22 @@ export class WaitingRoom {
     return r.applied;
   }
 
+  /** Pre-queue members who arrived after `arrival`: [member id, arrival], at most `limit`. */
+  async preQueueSince(performanceId: number, arrival: number, limit: number): Promise<[number, number][]> {
+    const r = await this.redis.zrangebyscore(
+      this.keys(performanceId).pre,
+      `(${arrival}`,
+      '+inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const out: [number, number][] = [];
+    for (let i = 0; i < r.length; i += 2) out.push([Number(r[i]), Number(r[i + 1])]);
+    return out;
+  }
+
   /** The frozen roster: member ids in arrival order. */
   async roster(performanceId: number): Promise<number[]> {
     return (await this.redis.zrange(this.keys(performanceId).roster, 0, -1)).map(Number);
