@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { importZones } from './scripts/lint/import-zones.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/**'] },
@@ -10,6 +11,12 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
+  },
+  {
+    // The layers (style.md): shared/db imports no feature, api/ never shared/db, and so on.
+    files: ['api/**/*.ts', 'workers/**/*.ts', 'shared/**/*.ts'],
+    plugins: { house: { rules: { 'import-zones': importZones } } },
+    rules: { 'house/import-zones': 'error' },
   },
   {
     // The web client runs in the browser: its globals, and every file type-checked (// @ts-check).

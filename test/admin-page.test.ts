@@ -36,12 +36,17 @@ test('when an operator creates a performance on the admin page and drives its co
   page.on('pageerror', (e) => errors.push(e.message));
   try {
     await page.goto(`${stack.url}/`);
-    await page.screenshot({ path: path.join(shots, '0-main-page-link.png') });
-    await page.getByTestId('admin-link').click();
+    await page.getByTestId('view-performances').waitFor();
+    t.true(await page.getByTestId('admin-link').isHidden(), 'no "Sale controls" link for a visitor');
+    await page.goto(`${stack.url}/admin.html`);
     await page.getByTestId('admin-email').fill(stack.config.adminEmail);
     await page.getByTestId('admin-password').fill(stack.config.adminPassword);
     await page.getByTestId('admin-login-submit').click();
     await page.getByTestId('admin-view').waitFor();
+
+    // Missing fields are named in words, before anything is sent.
+    await page.getByTestId('create-submit').click();
+    t.is(await page.getByTestId('admin-message').innerText(), 'Enter a name, a place, a showtime.');
 
     const name = `Admin page ${stack.config.keyPrefix}`;
     await page.getByTestId('create-name').fill(name);
@@ -51,6 +56,8 @@ test('when an operator creates a performance on the admin page and drives its co
     await page.getByTestId('create-capacity').fill('2');
     await page.getByTestId('create-submit').click();
     await page.getByTestId('admin-notice').getByText('with 100 seats').waitFor();
+    for (const field of ['create-name', 'create-place', 'create-showtime', 'create-opens', 'create-capacity'])
+      t.is(await page.getByTestId(field).inputValue(), '', `${field} is cleared after the create`);
     const created = await Performance.findOne({ where: { name } });
     t.truthy(created, 'the performance is in MySQL');
     const id = created!.id;
@@ -62,12 +69,12 @@ test('when an operator creates a performance on the admin page and drives its co
     for (const m of members) await stack.http('POST', `/api/performances/${id}/waiting`, { token: m.token });
     const stats = page.getByTestId('live-stats');
     await stats.getByText('In line3').waitFor();
-    t.regex(await stats.innerText(), /Admitted\s*0/);
+    t.regex(await stats.innerText(), /Picking seats\s*0/);
     t.regex(await page.getByTestId('live-badges').innerText(), /Opens/);
     await page.screenshot({ path: path.join(shots, '1-created-before-opening.png'), fullPage: true });
 
     await page.getByTestId('control-open-now').click();
-    await stats.getByText('Admitted2').waitFor();
+    await stats.getByText('Picking seats2').waitFor();
     await page.getByTestId('control-holds-paused').check();
     await page.getByTestId('live-badges').getByText('Holds paused').waitFor();
     const [seat] = await stack.ctx.catalogue.seats(id).then((s) => s.items);
@@ -76,16 +83,17 @@ test('when an operator creates a performance on the admin page and drives its co
       body: { seatIds: [seat!.id] },
     });
     t.is(hold.status, 202);
-    await stats.getByText('Queue depth1').waitFor();
+    await stats.getByText('Seat requests waiting1').waitFor();
     await page.getByTestId('control-capacity').fill('3');
     await page.getByTestId('control-capacity-set').click();
-    await stats.getByText('Admitted3').waitFor();
+    await stats.getByText('Picking seats3').waitFor();
+    t.is(await page.getByTestId('admin-notice').innerText(), 'Up to 3 members may now pick seats at once.');
     await page.screenshot({ path: path.join(shots, '2-open-holds-paused.png'), fullPage: true });
 
     await page.getByTestId('control-holds-paused').uncheck();
     const done = await stack.settle(members[0]!.token, Number(hold.body['requestId']));
     t.is(done['status'], 'succeeded', 'the queued hold applies once holds resume');
-    await eventually(async () => (await stats.innerText()).match(/Holds held\s*1/));
+    await eventually(async () => (await stats.innerText()).match(/Awaiting payment\s*1/));
     await page.screenshot({ path: path.join(shots, '3-resumed.png'), fullPage: true });
 
     // A layout from a JSON file: its fields fill the form, its grades and zones make the seats.
@@ -108,6 +116,26 @@ test('when an operator creates a performance on the admin page and drives its co
     const fromFile = await Performance.findOne({ where: { name: layout.name } });
     t.is(fromFile?.showtime.toISOString(), layout.showtime);
     await page.getByTestId('live-at').getByText(layout.name).waitFor();
+
+    // The queue board opens with the admin's session: no second login, the board is drawn.
+    const boardAnswers: number[] = [];
+    context.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/admin/queues')) boardAnswers.push(r.status());
+    });
+    const [board] = await Promise.all([
+      context.waitForEvent('page'),
+      page.getByTestId('queue-board-link').click(),
+    ]);
+    await board.waitForLoadState();
+    await board.getByText(`${layout.name} (#${fromFile!.id})`).first().waitFor();
+    t.false(boardAnswers.includes(401), 'the board never asked for credentials');
+    await board.screenshot({ path: path.join(shots, '4-queue-board.png') });
+    const cookie = (await context.cookies()).find((c) => c.name === 'queue_board');
+    t.like(cookie, { path: '/admin', httpOnly: true, sameSite: 'Strict' });
+
+    // The main page, with the same (admin) session, shows the link to the sale controls.
+    await page.goto(`${stack.url}/`);
+    await page.getByTestId('admin-link').waitFor();
     t.log(`screenshots in ${shots}`);
     t.deepEqual(foreign, [], 'no request to another host');
     t.deepEqual(errors, []);

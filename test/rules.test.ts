@@ -9,7 +9,13 @@ import {
   queuePosition,
   shouldExpire,
 } from '../shared/domain/holds.js';
-import { estimateEtaSeconds } from '../shared/waiting-room/pace.js';
+import {
+  estimateEtaSeconds,
+  nextPollSeconds,
+  paceEtaSeconds,
+  pollCapSeconds,
+  positionFromHead,
+} from '../shared/waiting-room/pace.js';
 
 test('when the environment is empty, then the contract defaults apply', (t) => {
   const c = parseConfig({});
@@ -132,4 +138,22 @@ test('when one request has two jobs in a batch (a re-queue raced its original), 
     ],
   );
   t.is(plan.newHolds.length, 1);
+});
+
+test('when the line is paced, then members far back ask rarely, near the front hold the push, and nobody is asked to stay away past the idle limit', (t) => {
+  // Idle 60 s: the longest pace is 55 s, so an admission made just after a read is learned in time.
+  t.is(pollCapSeconds(60), 55);
+  t.is(pollCapSeconds(6), 3);
+  t.is(pollCapSeconds(1), 1);
+  t.is(nextPollSeconds('waiting', 30, 60), 0, 'a wait of 30 s or less: the push');
+  t.is(nextPollSeconds('waiting', 75, 60), 30, 'half the wait beyond the push window');
+  t.is(nextPollSeconds('waiting', 10_000, 60), 55, 'far back: the cap');
+  t.is(nextPollSeconds('admitted', 0, 60), 55);
+  t.is(nextPollSeconds('sold-out', 0, 60), 60);
+  // The pace assumes the line may move twice as fast as measured; with nothing measured, a full
+  // turnover of the capacity every 10 s.
+  t.is(paceEtaSeconds(600, 1200, 100), 15);
+  t.is(paceEtaSeconds(600, 0, 100), 60);
+  t.is(paceEtaSeconds(600, 1200, 100, 120), 135, 'the time until the opening comes first');
+  t.is(positionFromHead(5000, 1200), 3800, 'ticket less the head');
 });

@@ -153,10 +153,7 @@ test.serial(
       .getByTestId('hold-countdown')
       .filter({ hasText: /^\d+:\d{2}$/ })
       .waitFor();
-    t.is(
-      await text(page, 'hold-seats'),
-      'A · ' + (await seat(page, seatId).getAttribute('data-code')) + ' (VIP)₩150,000',
-    );
+    t.is(await text(page, 'hold-seats'), 'A, row A, seat 1 (VIP)₩150,000');
     await seat(page, seatId, 'held').waitFor();
     t.true(await seat(page, seatId).evaluate((b) => b.classList.contains('mine')));
     await seat(watcher.page, seatId, 'held').waitFor();
@@ -247,7 +244,7 @@ test.serial(
     const picks = page.locator('[data-testid="zone-seats"] .seat-row').nth(2).locator('button.seat');
     await picks.nth(4).click();
     await picks.nth(5).click();
-    t.is(await text(page, 'selection-summary'), 'Block 102 C-5, Block 102 C-6');
+    t.is(await text(page, 'selection-summary'), 'Block 102, row C, seats 5–6');
     t.is(await text(page, 'selection-total'), '₩360,000');
     const hold = page.getByTestId('hold-button');
     const box = await hold.boundingBox();

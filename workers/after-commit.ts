@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../shared/context.js';
-import type { CommitWork } from '../shared/db/repositories/seat-commit.repository.js';
+import type { CommitWork } from '../shared/domain/batch.js';
+import type { RequestView } from '../shared/holds/views.js';
 import { publishSeatEvents } from '../shared/seat-events/seat-events.js';
 import { announcement } from '../shared/holds/request-waiter.js';
 import { requestDoneChannel } from '../shared/queues/names.js';
@@ -17,6 +18,8 @@ export async function performCommitWork(
   performanceId: number,
   lastSeq: number,
   work: CommitWork,
+  /** The decided requests' views, when this process committed the batch (a redo has none). */
+  views: RequestView[] = [],
 ): Promise<boolean> {
   const { redis, queues, payments, waitingRoom, logger } = ctx;
   const steps: [string, () => Promise<unknown>][] = [];
@@ -34,7 +37,7 @@ export async function performCommitWork(
         performanceId,
         lastSeq,
         requestDoneChannel(ctx.channels),
-        announcement(performanceId, lastSeq, work.announce, work.views),
+        announcement(performanceId, lastSeq, work.announce, views),
       ),
   ]);
   if (work.expiries.length)

@@ -7,11 +7,7 @@ import { isInfrastructureError } from '../shared/errors.js';
 import { createRedis, type RedisClient } from '../shared/redis.js';
 import { performanceQueueName, queuePrefix } from '../shared/queues/names.js';
 import { QueueStateLostError } from '../shared/queues/performance-queues.js';
-import {
-  JobsOutOfOrderError,
-  SeatCommitRepository,
-  type PendingWork,
-} from '../shared/db/repositories/seat-commit.repository.js';
+import type { PendingWork } from '../shared/db/repositories/commit-outbox.repository.js';
 import {
   batchCommit,
   batchSize,
@@ -20,7 +16,8 @@ import {
   jobProcessing,
   jobWait,
 } from '../shared/metrics.js';
-import { applyQueuedBatch } from './processors/seat-batch.processor.js';
+import { applyQueuedBatch, JobsOutOfOrderError, SeatCommitPath } from './processors/seat-batch.processor.js';
+import type { RequestView } from '../shared/holds/views.js';
 import { performCommitWork } from './after-commit.js';
 import { restoreQueue } from './queue-recovery.js';
 
@@ -49,7 +46,7 @@ type QueueState = {
 export class SeatWorkers {
   private readonly workers = new Map<number, Worker>();
   private readonly connection: RedisClient;
-  private readonly repository: SeatCommitRepository;
+  private readonly path: SeatCommitPath;
   private readonly queues = new Map<number, QueueState>();
   /** Outbox entries whose after-commit work this process finished: deleted with the next batch. */
   private readonly completed = new Map<number, Set<number>>();
@@ -66,7 +63,7 @@ export class SeatWorkers {
   constructor(private readonly ctx: Context) {
     this.connection = createRedis(ctx.config, 'blocking', 'worker');
     this.connection.on('error', (err) => ctx.logger.debug({ err }, 'worker redis error'));
-    this.repository = new SeatCommitRepository(ctx.sequelize);
+    this.path = new SeatCommitPath(ctx.sequelize);
   }
 
   async start(discoveryMs = 1000, expiryMs = 250): Promise<void> {
@@ -106,7 +103,7 @@ export class SeatWorkers {
       // The fence first, then Redis: the id counter only grows, so a counter read after the fence
       // that is below it means Redis lost the queue (read the other way round, a batch committed in
       // between would look like a loss and trigger a needless restore).
-      const fence = await this.repository.fence(id);
+      const fence = await this.path.reader.fence(id);
       const h = await this.ctx.queues.health(id);
       if (h.epoch && h.concurrency && h.lastId >= fence) continue;
       const restored = await restoreQueue(this.ctx, id);
@@ -203,7 +200,7 @@ export class SeatWorkers {
   ) {
     const started = process.hrtime.bigint();
     const completed = [...(this.completed.get(performanceId) ?? [])];
-    const run = await applyQueuedBatch(this.ctx, this.repository, performanceId, from, {
+    const run = await applyQueuedBatch(this.ctx, this.path, performanceId, from, {
       completed,
       owner: this.owner,
     });
@@ -234,7 +231,9 @@ export class SeatWorkers {
       jobWait.observe({ kind: r.kind }, Math.max(0, now - (enqueued.get(r.seq) ?? now)) / 1000);
     }
     if (commit.applied.length)
-      this.schedule(performanceId, st, [{ lastSeq: commit.appliedThrough, work: commit.work }]);
+      this.schedule(performanceId, st, [
+        { lastSeq: commit.appliedThrough, work: commit.work, views: commit.views },
+      ]);
     return run;
   }
 
@@ -243,14 +242,18 @@ export class SeatWorkers {
    * once: the outbox claim keeps other workers off it; `inFlight` and `finished` keep this one from
    * taking its own work for a leftover.
    */
-  private schedule(performanceId: number, st: QueueState, works: PendingWork[]): void {
+  private schedule(
+    performanceId: number,
+    st: QueueState,
+    works: (PendingWork & { views?: RequestView[] })[],
+  ): void {
     const busy = this.setOf(this.inFlight, performanceId);
     const finished = this.setOf(this.finished, performanceId);
     works.forEach((w) => busy.add(w.lastSeq));
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
-          const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work);
+          const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work, w.views);
           if (ok) {
             finished.add(w.lastSeq);
             if (finished.size > 10_000) finished.delete(finished.values().next().value!);
@@ -271,7 +274,7 @@ export class SeatWorkers {
   /** Takes over after-commit work whose worker died (claimed longer ago than a worker lock). */
   private async redoLeftovers(): Promise<void> {
     const ids = [...this.workers.keys()];
-    const left = await this.repository.claimStale(
+    const left = await this.path.outbox.claimStale(
       ids,
       this.owner,
       this.ctx.config.workerLockSeconds * 1000,
@@ -302,7 +305,7 @@ export class SeatWorkers {
       performanceId,
       setTimeout(() => {
         const seqs = [...(this.completed.get(performanceId) ?? [])];
-        this.repository
+        this.path.outbox
           .deleteWork(performanceId, seqs)
           .then(() => seqs.forEach((s) => this.completed.get(performanceId)?.delete(s)))
           .catch((err: unknown) => this.ctx.logger.debug({ err }, 'outbox cleanup failed'));
@@ -354,7 +357,7 @@ export class SeatWorkers {
     await Promise.all([...this.queues.values()].map((st) => Promise.all([st.ahead, st.work])));
     for (const [id, timer] of this.cleanup) {
       clearTimeout(timer);
-      await this.repository
+      await this.path.outbox
         .deleteWork(id, [...(this.completed.get(id) ?? [])])
         .catch((err: unknown) => this.ctx.logger.debug({ err }, 'outbox cleanup failed'));
     }

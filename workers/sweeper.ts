@@ -4,7 +4,7 @@ import { performanceTag } from '../shared/redis.js';
 import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
-import { SeatCommitRepository } from '../shared/db/repositories/seat-commit.repository.js';
+import { CommitSnapshotReader } from '../shared/db/repositories/commit-snapshot.repository.js';
 import { paymentAuthorizations } from '../shared/metrics.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
 
@@ -46,7 +46,7 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     expiries++;
   }
   const rows = new HoldRequestRepository(ctx.sequelize);
-  const commits = new SeatCommitRepository(ctx.sequelize);
+  const commits = new CommitSnapshotReader(ctx.sequelize);
   let requeued = 0;
   for (const performanceId of ids) {
     const stale = await rows.queued(performanceId, ctx.config.sweepOrphanSeconds * 1000, 200);

@@ -7,10 +7,23 @@ import type { Context } from '../../shared/context.js';
 import { verifyAccessToken } from '../../shared/auth/tokens.js';
 import { bearerToken } from '../middlewares/auth.js';
 import { RateLimiter } from '../middlewares/rate-limit.js';
-import { SaleStateRepository } from '../../shared/db/repositories/sale-state.repository.js';
+import { SaleControls } from '../../shared/sales/sale-controls.service.js';
 import { localBullBoardUi } from './bull-board-ui.js';
 
 const BASE = '/admin/queues';
+
+/**
+ * The queue board's own session: a short-lived ADMIN token in a cookie that only `/admin` sees
+ * (HttpOnly, SameSite=Strict), set by `POST /api/admin/queue-board/session` from the admin page's
+ * Bearer session, so opening the board asks for no second login.
+ */
+export const QUEUE_BOARD_COOKIE = 'queue_board';
+export const QUEUE_BOARD_COOKIE_SECONDS = 900;
+
+function boardCookie(header: string | undefined): string | undefined {
+  const m = header ? new RegExp(`(?:^|;\\s*)${QUEUE_BOARD_COOKIE}=([^;]+)`).exec(header) : null;
+  return m?.[1];
+}
 
 // Digests of equal length, compared in constant time: neither the content nor the length of the
 // password shows in how long a wrong guess takes.
@@ -39,6 +52,8 @@ function adminOnly(ctx: Context): RequestHandler {
       const identity = await verifyAccessToken(ctx.config.jwtSecret, token);
       if (identity?.role === 'ADMIN') return next();
     }
+    const cookie = boardCookie(req.headers.cookie);
+    if (cookie && (await verifyAccessToken(ctx.config.jwtSecret, cookie))?.role === 'ADMIN') return next();
     const basic = req.headers.authorization?.startsWith('Basic ')
       ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString('utf8')
       : undefined;
@@ -87,11 +102,11 @@ export function adminRouter(ctx: Context): { router: Router; close: () => void }
     options: { uiConfig: { boardTitle: 'Ticketing queues' }, uiBasePath: localBullBoardUi() },
   });
   const shown = new Set<number>();
-  const rows = new SaleStateRepository(ctx.sequelize);
+  const sales = new SaleControls(ctx);
   const sync = async () => {
     const ids = (await ctx.queues.registeredPerformanceIds()).filter((id) => !shown.has(id));
     // Queues read like the business: by their performance's name (queue names are `{perf-N}`).
-    for (const p of await rows.controls(ids)) {
+    for (const p of await sales.names(ids)) {
       shown.add(p.id);
       board.addQueue(
         new BullMQAdapter(await ctx.queues.get(p.id), {

@@ -156,7 +156,9 @@ const requestView = z.object({
   position: z.number().int().optional(),
   hold: hold.optional(),
   tickets: z.array(z.object({ serial: z.string(), seatId: z.number().int() })).optional(),
-  reason: z.enum(['seat-unavailable', 'limit-exceeded', 'hold-expired', 'hold-not-found']).optional(),
+  reason: z
+    .enum(['seat-unavailable', 'no-seats-together', 'limit-exceeded', 'hold-expired', 'hold-not-found'])
+    .optional(),
 });
 const controls = z.object({
   salesOpenAt: iso.nullable(),
@@ -360,6 +362,16 @@ const routes: Route[] = [
     auth: 'admin',
     ok: { 200: { description: 'Live state', schema: liveState } },
     problems: ['performance-not-found'],
+  },
+  {
+    method: 'post',
+    path: '/api/admin/queue-board/session',
+    tag: 'sale controls',
+    summary:
+      'Open the queue board (/admin/queues) with this session: sets a 15-minute HttpOnly, SameSite=Strict cookie for /admin',
+    auth: 'admin',
+    ok: { 204: { description: 'The cookie is set' } },
+    problems: [],
   },
 
   {

@@ -1,12 +1,15 @@
 // @ts-check
 // The operator's page: create a performance from a layout, drive its sale controls
 // (PATCH /api/performances/:id) and watch its live state (GET /api/admin/performances/:id).
+// The session is the web client's (modules/api.js): an admin logged in on either page is on both.
+import { api, ApiError, currentSession, saveSession, tokenRole, whenSessionEnds } from './modules/api.js';
+import { $, clearMessages, input, showError, showNotice } from './modules/ui.js';
 
-const SESSION_KEY = 'ticketing.admin-session';
 const LIVE_MS = 2000;
+/** The queue board's cookie lasts 15 minutes: renewed well before. */
+const BOARD_RENEW_MS = 10 * 60_000;
 
 /**
- * @typedef {{ token: string, email: string, expiresAt: number }} Session
  * @typedef {{ salesOpenAt: string | null, admissionCapacity: number, admissionPaused: boolean, holdsPaused: boolean }} Controls
  * @typedef {{ id: number, name: string, at: string, line: { waiting: number, admitted: number },
  *   holds: Record<string, number>, seats: Record<string, number>,
@@ -17,135 +20,127 @@ const LIVE_MS = 2000;
  * @typedef {{ name: string, seats: { code: string, grade: string }[] }} Zone
  */
 
-/**
- * @template {HTMLElement} [T=HTMLElement]
- * @param {string} id
- * @returns {T}
- */
-function $(id) {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing`);
-  return /** @type {T} */ (el);
-}
-/** @param {string} id */
-const input = (id) => /** @type {HTMLInputElement} */ ($(id));
-
 const numbers = new Intl.NumberFormat();
-
-// ---------------------------------------------------------------- session and HTTP
-
-/** @returns {Session | null} */
-function readSession() {
-  try {
-    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
-    if (s && typeof s.token === 'string' && s.expiresAt > Date.now()) return s;
-  } catch {
-    /* a damaged entry is no session */
-  }
-  return null;
-}
-let session = readSession();
-
-class ApiError extends Error {
-  /**
-   * @param {number} status
-   * @param {{ detail?: string, title?: string, code?: string, errors?: { path: string, message: string }[] }} problem
-   */
-  constructor(status, problem) {
-    const fields = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`).join('; ');
-    super(`${problem.detail || problem.title || `HTTP ${status}`}${fields ? ` (${fields})` : ''}`);
-    this.status = status;
-    this.code = problem.code ?? 'unknown';
-  }
-}
-
-/**
- * @param {string} method
- * @param {string} path
- * @param {unknown} [body]
- * @returns {Promise<any>}
- */
-async function api(method, path, body) {
-  /** @type {Record<string, string>} */
-  const headers = { accept: 'application/json, application/problem+json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (session) headers['authorization'] = `Bearer ${session.token}`;
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch {
-    throw new ApiError(0, { detail: 'The server could not be reached.' });
-  }
-  const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
-  if (res.ok) return data;
-  if (res.status === 401) logOut('Your session has ended. Please log in again.');
-  throw new ApiError(res.status, data ?? {});
-}
 
 // ---------------------------------------------------------------- messages
 
-/** @param {string} text */
-function showError(text) {
-  const m = $('admin-message');
-  m.textContent = text;
-  m.hidden = false;
-  $('admin-notice').hidden = true;
+/** The request's fields, as the form names them. */
+/** @type {Record<string, string>} */
+const FIELDS = {
+  name: 'Name',
+  place: 'Place',
+  showtime: 'Showtime',
+  salesOpenAt: 'Sales open at',
+  admissionCapacity: 'Members picking seats at once',
+  admissionsPerMinute: 'Admissions per minute',
+  grades: 'Grades',
+  zones: 'Zones',
+};
+
+/**
+ * "Showtime is missing" from `body.showtime: Invalid input: expected string, received undefined`.
+ * @param {{ path: string, message: string }} e
+ */
+function describeField(e) {
+  const parts = e.path.replace(/^body\.?/, '').split('.');
+  const field = FIELDS[parts[0] ?? ''] ?? (parts[0] || 'The request');
+  const where = parts.length > 1 && /^\d+$/.test(parts[1] ?? '') ? `, line ${Number(parts[1]) + 1},` : '';
+  const m = e.message;
+  const what = /received undefined|required/i.test(m)
+    ? 'is missing'
+    : /expected number/i.test(m)
+      ? 'must be a number'
+      : /expected string/i.test(m)
+        ? 'must be text'
+        : `: ${m.charAt(0).toLowerCase()}${m.slice(1)}`;
+  return `${field}${where} ${what}`.replace(/ :/, ':');
 }
-/** @param {string} text */
-function showNotice(text) {
-  const n = $('admin-notice');
-  n.textContent = text;
-  n.hidden = false;
-  $('admin-message').hidden = true;
+
+/** @param {unknown} err */
+function describeError(err) {
+  if (err instanceof ApiError) {
+    if (err.errors.length) return `Not saved. ${err.errors.map(describeField).join('; ')}.`;
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
- * Runs an action, telling the operator what failed.
+ * Runs an action, telling the operator in words what failed.
  * @param {() => Promise<void>} action
  */
 async function attempt(action) {
   try {
     await action();
   } catch (err) {
-    showError(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof ApiError && err.sessionEnded)) showError(describeError(err));
   }
 }
 
 // ---------------------------------------------------------------- login
 
 function render() {
-  $('admin-login-view').hidden = !!session;
-  $('admin-view').hidden = !session;
-  $('admin-logout').hidden = !session;
-  $('admin-whoami').textContent = session ? session.email : '';
-  if (session) void loadPerformances();
+  const session = currentSession();
+  const admin = !!session && tokenRole(session.token) === 'ADMIN';
+  $('admin-login-view').hidden = admin;
+  $('admin-view').hidden = !admin;
+  $('admin-logout').hidden = !admin;
+  $('queue-board-link').hidden = !admin;
+  $('admin-whoami').textContent = admin && session ? session.email : '';
+  if (admin) {
+    void loadPerformances().catch((err) => showError(describeError(err)));
+    void openQueueBoardSession();
+  }
 }
 
 /** @param {string} [reason] */
 function logOut(reason) {
-  session = null;
-  sessionStorage.removeItem(SESSION_KEY);
+  saveSession(null);
   stopLive();
   render();
   if (reason) showError(reason);
+}
+whenSessionEnds((reason) => logOut(reason));
+
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let boardTimer;
+/** Lets the queue board (/admin/queues) in with this session: a short-lived cookie for /admin only. */
+async function openQueueBoardSession() {
+  clearTimeout(boardTimer);
+  try {
+    await api('POST', '/api/admin/queue-board/session');
+  } catch {
+    /* the board then asks for its own login */
+  }
+  boardTimer = setTimeout(() => currentSession() && void openQueueBoardSession(), BOARD_RENEW_MS);
 }
 
 $('admin-login').addEventListener('submit', (e) => {
   e.preventDefault();
   void attempt(async () => {
     const email = input('admin-email').value.trim();
-    const r = await api('POST', '/api/login', { email, password: input('admin-password').value });
-    const role = JSON.parse(atob(r.accessToken.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).role;
-    if (role !== 'ADMIN') throw new Error('This account is not an ADMIN.');
-    session = { token: r.accessToken, email, expiresAt: Date.now() + r.expiresIn * 1000 };
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+    const password = input('admin-password').value;
+    if (!email || !password) throw new Error('Enter the email and password of an administrator account.');
+    const r = await api('POST', '/api/login', { email, password }, { auth: false });
+    if (tokenRole(r.accessToken) !== 'ADMIN')
+      throw new Error('This account cannot manage sales: log in with an administrator account.');
+    saveSession({
+      token: r.accessToken,
+      memberId: r.memberId,
+      email,
+      expiresAt: Date.now() + r.expiresIn * 1000,
+    });
     input('admin-password').value = '';
-    $('admin-message').hidden = true;
+    clearMessages();
     render();
   });
 });
 $('admin-logout').addEventListener('click', () => logOut());
+// Opening the board renews its cookie first, so a link clicked after a long pause still works.
+$('queue-board-link').addEventListener('click', (e) => {
+  e.preventDefault();
+  void openQueueBoardSession().then(() => window.open('/admin/queues', '_blank', 'noopener'));
+});
 
 // ---------------------------------------------------------------- performances and controls
 
@@ -161,7 +156,7 @@ async function loadPerformances(choose) {
     ...items.map((p) => {
       const o = document.createElement('option');
       o.value = String(p.id);
-      o.textContent = `#${p.id} ${p.name}`;
+      o.textContent = `${p.name} (#${p.id})`;
       return o;
     }),
   );
@@ -194,12 +189,38 @@ function toLocalInput(iso) {
 
 /** @param {Partial<Controls>} patch */
 async function patchControls(patch) {
-  if (selected === undefined) throw new Error('Pick a performance first.');
+  if (selected === undefined) throw new Error('Choose a performance first.');
   /** @type {Controls} */
   const p = await api('PATCH', `/api/performances/${selected}`, patch);
   fillControls(p);
-  showNotice(`Saved: ${Object.keys(patch).join(', ')}.`);
+  showNotice(describePatch(patch));
   await refreshLive();
+}
+
+/**
+ * What a saved change means for the sale, in words.
+ * @param {Partial<Controls>} patch
+ */
+function describePatch(patch) {
+  /** @type {string[]} */
+  const said = [];
+  if ('salesOpenAt' in patch)
+    said.push(
+      patch.salesOpenAt
+        ? `Sales open at ${new Date(patch.salesOpenAt).toLocaleString()}.`
+        : 'Sales are open now: members in line are let in.',
+    );
+  if (patch.admissionCapacity !== undefined)
+    said.push(`Up to ${numbers.format(patch.admissionCapacity)} members may now pick seats at once.`);
+  if (patch.admissionPaused !== undefined)
+    said.push(patch.admissionPaused ? 'Admission paused: nobody new is let in.' : 'Admission resumed.');
+  if (patch.holdsPaused !== undefined)
+    said.push(
+      patch.holdsPaused
+        ? 'Holds paused: requests wait in the queue and nothing is applied.'
+        : 'Holds resumed: queued requests are applied in order.',
+    );
+  return said.join(' ') || 'Saved.';
 }
 
 let formFilled = false;
@@ -279,13 +300,13 @@ function badge(text, good) {
 
 async function refreshLive() {
   const id = selected;
-  if (id === undefined || !session) return;
+  if (id === undefined || !currentSession()) return;
   /** @type {LiveState} */
   let s;
   try {
     s = await api('GET', `/api/admin/performances/${id}`);
   } catch (err) {
-    showError(err instanceof Error ? err.message : String(err));
+    if (!(err instanceof ApiError && err.sessionEnded)) showError(describeError(err));
     return;
   }
   if (id !== selected) return;
@@ -295,32 +316,32 @@ async function refreshLive() {
   $('live-badges').replaceChildren(
     badge(
       s.admissionOpen
-        ? 'Admission open'
+        ? 'Letting members in'
         : c.admissionPaused
           ? 'Admission paused'
           : `Opens ${opens?.toLocaleString() ?? ''}`,
       s.admissionOpen,
     ),
-    badge(c.holdsPaused ? 'Holds paused' : 'Holds flowing', !c.holdsPaused),
-    badge(`Capacity ${numbers.format(c.admissionCapacity)}`, true),
+    badge(c.holdsPaused ? 'Holds paused' : 'Holds applied as they come', !c.holdsPaused),
+    badge(`${numbers.format(c.admissionCapacity)} at once`, true),
   );
   const lag = s.queue.oldestWaitingSeconds;
   $('live-stats').replaceChildren(
     stat('In line', s.line.waiting),
-    stat('Admitted', s.line.admitted, `of ${numbers.format(c.admissionCapacity)}`),
-    stat('Queue depth', s.queue.waiting, s.queue.paused ? 'paused' : ''),
-    stat('Oldest job waiting', lag < 60 ? `${lag.toFixed(1)} s` : `${Math.round(lag / 60)} min`),
-    stat('Holds held', s.holds['held'] ?? 0),
-    stat('Confirmed', s.holds['confirmed'] ?? 0),
-    stat('Released', s.holds['released'] ?? 0),
-    stat('Expired', s.holds['expired'] ?? 0),
+    stat('Picking seats', s.line.admitted, `of ${numbers.format(c.admissionCapacity)} at once`),
+    stat('Seat requests waiting', s.queue.waiting, s.queue.paused ? 'paused' : ''),
+    stat('Oldest request waiting', lag < 60 ? `${lag.toFixed(1)} s` : `${Math.round(lag / 60)} min`),
+    stat('Awaiting payment', s.holds['held'] ?? 0, 'holds'),
+    stat('Paid', s.holds['confirmed'] ?? 0, 'holds'),
+    stat('Released', s.holds['released'] ?? 0, 'holds'),
+    stat('Expired', s.holds['expired'] ?? 0, 'holds'),
     stat('Seats available', s.seats['available'] ?? 0),
     stat('Seats sold', s.seats['sold'] ?? 0),
-    stat('Admissions / min', s.lastMinute.admissions),
-    stat('Commits / min', s.lastMinute.commits),
-    stat('Sales / min', s.lastMinute.sales),
+    stat('Let in, last minute', s.lastMinute.admissions),
+    stat('Requests applied, last minute', s.lastMinute.commits),
+    stat('Sales, last minute', s.lastMinute.sales),
   );
-  $('live-at').textContent = `#${s.id} ${s.name} · ${new Date(s.at).toLocaleTimeString()}`;
+  $('live-at').textContent = `${s.name} (#${s.id}) · as of ${new Date(s.at).toLocaleTimeString()}`;
 }
 
 // ---------------------------------------------------------------- creating a performance
@@ -400,6 +421,12 @@ $('create').addEventListener('submit', (e) => {
       grades: parseGrades(/** @type {HTMLTextAreaElement} */ ($('create-grades')).value),
       zones: parseZones(/** @type {HTMLTextAreaElement} */ ($('create-zones')).value),
     };
+    /** @type {string[]} */
+    const missing = [];
+    if (!input('create-name').value.trim()) missing.push('a name');
+    if (!input('create-place').value.trim()) missing.push('a place');
+    if (!input('create-showtime').value) missing.push('a showtime');
+    if (missing.length) throw new Error(`Enter ${missing.join(', ')}.`);
     const capacity = input('create-capacity').value;
     const body = {
       name: input('create-name').value.trim(),
@@ -412,7 +439,13 @@ $('create').addEventListener('submit', (e) => {
     /** @type {{ id: number }} */
     const { id } = await api('POST', '/api/performances', body);
     const seats = layout.zones.reduce((n, z) => n + z.seats.length, 0);
-    showNotice(`Created performance #${id} with ${numbers.format(seats)} seats.`);
+    // A cleared form: a second click cannot create the same performance twice.
+    /** @type {HTMLFormElement} */ ($('create')).reset();
+    fileLayout = null;
+    $('create-summary').textContent = '';
+    showNotice(
+      `Created “${body.name}” (#${id}) with ${numbers.format(seats)} seats. Its sale is shown above.`,
+    );
     await loadPerformances(id);
   });
 });

@@ -2,10 +2,17 @@
 // The ticketing web client: ES modules, no build step, talks only to this server's /api.
 // Flow: performances (anyone) -> join the line (log in here) -> waiting room -> seat map by zone
 // (live) -> hold -> payment -> tickets.
-import { api, currentSession, saveSession, whenSessionEnds } from './modules/api.js';
+import { api, currentSession, saveSession, tokenRole, whenSessionEnds } from './modules/api.js';
 import { showPerformances, showTickets } from './modules/lists.js';
 import { leaveLine } from './modules/line.js';
-import { holdSelected, joinLine, payForHold, releaseHold, showPerformance } from './modules/performance.js';
+import {
+  holdSelected,
+  joinLine,
+  payForHold,
+  releaseHold,
+  showPerformance,
+  wireSeatMap,
+} from './modules/performance.js';
 import {
   $,
   clearError,
@@ -38,6 +45,8 @@ function renderNav() {
   $('nav-tickets').hidden = !session;
   $('logout').hidden = !session;
   $('nav-login').hidden = !!session;
+  // Sale controls are for operators: the link shows for an ADMIN session only.
+  $('admin-link').hidden = !session || tokenRole(session.token) !== 'ADMIN';
 }
 
 /** @param {string} name */
@@ -157,6 +166,7 @@ function start() {
   $('hold-button').addEventListener('click', () => void holdSelected());
   $('payment-form').addEventListener('submit', (e) => void payForHold(/** @type {SubmitEvent} */ (e)));
   $('release-button').addEventListener('click', () => void releaseHold());
+  wireSeatMap();
   window.addEventListener('hashchange', () => void render());
   render();
 }

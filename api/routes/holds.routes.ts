@@ -1,12 +1,17 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { bestRequestSchema } from '../../shared/queues/jobs.js';
 import { idempotencyKeySchema, paymentSchema, type Accepted } from '../../shared/holds/requests.service.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
 import { pathId } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
-export const holdBody = z.object({ seatIds: z.array(z.number().int().positive()).min(1) });
+/** Exactly one of: the seats named, or best available (the worker picks at the request's turn). */
+export const holdBody = z.union([
+  z.strictObject({ seatIds: z.array(z.number().int().positive()).min(1) }),
+  z.strictObject({ best: bestRequestSchema }),
+]);
 export const confirmBody = z.object({ payment: paymentSchema });
 export const waitQuery = z.object({
   waitSeconds: z
@@ -45,11 +50,17 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
 
   r.post('/performances/:id/holds', member, async (req, res) => {
     const performanceId = pathId(req.params, 'id');
-    const { seatIds } = parse(holdBody, req.body, 'body');
+    const body = parse(holdBody, req.body, 'body');
     const key = idempotencyKey(req);
     await admitted(performanceId, who(req).memberId);
     const wait = preferWait(req);
-    const out = await requests.hold(who(req).memberId, performanceId, seatIds, key, wait);
+    const out = await requests.hold(
+      who(req).memberId,
+      performanceId,
+      'best' in body ? body : body.seatIds,
+      key,
+      wait,
+    );
     const { requestId, status, position } = out;
     answer(res, out, { requestId, status, ...(position !== undefined ? { position } : {}) }, wait);
   });

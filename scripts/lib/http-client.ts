@@ -8,8 +8,21 @@ import { Agent, request } from 'node:http';
 export class HttpClient {
   private readonly agent: Agent;
 
-  constructor(maxSockets: number) {
+  constructor(private readonly maxSockets: number) {
     this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  }
+
+  /**
+   * Opens every connection this client may use to `url`'s server (one request each, all at once),
+   * so that a timed phase measures requests, not connection setup. Node's libuv (1.45+) accepts
+   * one connection per event-loop turn, and a turn of a server under load lasts 25-50 ms: opened
+   * inside a timed phase, 150 new connections took 5-8 s to be accepted, and the first flow a
+   * bench ran on a fresh server (whichever it was) had a p99 of seconds. Returns the time it took.
+   */
+  async open(url: string): Promise<number> {
+    const t = performance.now();
+    await Promise.all(Array.from({ length: this.maxSockets }, () => this.send('GET', url)));
+    return performance.now() - t;
   }
 
   send(

@@ -72,6 +72,58 @@ const COLORS = [
 ];
 
 type Series = { name: string; points: [number, number][]; color?: string; dashed?: boolean };
+type Mark = { at: number; label: string };
+
+/** Words for the simulator's names; a name not listed is spelled out from its camelCase. */
+const WORDS: Record<string, string> = {
+  // phases
+  setup: 'setting up',
+  ramp: 'members arriving',
+  sale: 'sale',
+  drain: 'last requests',
+  checks: 'checking',
+  // endpoints
+  join: 'join the line',
+  status: 'line status',
+  leave: 'leave the line',
+  seats: 'seat map',
+  hold: 'hold seats',
+  request: 'request status',
+  confirm: 'pay',
+  release: 'release seats',
+  // members
+  total: 'members simulated',
+  arrived: 'arrived',
+  joined: 'joined the line',
+  admitted: 'let in to pick seats',
+  bought: 'bought tickets',
+  seatsBought: 'seats bought',
+  declined: 'card declined',
+  released: 'released their hold',
+  letExpire: 'let their hold expire',
+  gaveUp: 'gave up waiting',
+  leftSoldOut: 'left when it sold out',
+  timedOut: 'still waiting when the run ended',
+  lostPlace: 'lost their place (idle too long)',
+  // settings
+  command: 'command',
+  members: 'members',
+  hotShare: 'share of members after the same front seats',
+  pollSeconds: 'seconds between status polls',
+  durationSeconds: 'longest run (s)',
+  rampSeconds: 'arrivals spread over (s)',
+  apis: 'API processes',
+  workers: 'worker processes',
+  out: 'output folder',
+  url: 'service',
+  capacity: 'members picking seats at once',
+  holdTtlSeconds: 'hold lasts (s)',
+  declineRate: 'share of cards declined',
+};
+
+export function words(name: string): string {
+  return WORDS[name] ?? name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
 
 function esc(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -83,20 +135,62 @@ function niceMax(v: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= v)!;
 }
 
-/** A line chart as inline SVG: axes with ticks, one polyline per series, a legend, phase marks. */
+/** A generous width for text of `size` px, so labels placed apart by it never touch. */
+function textWidth(text: string, size: number): number {
+  return text.length * size * 0.62 + 4;
+}
+
+/** A sample further than this from the previous one starts a new line: no line is drawn across a gap. */
+const GAP_SECONDS = 2.5;
+
+function segments(points: [number, number][]): [number, number][][] {
+  const out: [number, number][][] = [];
+  let run: [number, number][] = [];
+  for (const p of [...points].sort((a, b) => a[0] - b[0])) {
+    const last = run[run.length - 1];
+    if (last && p[0] - last[0] > GAP_SECONDS) {
+      out.push(run);
+      run = [];
+    }
+    run.push(p);
+  }
+  if (run.length) out.push(run);
+  return out;
+}
+
+/**
+ * A line chart of one quantity as inline SVG: axes with ticks, one line per series (broken where
+ * samples are missing), the phases' labels in rows of their own above the plot so none overlaps
+ * another, and the legend below in HTML (it wraps, so it overlaps nothing either).
+ */
 function chart(
   title: string,
   unit: string,
   series: Series[],
   xMax: number,
-  marks: { at: number; label: string }[],
+  marks: Mark[],
+  note = '',
 ): string {
   const W = 880;
-  const H = 260;
-  const L = 60;
-  const R = 150;
-  const T = 30;
+  const L = 64;
+  const R = 24;
   const B = 36;
+  const size = 10;
+  // Phase labels: each in the first row where it clears the labels before it.
+  const rows: number[] = [];
+  const placed = [...marks]
+    .sort((a, b) => a.at - b.at)
+    .map((m) => {
+      const w = textWidth(m.label, size);
+      const at = L + (m.at / Math.max(1, xMax)) * (W - L - R);
+      const left = Math.min(at + 3, W - R - w);
+      let row = rows.findIndex((end) => end <= left);
+      if (row < 0) row = rows.push(0) - 1;
+      rows[row] = left + w + 6;
+      return { ...m, left, row };
+    });
+  const T = 34 + rows.length * 14;
+  const H = T + 200 + B;
   const yMax = niceMax(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p[1]))));
   const x = (v: number) => L + (v / Math.max(1, xMax)) * (W - L - R);
   const y = (v: number) => T + (1 - v / yMax) * (H - T - B);
@@ -112,94 +206,147 @@ function chart(
   for (let v = 0; v <= xMax; v += step)
     parts.push(`<text x="${x(v)}" y="${H - B + 16}" class="tick" text-anchor="middle">${v}</text>`);
   parts.push(
-    `<text x="${(L + W - R) / 2}" y="${H - 4}" class="tick" text-anchor="middle">seconds since the start</text>`,
+    `<text x="${(L + W - R) / 2}" y="${H - 3}" class="tick" text-anchor="middle">seconds since the start</text>`,
   );
   parts.push(
-    `<text x="12" y="${T + (H - T - B) / 2}" class="tick" transform="rotate(-90 12 ${T + (H - T - B) / 2})" text-anchor="middle">${esc(unit)}</text>`,
+    `<text x="14" y="${T + (H - T - B) / 2}" class="tick" transform="rotate(-90 14 ${T + (H - T - B) / 2})" text-anchor="middle">${esc(unit)}</text>`,
   );
-  for (const m of marks)
+  for (const m of placed)
     parts.push(
-      `<line x1="${x(m.at)}" x2="${x(m.at)}" y1="${T}" y2="${H - B}" class="mark"/><text x="${x(m.at) + 3}" y="${T + 10}" class="marktext">${esc(m.label)}</text>`,
+      `<line x1="${x(m.at)}" x2="${x(m.at)}" y1="${T - 4}" y2="${H - B}" class="mark"/><text x="${m.left}" y="${30 + m.row * 14}" class="marktext">${esc(m.label)}</text>`,
     );
   parts.push(
     `<line x1="${L}" x2="${W - R}" y1="${H - B}" y2="${H - B}" class="axis"/><line x1="${L}" x2="${L}" y1="${T}" y2="${H - B}" class="axis"/>`,
   );
+  const legend: string[] = [];
   series.forEach((s, i) => {
     const color = s.color ?? COLORS[i % COLORS.length]!;
-    const pts = s.points.map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`).join(' ');
+    const d = segments(s.points)
+      .map((run) =>
+        run.length === 1
+          ? `M${x(run[0]![0]).toFixed(1)},${y(run[0]![1]).toFixed(1)}h0.1`
+          : `M${run.map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`).join('L')}`,
+      )
+      .join('');
     parts.push(
-      `<polyline fill="none" stroke="${color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ''} points="${pts}"/>`,
+      `<path fill="none" stroke="${color}" stroke-width="1.6" stroke-linecap="round"${s.dashed ? ' stroke-dasharray="5 3"' : ''} d="${d}"/>`,
     );
-    parts.push(
-      `<rect x="${W - R + 12}" y="${T + i * 18}" width="12" height="4" fill="${color}"/><text x="${W - R + 30}" y="${T + i * 18 + 6}" class="tick">${esc(s.name)}</text>`,
-    );
+    legend.push(`<span class="key"><i style="background:${color}"></i>${esc(s.name)}</span>`);
   });
-  return `<figure><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg></figure>`;
+  return `<figure><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">${parts.join('')}</svg><figcaption>${legend.length > 1 ? `<div class="legend">${legend.join('')}</div>` : ''}${note ? `<p class="note">${esc(note)}</p>` : ''}</figcaption></figure>`;
 }
+
+/**
+ * Series of very different sizes on one axis flatten the small ones: they go to charts of their own,
+ * each holding series whose peaks are within a factor of 10 of its largest.
+ */
+function byScale(series: Series[]): Series[][] {
+  const peak = (s: Series) => Math.max(0, ...s.points.map((p) => p[1]));
+  const groups: Series[][] = [];
+  for (const s of [...series].sort((a, b) => peak(b) - peak(a))) {
+    const g = groups[groups.length - 1];
+    if (g && peak(s) * 10 >= peak(g[0]!)) g.push(s);
+    else groups.push([s]);
+  }
+  return groups;
+}
+
+/** What the tiles say, with the figures they are computed from (the report test redoes the sums). */
+export function saleFigures(s: Summary) {
+  const firstSaleAt = s.sale.timeline.find((p) => p.sold > 0)?.t ?? null;
+  const soldOutAt = s.sale.timeToSellOutSeconds;
+  const endAt = soldOutAt ?? s.sale.timeline[s.sale.timeline.length - 1]?.t ?? s.seconds;
+  const sellingSeconds = firstSaleAt === null ? null : Math.max(0, endAt - firstSaleAt);
+  const rate = sellingSeconds ? s.sale.sold / sellingSeconds : null;
+  return { firstSaleAt, soldOutAt, endAt, sellingSeconds, rate };
+}
+
+const round1 = (v: number) => Math.round(v * 10) / 10;
 
 /** The self-contained report: inline CSS and SVG, nothing loaded from anywhere. */
 export function renderReport(s: Summary): string {
   const xMax = Math.ceil(s.seconds);
-  const marks = s.phases.slice(1).map((p) => ({ at: p.startSeconds, label: p.name }));
+  const marks: Mark[] = s.phases.slice(1).map((p) => ({ at: p.startSeconds, label: words(p.name) }));
   if (s.sale.timeToSellOutSeconds !== null)
     marks.push({ at: s.sale.timeToSellOutSeconds, label: 'sold out' });
   const ep = Object.entries(s.endpointTimeline);
   const per = s.sale.perSecond;
   const tl = s.sale.timeline;
+  const f = saleFigures(s);
+  const lastLine = tl[tl.length - 1]?.line ?? 0;
+  const lineNote =
+    s.sale.soldOut && lastLine > 0
+      ? `The line ends at ${lastLine} after the sell-out at ${s.sale.timeToSellOutSeconds} s: these members were still waiting when the last seat sold. Nobody is let in after a sell-out; each reads “sold out” at its next status poll and leaves (see “left when it sold out” under Members).`
+      : '';
+  const throughput = byScale(
+    ep.map(([name, pts]) => ({
+      name: words(name),
+      points: pts.map((p) => [p.t, p.count] as [number, number]),
+    })),
+  );
   const charts = [
-    chart(
-      'Throughput per endpoint',
-      'requests / s',
-      ep.map(([name, pts]) => ({ name, points: pts.map((p) => [p.t, p.count] as [number, number]) })),
-      xMax,
-      marks,
+    ...throughput.map((group, i) =>
+      chart(
+        throughput.length > 1
+          ? `Requests per second: ${i === 0 ? 'the busiest' : 'the others'} (${group.map((g) => g.name).join(', ')})`
+          : 'Requests per second, by kind of request',
+        'requests / s',
+        group,
+        xMax,
+        marks,
+      ),
     ),
     chart(
-      'Latency per endpoint (p95 per second, client side)',
+      'Response time, slowest 5 % (p95 per second, as the members saw it)',
       'ms',
       ep.map(([name, pts]) => ({
-        name,
+        name: words(name),
         points: pts.filter((p) => p.count).map((p) => [p.t, p.p95] as [number, number]),
       })),
       xMax,
       marks,
     ),
     chart(
-      'Latency per endpoint (p50 per second, client side)',
+      'Response time, median (p50 per second, as the members saw it)',
       'ms',
       ep.map(([name, pts]) => ({
-        name,
+        name: words(name),
         points: pts.filter((p) => p.count).map((p) => [p.t, p.p50] as [number, number]),
       })),
       xMax,
       marks,
     ),
     chart(
-      'Waiting line',
+      'Members waiting in line',
       'members',
       [{ name: 'in line', points: tl.map((p) => [p.t, p.line]) }],
       xMax,
       marks,
+      lineNote,
     ),
     chart(
-      'Admissions',
+      'Members picking seats (let in, not yet done)',
       'members',
-      [
-        { name: 'admitted now', points: tl.map((p) => [p.t, p.admitted]) },
-        { name: 'admissions / s', points: per.map((p) => [p.t, p.admissions]), dashed: true },
-      ],
+      [{ name: 'picking seats', points: tl.map((p) => [p.t, p.admitted]) }],
       xMax,
       marks,
     ),
     chart(
-      'Holds, confirms, releases and expiries',
+      'Members let in per second',
+      'members / s',
+      [{ name: 'let in', points: per.map((p) => [p.t, p.admissions]) }],
+      xMax,
+      marks,
+    ),
+    chart(
+      'Holds and payments per second',
       'per second',
       [
         { name: 'holds granted', points: per.map((p) => [p.t, p.holds]) },
-        { name: 'holds rejected', points: per.map((p) => [p.t, p.rejections]) },
-        { name: 'confirms', points: per.map((p) => [p.t, p.confirms]) },
-        { name: 'releases', points: per.map((p) => [p.t, p.releases]) },
-        { name: 'expiries', points: per.map((p) => [p.t, p.expiries]) },
+        { name: 'holds refused (seat taken or limit)', points: per.map((p) => [p.t, p.rejections]) },
+        { name: 'payments', points: per.map((p) => [p.t, p.confirms]) },
+        { name: 'holds released', points: per.map((p) => [p.t, p.releases]) },
+        { name: 'holds expired', points: per.map((p) => [p.t, p.expiries]) },
       ],
       xMax,
       marks,
@@ -216,12 +363,16 @@ export function renderReport(s: Summary): string {
       marks,
     ),
     chart(
-      'Hold queue depth and lag',
-      'jobs / ms',
-      [
-        { name: 'depth (jobs)', points: tl.map((p) => [p.t, p.queueDepth]) },
-        { name: 'oldest job (ms)', points: tl.map((p) => [p.t, p.queueLagMs]), dashed: true },
-      ],
+      'Seat requests waiting in the queue',
+      'requests',
+      [{ name: 'waiting', points: tl.map((p) => [p.t, p.queueDepth]) }],
+      xMax,
+      marks,
+    ),
+    chart(
+      'How long the oldest waiting request has waited',
+      'ms',
+      [{ name: 'oldest wait', points: tl.map((p) => [p.t, p.queueLagMs]) }],
       xMax,
       marks,
     ),
@@ -230,7 +381,7 @@ export function renderReport(s: Summary): string {
   const endpoints = Object.entries(s.endpoints)
     .map(
       ([n, e]) =>
-        `<tr><th>${esc(n)}</th>${[e.count, e.ratePerSecond, e.p50, e.p95, e.p99, e.max.toFixed(0), e.errors].map(td).join('')}<td>${esc(
+        `<tr><th>${esc(words(n))}</th>${[e.count, e.ratePerSecond, e.p50, e.p95, e.p99, e.max.toFixed(0), e.errors].map(td).join('')}<td>${esc(
           Object.entries(e.statuses)
             .map(([k, v]) => `${k}: ${v}`)
             .join(', '),
@@ -246,10 +397,62 @@ export function renderReport(s: Summary): string {
   const phases = s.phases
     .map(
       (p) =>
-        `<tr><th>${esc(p.name)}</th>${[`${p.startSeconds}–${p.endSeconds} s`, p.requests, p.errors].map(td).join('')}</tr>`,
+        `<tr><th>${esc(words(p.name))}</th>${[`${p.startSeconds}–${p.endSeconds} s`, p.requests, p.errors].map(td).join('')}</tr>`,
+    )
+    .join('');
+  const settings = [
+    ...Object.entries(s.options),
+    ...Object.entries(s.service).map(([k, v]) => [`service ${k}`, v] as const),
+  ]
+    .filter(([k]) => k !== 'command')
+    .map(
+      ([k, v]) =>
+        `<tr><th>${esc(k.startsWith('service ') ? `service: ${words(k.slice(8))}` : words(k))}</th>${td(typeof v === 'object' ? JSON.stringify(v) : v)}</tr>`,
     )
     .join('');
   const m = s.members;
+  const tile = (label: string, value: string, how: string, data: Record<string, number | null> = {}) =>
+    `<div class="kpi" data-tile="${esc(label)}"${Object.entries(data)
+      .map(([k, v]) => ` data-${k}="${v ?? ''}"`)
+      .join('')}>${esc(label)}<b>${esc(value)}</b><small>${esc(how)}</small></div>`;
+  const tiles = [
+    tile(
+      'seats sold',
+      `${s.sale.sold} of ${s.performance.seats}`,
+      `${s.sale.held} held and ${s.sale.available} available at the end`,
+      {
+        sold: s.sale.sold,
+        seats: s.performance.seats,
+      },
+    ),
+    tile(
+      s.sale.soldOut ? 'time to sell out' : 'selling time (not sold out)',
+      f.sellingSeconds === null ? '—' : `${round1(f.sellingSeconds)} s`,
+      f.firstSaleAt === null
+        ? 'no seat was sold'
+        : `from the first seat sold (${f.firstSaleAt} s) to ${s.sale.soldOut ? 'the last' : 'the end of the run'} (${f.endAt} s); setting up is not counted`,
+      { from: f.firstSaleAt, to: f.endAt, seconds: f.sellingSeconds },
+    ),
+    tile(
+      'seats sold per second',
+      f.rate === null ? '—' : String(round1(f.rate)),
+      f.rate === null
+        ? ''
+        : `${s.sale.sold} seats ÷ ${round1(f.sellingSeconds!)} s; the busiest second sold ${s.sale.peakSeatsSoldPerSecond}`,
+      { rate: f.rate === null ? null : round1(f.rate) },
+    ),
+    tile(
+      'members',
+      String(m['total'] ?? 0),
+      `${m['joined'] ?? 0} joined the line, ${m['admitted'] ?? 0} were let in, ${m['bought'] ?? 0} bought`,
+    ),
+    tile('longest line', String(s.sale.maxLine), 'members waiting at once, sampled every second'),
+    tile(
+      'most requests queued',
+      String(s.sale.maxQueueDepth),
+      `seat requests waiting at once; the oldest waited up to ${Math.round(s.sale.maxQueueLagMs)} ms`,
+    ),
+  ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>On-sale simulation ${esc(s.startedAt)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -261,36 +464,33 @@ code{background:#f3f3f3;padding:1px 4px;border-radius:3px}
 .verdict.ok{background:#e6f4ea;color:#1e6b34}.verdict.bad{background:#fde7e7;color:#9b1c1c}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border-bottom:1px solid #e4e4e4;padding:4px 6px;text-align:left;vertical-align:top}
 tr.ok td:first-child{color:#1e6b34;white-space:nowrap}tr.bad td:first-child{color:#b91c1c;font-weight:700;white-space:nowrap}
-.kpis{display:flex;flex-wrap:wrap;gap:10px}.kpi{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:120px}
-.kpi b{display:block;font-size:20px}
-figure{margin:10px 0}svg{max-width:100%;height:auto}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:10px}.kpi{border:1px solid #ddd;border-radius:6px;padding:8px 12px}
+.kpi b{display:block;font-size:20px}.kpi small{display:block;color:#666}
+figure{margin:14px 0}svg{max-width:100%;height:auto}
 svg .title{font-weight:600;font-size:14px}svg .tick{font-size:11px;fill:#555}svg .grid{stroke:#eee}
-svg .axis{stroke:#999}svg .mark{stroke:#bbb;stroke-dasharray:3 3}svg .marktext{font-size:10px;fill:#888}
+svg .axis{stroke:#999}svg .mark{stroke:#bbb;stroke-dasharray:3 3}svg .marktext{font-size:10px;fill:#777}
+.legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;color:#444;margin-left:64px}.key i{display:inline-block;width:12px;height:4px;margin-right:5px;vertical-align:middle}
+.note{font-size:13px;color:#444;margin:4px 0 0 64px}
 </style></head><body>
 <h1>On-sale simulation</h1>
-<div><code>${esc(s.command)}</code> · started ${esc(s.startedAt)} · ${s.seconds} s</div>
+<div><code>${esc(s.command)}</code> · started ${esc(s.startedAt)} · ran ${s.seconds} s</div>
 <div class="verdict ${s.ok ? 'ok' : 'bad'}">${s.ok ? 'Every invariant held.' : 'An invariant broke: see below.'}</div>
-<div class="kpis">
-<div class="kpi">members<b>${m['total']}</b></div>
-<div class="kpi">seats<b>${s.performance.seats}</b></div>
-<div class="kpi">sold<b>${s.sale.sold}</b></div>
-<div class="kpi">time to sell out<b>${s.sale.timeToSellOutSeconds === null ? '—' : `${s.sale.timeToSellOutSeconds} s`}</b></div>
-<div class="kpi">seats sold / s<b>${s.sale.seatsSoldPerSecond}</b></div>
-<div class="kpi">longest line<b>${s.sale.maxLine}</b></div>
-<div class="kpi">queue depth max<b>${s.sale.maxQueueDepth}</b></div>
-</div>
+<div class="kpis">${tiles.join('\n')}</div>
 <h2>Invariants</h2><table>${invariants}</table>
 <h2>The sale over time</h2>
+<p>Dashed vertical lines mark the phases of the run and the sell-out; a line stops where no sample was taken.</p>
 ${charts.join('\n')}
-<h2>Endpoints</h2>
-<table><tr><th>endpoint</th><th>requests</th><th>per s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th><th>statuses</th></tr>${endpoints}</table>
+<h2>Requests</h2>
+<table><tr><th>request</th><th>count</th><th>per s</th><th>median ms</th><th>p95 ms</th><th>p99 ms</th><th>slowest ms</th><th>errors</th><th>answers (HTTP status: count)</th></tr>${endpoints}</table>
 <h2>Phases</h2>
 <table><tr><th>phase</th><th>time</th><th>requests</th><th>errors</th></tr>${phases}</table>
 <h2>Members</h2>
 <table>${Object.entries(m)
-    .map(([k, v]) => `<tr><th>${esc(k)}</th>${td(v)}</tr>`)
+    .map(([k, v]) => `<tr><th>${esc(words(k))}</th>${td(v)}</tr>`)
     .join('')}</table>
-<p>Service: ${esc(JSON.stringify(s.service))}. Performance ${s.performance.id}: ${s.performance.zones} zones, ${s.performance.hotSeats} hot seats, ${s.performance.contendedSeats} seats asked for by two requests or more.</p>
+<h2>Settings of this run</h2>
+<table>${settings}</table>
+<p>Performance #${s.performance.id}: ${s.performance.seats} seats in ${s.performance.zones} zones; ${s.performance.hotSeats} front seats that many members went for; ${s.performance.contendedSeats} seats asked for by two requests or more.</p>
 </body></html>
 `;
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
 import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
-import type { StockState } from '../waiting-room/waiting-room.js';
+import type { StockState } from '../domain/seats.js';
 
 const name = z.string().trim().min(1).max(100);
 const rowSchema = z.object({
@@ -78,7 +78,13 @@ type ListItem = {
   currency: string;
 };
 
-export type PerformanceInfo = { id: number; capacity: number; seatIds: ReadonlySet<number> };
+export type PerformanceInfo = {
+  id: number;
+  capacity: number;
+  seatIds: ReadonlySet<number>;
+  zoneIds: ReadonlySet<number>;
+  gradeIds: ReadonlySet<number>;
+};
 
 /** Cross-field rules the schema cannot express: unique names and codes, grades that exist. */
 function crossCheck(body: CreatePerformance): { seats: SeatSpec[]; errors: FieldError[] } {
@@ -337,11 +343,17 @@ export class Catalogue {
   private async load(performanceId: number): Promise<PerformanceInfo | null> {
     const p = await Performance.findByPk(performanceId, { attributes: ['id', 'admissionCapacity'] });
     if (!p) return null;
-    const seats = await Seat.findAll({ where: { performanceId }, attributes: ['id'], raw: true });
+    const [seats, zones, grades] = await Promise.all([
+      Seat.findAll({ where: { performanceId }, attributes: ['id'], raw: true }),
+      Zone.findAll({ where: { performanceId }, attributes: ['id'], raw: true }),
+      SeatGrade.findAll({ where: { performanceId }, attributes: ['id'], raw: true }),
+    ]);
     return {
       id: p.id,
       capacity: p.admissionCapacity ?? this.config.admissionCapacity,
       seatIds: new Set(seats.map((s) => Number(s.id))),
+      zoneIds: new Set(zones.map((z) => Number(z.id))),
+      gradeIds: new Set(grades.map((g) => Number(g.id))),
     };
   }
 }

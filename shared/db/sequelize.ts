@@ -13,8 +13,8 @@ function newSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 
     logging: logger ? (sql) => logger.trace({ sql }, 'sql') : false,
     timezone: '+00:00',
     pool: { ...pool, acquire: 10_000, idle: 10_000 },
-    // multipleStatements: the hold hot path sends its writes in one round trip (replacements are escaped).
-    dialectOptions: { decimalNumbers: true, connectTimeout: 5000, multipleStatements: true },
+    // No multipleStatements: every statement is its own round trip, its values replacements.
+    dialectOptions: { decimalNumbers: true, connectTimeout: 5000 },
     define: { underscored: true },
   });
 }

@@ -1,6 +1,7 @@
 // Deciding a run of queued seat jobs at once, exactly as applying them one at a time in queue order
 // would: each job sees the changes of the jobs before it. Pure: the worker loads a snapshot, this
 // decides, and one repository writes the plan in a few set-based statements.
+import type { BestRequest, SeatStock } from './best-available.js';
 import {
   decideConfirm,
   decideHold,
@@ -9,11 +10,21 @@ import {
   shouldExpire,
   type HoldStatus,
   type RejectReason,
-  type SeatStatus,
 } from './holds.js';
+import type { SeatChange, SeatStatus } from './seats.js';
+
+export type { SeatChange, SeatStatus };
 
 export type BatchJob =
-  | { seq: number; kind: 'hold'; requestId: number; memberId: number; seatIds: number[] }
+  /** A hold of the seats named, or (`best`, with `seatIds` empty) of the seats picked at its turn. */
+  | {
+      seq: number;
+      kind: 'hold';
+      requestId: number;
+      memberId: number;
+      seatIds: number[];
+      best?: BestRequest;
+    }
   | { seq: number; kind: 'release'; requestId: number; memberId: number; holdId: number }
   | {
       seq: number;
@@ -50,6 +61,11 @@ export type BatchSnapshot = {
   /** Holds of this performance that a job names. */
   holds: ReadonlyMap<number, KnownHold>;
   payments: ReadonlyMap<string, PaymentState>;
+  /**
+   * Every seat of the performance with its status, when a job asks for best available (agrees with
+   * `seats` where both know a seat). Not changed: the planner works on a copy.
+   */
+  stock?: SeatStock;
 };
 
 export type JobOutcome = 'succeeded' | RejectReason | 'duplicate' | 'skipped' | 'poison';
@@ -85,6 +101,8 @@ export type BatchPlan = {
 /** Decides every job in queue order against the snapshot and the changes of the jobs before it. */
 export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPlan {
   const seats = new Map(s.seats);
+  const stock = s.stock?.clone();
+  const statusOf = (id: number) => seats.get(id) ?? stock?.status(id);
   const memberSeats = new Map(s.memberSeats);
   const holds = new Map([...s.holds].map(([id, h]) => [id, { ...h }]));
   const payments = new Map(s.payments);
@@ -103,6 +121,7 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
   const setSeats = (ids: number[], status: SeatStatus, hold: HoldRef | null) => {
     for (const seatId of ids) {
       seats.set(seatId, status);
+      stock?.set(seatId, status);
       plan.seatChanges.push({ seatId, status, hold });
     }
   };
@@ -147,12 +166,22 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
     }
     decided.add(job.requestId);
     if (job.kind === 'hold') {
-      const asked = job.seatIds.flatMap((id) => {
-        const status = seats.get(id);
+      let seatIds = job.seatIds;
+      if (job.best) {
+        // Picked now, against every change of the jobs before it: as if it ran alone at its turn.
+        const picked = stock ? stock.pick(job.best) : ({ ok: false, reason: 'seat-unavailable' } as const);
+        if (!picked.ok) {
+          plan.results.push({ ...base, outcome: picked.reason });
+          continue;
+        }
+        seatIds = picked.seatIds;
+      }
+      const asked = seatIds.flatMap((id) => {
+        const status = statusOf(id);
         return status ? [{ status }] : [];
       });
       const already = memberSeats.get(job.memberId) ?? 0;
-      const d = decideHold(asked, job.seatIds.length, already, s.maxSeatsPerMember);
+      const d = decideHold(asked, seatIds.length, already, s.maxSeatsPerMember);
       if (!d.ok) {
         plan.results.push({ ...base, outcome: d.reason });
         continue;
@@ -161,11 +190,11 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
       plan.newHolds.push({
         requestId: job.requestId,
         memberId: job.memberId,
-        seatIds: job.seatIds,
+        seatIds,
         expiresAt: holdExpiry(s.now, s.holdTtlSeconds),
       });
-      setSeats(job.seatIds, 'held', ref);
-      memberSeats.set(job.memberId, already + job.seatIds.length);
+      setSeats(seatIds, 'held', ref);
+      memberSeats.set(job.memberId, already + seatIds.length);
       plan.results.push({ ...base, outcome: 'succeeded', hold: ref });
       continue;
     }
@@ -205,17 +234,21 @@ export function batchFootprint(jobs: readonly BatchJob[]): {
   holdIds: number[];
   memberIds: number[];
   authorizationIds: string[];
+  /** A job asks for best available: the planner needs the whole seat map (`stock`). */
+  best: boolean;
 } {
   const requestIds = new Set<number>();
   const seatIds = new Set<number>();
   const holdIds = new Set<number>();
   const memberIds = new Set<number>();
   const authorizationIds = new Set<string>();
+  let best = false;
   for (const j of jobs) {
     if (j.kind === 'poison') continue;
     if (j.kind !== 'expire') requestIds.add(j.requestId);
     if (j.kind === 'hold') {
       j.seatIds.forEach((id) => seatIds.add(id));
+      if (j.best) best = true;
       memberIds.add(j.memberId);
     } else holdIds.add(j.holdId);
     if (j.kind === 'confirm') authorizationIds.add(j.authorizationId);
@@ -226,5 +259,22 @@ export function batchFootprint(jobs: readonly BatchJob[]): {
     holdIds: [...holdIds],
     memberIds: [...memberIds],
     authorizationIds: [...authorizationIds],
+    best,
   };
 }
+
+/**
+ * What a committed batch leaves to do after its commit, recorded in the same transaction (the
+ * outbox) so that a worker that dies after the commit leaves it to another.
+ */
+export type CommitWork = {
+  events: SeatChange[];
+  /** Requests that became final (or were found final): their long-polls wake up. */
+  announce: number[];
+  /** Holds whose expiry must be scheduled: [holdId, epoch ms]. */
+  expiries: [number, number][];
+  capture: string[];
+  void: string[];
+  /** Members who finished buying and leave the waiting room. */
+  leave: number[];
+};

@@ -1,9 +1,12 @@
 // Pure rules of holding seats: no framework, no I/O. Both the API (validation) and the workers
 // (deciding outcomes) use them.
 
-export type SeatStatus = 'available' | 'held' | 'sold';
+import type { SeatStatus } from './seats.js';
+
+export type { SeatStatus };
 export type HoldStatus = 'held' | 'confirmed' | 'released' | 'expired';
-export type RejectReason = 'seat-unavailable' | 'limit-exceeded' | 'hold-expired' | 'hold-not-found';
+export type RejectReason =
+  'seat-unavailable' | 'no-seats-together' | 'limit-exceeded' | 'hold-expired' | 'hold-not-found';
 
 export type Decision = { ok: true } | { ok: false; reason: RejectReason };
 

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, PaymentDeclinedError, ValidationError } f
 import { Hold, HoldRequest, Payment, type RequestKind } from '../db/models/index.js';
 import { HoldRequestRepository, type RequestRow } from '../db/repositories/hold-request.repository.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
-import type { RequestJob } from '../queues/jobs.js';
+import type { BestAvailable, RequestJob } from '../queues/jobs.js';
 import type { Catalogue } from '../catalogue/catalogue.service.js';
 import type { PaymentGateway } from '../payments/gateway.js';
 import { duplicatedIds, queuePosition } from '../domain/holds.js';
@@ -71,10 +71,12 @@ export class SeatRequests {
   async hold(
     memberId: number,
     performanceId: number,
-    seatIds: number[],
+    seatIds: number[] | { best: BestAvailable },
     idempotencyKey?: string,
     waitSeconds = 0,
   ) {
+    if (!Array.isArray(seatIds))
+      return this.holdBest(memberId, performanceId, seatIds.best, idempotencyKey, waitSeconds);
     const info = await this.catalogue.info(performanceId);
     const errors = [
       ...duplicatedIds(seatIds).map((id) => ({ path: 'seatIds', message: `seat ${id} is listed twice` })),
@@ -96,6 +98,44 @@ export class SeatRequests {
       payload: { seatIds },
       idempotencyKey,
       job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, seatIds }),
+    });
+  }
+
+  /** Best available: the worker picks the seats at the request's turn (contract §3). */
+  private async holdBest(
+    memberId: number,
+    performanceId: number,
+    best: BestAvailable,
+    idempotencyKey: string | undefined,
+    waitSeconds: number,
+  ) {
+    const info = await this.catalogue.info(performanceId);
+    const errors = [];
+    if (best.zoneId !== undefined && !info.zoneIds.has(best.zoneId))
+      errors.push({
+        path: 'best.zoneId',
+        message: `zone ${best.zoneId} is not a zone of performance ${performanceId}`,
+      });
+    if (best.gradeId !== undefined && !info.gradeIds.has(best.gradeId))
+      errors.push({
+        path: 'best.gradeId',
+        message: `grade ${best.gradeId} is not a grade of performance ${performanceId}`,
+      });
+    if (best.count > this.config.maxSeatsPerMember)
+      errors.push({
+        path: 'best.count',
+        message: `at most ${this.config.maxSeatsPerMember} seats per request`,
+      });
+    if (errors.length) throw new ValidationError(errors);
+    return this.enqueue({
+      waitSeconds,
+      kind: 'hold',
+      memberId,
+      performanceId,
+      holdId: null,
+      payload: { best },
+      idempotencyKey,
+      job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, best }),
     });
   }
 

@@ -3,12 +3,22 @@ import type { JobsOptions } from 'bullmq';
 
 const id = z.number().int().positive();
 
+/** Best available (contract §3): how many seats, optionally of one zone and grade, side by side. */
+export const bestRequestSchema = z.strictObject({
+  count: z.number().int().min(1).max(100),
+  zoneId: id.optional(),
+  gradeId: id.optional(),
+  together: z.literal(true).optional(),
+});
+
 export const holdJobSchema = z.object({
   kind: z.literal('hold'),
   requestId: id,
   performanceId: id,
   memberId: id,
-  seatIds: z.array(id).min(1).max(100),
+  /** Exactly one of these: the seats named, or best available picked at the job's turn. */
+  seatIds: z.array(id).min(1).max(100).optional(),
+  best: bestRequestSchema.optional(),
 });
 export const confirmJobSchema = z.object({
   kind: z.literal('confirm'),
@@ -34,6 +44,7 @@ export const seatJobSchema = z.discriminatedUnion('kind', [
   expireJobSchema,
 ]);
 
+export type BestAvailable = z.infer<typeof bestRequestSchema>;
 export type HoldJob = z.infer<typeof holdJobSchema>;
 export type ConfirmJob = z.infer<typeof confirmJobSchema>;
 export type ReleaseJob = z.infer<typeof releaseJobSchema>;

@@ -85,6 +85,11 @@ export class SaleControls {
     };
   }
 
+  /** Names of these performances, for the queue board (only the ones that exist). */
+  async names(ids: readonly number[]): Promise<{ id: number; name: string }[]> {
+    return (await this.rows.controls(ids)).map((p) => ({ id: p.id, name: p.name }));
+  }
+
   async row(performanceId: number): Promise<SaleControlRow> {
     const [row] = await this.rows.controls([performanceId]);
     if (!row) throw performanceNotFound(performanceId);

@@ -1,12 +1,13 @@
 import { Op } from 'sequelize';
-import { Performance, SeatEvent, type SeatStatus } from '../db/models/index.js';
+import { Performance, SeatEvent } from '../db/models/index.js';
 import type { RedisClient } from '../redis.js';
 import { performanceTag } from '../redis.js';
 import type { Logger } from '../logger.js';
 import { seatEventsDelivered, sseClients } from '../metrics.js';
 import { TooManyStreamsError } from '../errors.js';
+import type { SeatChange } from '../domain/seats.js';
 
-export type SeatChange = { seq: number; seatId: number; status: SeatStatus };
+export type { SeatChange } from '../domain/seats.js';
 
 export function seatEventsChannel(keyPrefix: string, performanceId: number): string {
   return `${keyPrefix}:seat-events:${performanceTag(performanceId)}`;

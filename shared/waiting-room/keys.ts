@@ -25,7 +25,7 @@ export type RoomKeys = {
   admits: string;
   /** The performance's admission capacity as the API last passed it. */
   capacity: string;
-  /** Admissions over the last minute, measured by the admission ticker. */
+  /** Admissions per minute (over the last minute, or since admissions began), measured by the ticker. */
   rate: string;
   /** HASH of the operator's controls: opensAt (ms), paused (1), capacity. */
   gate: string;

@@ -53,6 +53,22 @@ export function estimateEtaSeconds(
 }
 
 /**
+ * The wait that sets the pace: an optimistic one (twice the measured admission rate, or with
+ * nothing measured yet a full turnover of the capacity every 10 s), so that a member comes back
+ * before its turn rather than after it when the line speeds up; the displayed `etaSeconds` stays
+ * the honest estimate.
+ */
+export function paceEtaSeconds(
+  position: number,
+  admittedLastMinute: number,
+  capacity: number,
+  secondsUntilOpen = 0,
+): number {
+  const perMinute = admittedLastMinute > 0 ? 2 * admittedLastMinute : 6 * Math.max(1, capacity);
+  return Math.max(0, Math.ceil(secondsUntilOpen)) + Math.floor((position * 60) / perMinute);
+}
+
+/**
  * Positions. Near the front (within EXACT_WINDOW places) a member's position is its exact rank in
  * the line, read in Redis. Further back it is its ticket less the highest ticket admitted LAG_MS
  * ago (`positionFromHead`), which every API process knows from the heads it hears, so it answers

@@ -16,8 +16,10 @@ import {
   LAG_MS,
   estimateEtaSeconds,
   nextPollSeconds,
+  paceEtaSeconds,
   pollCapSeconds,
 } from './pace.js';
+import type { StockState } from '../domain/seats.js';
 
 /**
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
@@ -78,8 +80,7 @@ export type TickResult = {
   opensIn?: number;
 };
 
-/** What is left to sell, as the waiting room needs it. */
-export type StockState = 'open' | 'none' | 'sold-out';
+export type { StockState } from '../domain/seats.js';
 
 /** What a room publishes on its head channel (and every script answer carries). */
 export type RoomHead = {
@@ -349,7 +350,7 @@ export class WaitingRoom {
     });
   }
 
-  /** Admissions over the last minute, as the ticker last measured them. */
+  /** Admissions per minute, as the ticker last measured them (see room.lua). */
   async lastMinuteAdmissions(performanceId: number): Promise<number> {
     return Number((await this.redis.get(this.keys(performanceId).rate)) ?? 0);
   }
@@ -434,22 +435,19 @@ export function answerOf(
       ...(admittedUntil !== undefined ? { admittedUntil: new Date(admittedUntil).toISOString() } : {}),
     };
   }
+  const cap = head.capacity || capacity;
+  const untilOpen = (head.opensAt - now) / 1000;
   // The outflow cap bounds the measured rate: nobody is admitted faster than it.
   const rate =
     head.perMinuteCap > 0 ? Math.min(head.perMinute || head.perMinuteCap, head.perMinuteCap) : head.perMinute;
-  const etaSeconds = estimateEtaSeconds(
-    position,
-    rate,
-    head.capacity || capacity,
-    idleSeconds,
-    (head.opensAt - now) / 1000,
-  );
+  const etaSeconds = estimateEtaSeconds(position, rate, cap, idleSeconds, untilOpen);
+  const paceEta = paceEtaSeconds(position, rate, cap, untilOpen);
   return {
     status,
     ticket,
     position,
     etaSeconds,
-    nextPollSeconds: nextPollSeconds(status, etaSeconds, idleSeconds),
+    nextPollSeconds: nextPollSeconds(status, paceEta, idleSeconds),
     ...opensAt,
   };
 }

@@ -41,6 +41,22 @@ export function whenSessionEnds(fn) {
   onSessionEnded = fn;
 }
 
+/**
+ * The role a token carries (`USER`, `ADMIN`), read without checking it: the page only decides what to
+ * show by it; the server checks every request.
+ * @param {string} token
+ * @returns {string | null}
+ */
+export function tokenRole(token) {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const json = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof json.role === 'string' ? json.role : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Now, by the server's clock. */
 export function serverNow() {
   return Date.now() + clockSkewMs;

@@ -8,7 +8,8 @@ import {
 } from 'sequelize';
 
 export type Role = 'USER' | 'ADMIN';
-export type SeatStatus = 'available' | 'held' | 'sold';
+import type { SeatStatus } from '../../domain/seats.js';
+export type { SeatStatus };
 export type HoldStatus = 'held' | 'confirmed' | 'released' | 'expired';
 export type RequestKind = 'hold' | 'confirm' | 'release';
 export type RequestStatus = 'queued' | 'succeeded' | 'rejected';

@@ -1,5 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import type { StockState } from '../../waiting-room/waiting-room.js';
+import type { StockState } from '../../domain/seats.js';
 
 export type Stock = { seatCount: number; available: number; held: number; sold: number };
 

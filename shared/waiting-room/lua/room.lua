@@ -98,16 +98,21 @@ local function admit(now, capacity, idle, trigger)
   return n
 end
 
-local function admissions_last_minute(now)
+-- Admissions per minute, measured over the last minute, or over the time since the oldest
+-- admission in it when that is shorter (at least 10 s, so a first burst does not read as a flood):
+-- a room that began admitting 5 s ago has not admitted at a twelfth of its rate.
+local function admissions_per_minute(now)
   local entries = redis.call('LRANGE', k.admits, 0, 199)
-  local total = 0
+  local total, oldest = 0, now
   for i = 1, #entries do
     local sep = string.find(entries[i], ':')
     local ts = tonumber(string.sub(entries[i], 1, sep - 1))
     if now - ts > 60000 then break end
     total = total + tonumber(string.sub(entries[i], sep + 1))
+    oldest = ts
   end
-  return total
+  if total == 0 then return 0 end
+  return math.floor(total * 60000 / math.max(now - oldest, 10000))
 end
 
 local function set_stock(stock)
