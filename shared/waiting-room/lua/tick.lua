@@ -6,13 +6,8 @@
 local capacity = tonumber(redis.call('GET', k.capacity) or '0')
 set_stock(ARGV[4])
 local now = now_ms()
-<<<<<<< HEAD
 local n = admit(now, capacity, tonumber(ARGV[3]), 'ticker')
-redis.call('SET', k.rate, admissions_last_minute(now))
-=======
-local n = admit(now, capacity, tonumber(ARGV[3]))
 redis.call('SET', k.rate, admissions_per_minute(now))
->>>>>>> main
 local left = redis.call('ZCARD', k.line) + redis.call('ZCARD', k.admitted)
 if redis.call('GET', k.stock) == 'sold-out' then left = 0 end
 publish(head(now))
