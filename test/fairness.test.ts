@@ -109,7 +109,8 @@ test.serial(
   async (t) => {
     const { performanceId: id } = await stack.performance(50, 3);
     const admin = await stack.admin();
-    const opensAt = new Date(Date.now() + 4000);
+    // Long enough for 20 joins on a busy machine: every one of them must land before the opening.
+    const opensAt = new Date(Date.now() + 10_000);
     const patched = await stack.http('PATCH', `/api/performances/${id}`, {
       token: admin,
       body: { salesOpenAt: opensAt.toISOString(), queueMode: 'shuffle-at-open' },
