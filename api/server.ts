@@ -16,6 +16,7 @@ import { requireMember } from './middlewares/auth.js';
 import { identityRoutes } from './routes/identity.routes.js';
 import { performanceRoutes } from './routes/performances.routes.js';
 import { waitingRoutes } from './routes/waiting.routes.js';
+import { fairnessRoutes } from './routes/fairness.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { docsRoutes } from './openapi/docs.routes.js';
@@ -114,7 +115,7 @@ export function createApi(ctx: Context): Api {
         compression.filter(req, res),
     }),
   );
-  app.use('/api', identityRoutes(deps), performanceRoutes(deps), holdRoutes(deps));
+  app.use('/api', identityRoutes(deps), performanceRoutes(deps), fairnessRoutes(deps), holdRoutes(deps));
   app.use('/api', adminRoutes(deps));
   app.use('/api', notFound);
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html' }));

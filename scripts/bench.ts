@@ -9,6 +9,8 @@
 //                  from a Redis sorted set;
 //   line memory    Redis bytes per waiting member (MEMORY USAGE of the line) against a bare sorted
 //                  set of the same members and tickets;
+//   admission log  admissions per second with the admission log against the room without it
+//                  (`bench-fairness.ts --only log`; the draw and verify targets: npm run bench:fairness);
 //   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
 //                  against the bare Express process under the same load;
 //   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup).
@@ -155,6 +157,21 @@ if (values.only === undefined) {
       },
     );
   }
+}
+
+// 1b. The admission log's cost: admissions per second with the log against the room without it.
+if (values.only !== 'line') {
+  console.log('== fairness: bench-fairness.ts --only log');
+  const fair = await run('scripts/bench-fairness.ts', ['--only', 'log']);
+  const m = /log: admissions per second\s+(\d+) \/s\s+baseline\s+(\d+) \/s\s+ratio ([\d.]+)/.exec(fair.out);
+  if (fair.code !== 0 || !m) ok = false;
+  rows.push({
+    bench: 'admission log: admissions/s',
+    ours: m?.[1] ?? '?',
+    baseline: `${m?.[2] ?? '?'} room without the log`,
+    ratio: m?.[3] ?? '?',
+    note: 'joins that admit themselves, 50 in flight; target ≥ 0.90',
+  });
 }
 
 // 2-4. The waiting room: status polls, line memory, API memory.

@@ -8,6 +8,7 @@ import { PerformanceQueues } from './queues/performance-queues.js';
 import { WaitingRoom } from './waiting-room/waiting-room.js';
 import { SimulatedPaymentGateway } from './payments/gateway.js';
 import { Catalogue } from './catalogue/catalogue.service.js';
+import { Fairness } from './fairness/fairness.service.js';
 import { isInfrastructureError } from './errors.js';
 import { channelNamespace, claimRedisKeys, readDeploymentId } from './deployment.js';
 
@@ -21,6 +22,8 @@ export type Context = {
   waitingRoom: WaitingRoom;
   payments: SimulatedPaymentGateway;
   catalogue: Catalogue;
+  /** The draw and the admission log. */
+  fairness: Fairness;
   /** Prefix of this deployment's pub/sub channels; set by `bindDeployment` before serving. */
   channels: string;
   close(): Promise<void>;
@@ -128,6 +131,11 @@ export function createContext(
     config.keyPrefix,
   );
   const catalogue = new Catalogue(config, queues);
+  const fairness = new Fairness(sequelize, waitingRoom, logger);
+  // An admission made on a request's path is written to the log before the answer, so the member
+  // learns of it at once; should that fail, the workers' log writer catches up within a tick.
+  waitingRoom.onPending = (performanceId) =>
+    fairness.drain(performanceId).catch((err: unknown) => logger.warn({ err }, 'admission log write failed'));
   // Every process that has a queue open keeps it registered: if Redis loses its data, workers
   // (even ones started after the loss) find the queue again and restore it.
   const guard = setInterval(() => {
@@ -146,6 +154,7 @@ export function createContext(
     waitingRoom,
     payments,
     catalogue,
+    fairness,
     channels: config.keyPrefix,
     async close() {
       clearInterval(guard);

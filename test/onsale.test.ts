@@ -74,6 +74,7 @@ test('when a small sale runs end to end, then every invariant holds and the summ
       ['no position ever rose', true],
       ['sold + held + available = total', true],
       ['every payment captured or voided', true],
+      ['fairness verifies (§4.8)', true],
     ],
   );
   t.is(summary.members['joined'], 300);

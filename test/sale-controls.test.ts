@@ -259,6 +259,8 @@ test.serial('when a control is malformed, then it is a 400 that changes nothing'
     { admissionPaused: 'yes' },
     { salesOpenAt: 'tomorrow' },
     { surprise: true },
+    { queueMode: 'random' },
+    { admissionsPerMinute: 0 },
   ]) {
     const r = await patch(performanceId, body);
     t.is(r.status, 400, JSON.stringify(body));
@@ -275,5 +277,7 @@ test.serial('when a control is malformed, then it is a 400 that changes nothing'
     admissionCapacity: 7,
     admissionPaused: false,
     holdsPaused: false,
+    queueMode: 'fifo',
+    admissionsPerMinute: null,
   });
 });

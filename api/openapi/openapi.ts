@@ -6,6 +6,7 @@ import { credentials, loginBody } from '../routes/identity.routes.js';
 import { confirmBody, holdBody, waitQuery } from '../routes/holds.routes.js';
 import { lastEventId, seatsQuery } from '../routes/performances.routes.js';
 import { lineWaitQuery } from '../routes/waiting.routes.js';
+import { afterQuery } from '../routes/fairness.routes.js';
 import { idParam } from '../routes/params.js';
 
 // The OpenAPI 3.1 document (contract §5), built from the zod schemas the routes validate requests
@@ -44,6 +45,7 @@ export const PROBLEM_CODES: Record<string, { status: number; description: string
   'hold-not-found': { status: 404, description: "No such hold of the member's." },
   'request-not-found': { status: 404, description: "No such request of the member's." },
   'email-taken': { status: 409, description: 'That email is already registered.' },
+  'sale-open': { status: 409, description: 'The queue mode and the draw are fixed once the sale opened.' },
   'idempotency-key-reused': { status: 409, description: 'A request with this key is in flight.' },
   'payload-too-large': { status: 413, description: 'The body is over the limit (16 KiB).' },
   'unsupported-media-type': { status: 415, description: 'Send UTF-8 JSON.' },
@@ -73,7 +75,11 @@ const iso = z.iso.datetime();
 const waitingStatus = z.object({
   status: z.enum(['waiting', 'admitted', 'sold-out']),
   ticket: z.number().int(),
-  position: z.number().int().describe('1 for the next member to be admitted, 0 once admitted'),
+  position: z
+    .number()
+    .int()
+    .optional()
+    .describe('1 for the next member to be admitted, 0 once admitted; absent in a shuffle-at-open pre-queue'),
   etaSeconds: z.number().int(),
   nextPollSeconds: z
     .number()
@@ -85,6 +91,56 @@ const waitingStatus = z.object({
     ),
   admittedUntil: iso.optional(),
   opensAt: iso.optional().describe('When the sale opens, while it has not yet'),
+  drawAt: iso.optional().describe('In a shuffle-at-open pre-queue: when places are drawn (the opening)'),
+});
+const hex = z.string().regex(/^[0-9a-f]{64}$/);
+const logEntry = z.object({
+  n: z.number().int().describe('1-based place in the chain'),
+  epoch: z.string().describe("The room's generation: a new one starts after the live line was lost"),
+  ticket: z.number().int(),
+  memberHash: hex.describe('HMAC-SHA256(per-performance salt, member id)'),
+  at: iso,
+  trigger: z.enum(['join', 'leave', 'ticker', 'draw']),
+  capacity: z.number().int().describe('The capacity in force'),
+  occupancy: z.number().int().describe('Members admitted at once right after this admission'),
+  perMinute: z.number().int().describe('The outflow cap in force (0: none)'),
+  prev: hex,
+  hash: hex.describe('SHA-256 of n|prev|epoch|ticket|memberHash|at|trigger|capacity|occupancy|perMinute'),
+});
+const fairnessDoc = z.object({
+  queueMode: z.enum(['fifo', 'shuffle-at-open']),
+  commitment: hex.describe("SHA-256 of the draw's secret seed, published before opening"),
+  drawAt: iso.optional(),
+  outsideRandomness: z
+    .string()
+    .nullable()
+    .describe('Public randomness the operator named, mixed into the draw'),
+  seed: hex.optional().describe('Revealed once the draw is applied'),
+  rosterRoot: hex.optional().describe('Merkle root of the pre-queue, in arrival order'),
+  rosterSize: z.number().int().optional(),
+  ticketBase: z.number().int().optional().describe('Drawn place i gets ticket ticketBase + i'),
+  epoch: z.string().optional().describe('The log epoch in which the draw was admitted'),
+  revealedAt: iso.optional(),
+  log: z.object({ length: z.number().int(), head: hex }),
+  rules: z.record(z.string(), z.string()).describe('The published rules, in words'),
+});
+const merkleStep = z.object({ side: z.enum(['left', 'right']), hash: hex });
+const receipt = z.object({
+  performanceId: z.number().int(),
+  memberHash: hex,
+  commitment: hex,
+  rosterRoot: hex.optional(),
+  draw: z
+    .object({
+      arrival: z.number().int(),
+      place: z.number().int(),
+      ticket: z.number().int(),
+      proof: z.array(merkleStep),
+    })
+    .optional()
+    .describe('In a shuffle-at-open pre-queue: the drawn place and the Merkle proof of membership'),
+  ticket: z.number().int().optional(),
+  admission: logEntry.optional().describe("The member's admission entry in the log"),
 });
 const hold = z.object({
   id: z.number().int(),
@@ -109,6 +165,8 @@ const controls = z.object({
   admissionCapacity: z.number().int(),
   admissionPaused: z.boolean(),
   holdsPaused: z.boolean(),
+  queueMode: z.enum(['fifo', 'shuffle-at-open']),
+  admissionsPerMinute: z.number().int().nullable(),
 });
 const performance = z.object({
   id: z.number().int(),
@@ -294,7 +352,7 @@ const routes: Route[] = [
     ok: {
       200: { description: 'The performance with its controls', schema: performance.extend(controls.shape) },
     },
-    problems: ['performance-not-found'],
+    problems: ['performance-not-found', 'sale-open'],
   },
   {
     method: 'get',
@@ -335,6 +393,56 @@ const routes: Route[] = [
     query: lineWaitQuery,
     ok: { 200: { description: 'Where the member stands', schema: waitingStatus } },
     problems: ['performance-not-found', 'not-in-line'],
+  },
+  {
+    method: 'get',
+    path: '/api/performances/{id}/waiting/receipt',
+    tag: 'waiting room',
+    summary: "The member's receipt: its drawn place with a Merkle proof, and its admission entry",
+    auth: 'member',
+    ok: {
+      200: { description: 'Check it with `npm run verify -- fairness --receipt FILE`', schema: receipt },
+    },
+    problems: ['performance-not-found'],
+  },
+  {
+    method: 'get',
+    path: '/api/performances/{id}/fairness',
+    tag: 'waiting room',
+    summary: 'The draw (commitment, seed once revealed, roster root) and the admission log head',
+    auth: 'public',
+    ok: { 200: { description: 'What anyone can check', schema: fairnessDoc } },
+    problems: ['performance-not-found'],
+  },
+  {
+    method: 'get',
+    path: '/api/performances/{id}/fairness/log',
+    tag: 'waiting room',
+    summary: 'The admission log, 1,000 entries a page, after entry `after`',
+    auth: 'public',
+    query: afterQuery,
+    ok: {
+      200: {
+        description: '`next` is the `after` of the next page, while there is one',
+        schema: z.object({ items: z.array(logEntry), next: z.number().int().optional() }),
+      },
+    },
+    problems: ['performance-not-found'],
+  },
+  {
+    method: 'get',
+    path: '/api/performances/{id}/fairness/roster',
+    tag: 'waiting room',
+    summary: "The drawn pre-queue's member hashes in arrival order (once revealed), 10,000 a page",
+    auth: 'public',
+    query: afterQuery,
+    ok: {
+      200: {
+        description: '`next` is the `after` of the next page, while there is one',
+        schema: z.object({ items: z.array(hex), next: z.number().int().optional() }),
+      },
+    },
+    problems: ['performance-not-found'],
   },
   {
     method: 'delete',

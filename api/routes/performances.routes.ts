@@ -40,6 +40,7 @@ export function performanceRoutes(deps: ApiDeps): Router {
     const body = parse(createPerformanceSchema, req.body, 'body');
     const { id } = await ctx.catalogue.create(body);
     await controls.applyLatest(id); // the opening time and capacity, before anyone joins
+    await ctx.fairness.ensure(id); // the draw's commitment, published before opening
     res.status(201).location(`/api/performances/${id}`).json({ id });
   });
 

@@ -22,7 +22,9 @@ const notInLine = () =>
 /** The status, with its pace also as `Retry-After` (RFC 9110) for clients that read only headers. */
 function answer(res: Response, s: WaitingStatus): void {
   res.setHeader('Retry-After', String(s.nextPollSeconds));
-  res.json(s);
+  // In a shuffle-at-open pre-queue there is no place yet: `drawAt` instead of a position.
+  const { position, ...drawn } = s;
+  res.json(s.drawAt ? drawn : { ...drawn, position });
 }
 
 export function waitingRoutes({ ctx, member, lineReader, line }: ApiDeps): Router {

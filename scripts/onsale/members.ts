@@ -77,6 +77,8 @@ export class Members {
     lostPlace: 0,
     admissions: [],
   };
+  /** Member indexes in the order their join was answered (the arrival order the room saw). */
+  readonly arrivals: number[] = [];
   readonly answers: Answers = { finals: new Map(), unresolved: 0, tickets: [], positionRises: 0 };
 
   constructor(
@@ -154,6 +156,7 @@ export class Members {
     }
     if (st?.status !== 200) return void c.timedOut++;
     c.joined++;
+    this.arrivals.push(i);
     this.answers.tickets.push(Number(st.body['ticket']));
     let last = Infinity;
     let inLine = false;

@@ -46,6 +46,15 @@ export type Summary = {
     perSecond: (SaleSecond & { admissions: number })[];
   };
   endpointTimeline: Record<string, SecondStats[]>;
+  /** Admission order against arrival order, seats by arrival decile, and the outside check. */
+  fairness?: {
+    kendallTau: number;
+    largestDisplacement: number;
+    seatsShareByArrivalDecile: number[];
+    logEntries: number;
+    verified: boolean;
+    verify: string[];
+  };
   invariants: Invariant[];
   ok: boolean;
 };

@@ -13,6 +13,8 @@ import { seedMembers } from '../../shared/testing/seed.js';
 import { HttpClient } from '../lib/http-client.js';
 import { benchDeployment, startProcess, stopAll } from '../lib/processes.js';
 import { checkSale, QueueWatcher, RoomSampler, saleTimeline } from './checks.js';
+import { kendallTau, largestDisplacement, seatsByArrivalDecile } from './fairness.js';
+import { verifyFairness } from '../lib/fairness-verifier.js';
 import { performanceBodyOf, stadiumLayout } from './layout.js';
 import { Members, type Sale } from './members.js';
 import { Recorder, round } from './recorder.js';
@@ -242,6 +244,46 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       room,
       countSamples,
     });
+    // Fairness: admission order (the log) against arrival order, seats per arrival decile, verify.
+    const arrived = crowd.arrivals.map((i) => people[i]!.id);
+    const [logged] = (await ctx.sequelize.query(
+      'SELECT member_id FROM admission_log WHERE performance_id = ? ORDER BY n',
+      { replacements: [performanceId] },
+    )) as [{ member_id: number }[], unknown];
+    const firstAdmission = [...new Set(logged.map((r) => Number(r.member_id)))];
+    const [won] = (await ctx.sequelize.query(
+      'SELECT member_id, COUNT(*) AS n FROM tickets WHERE performance_id = ? GROUP BY member_id',
+      { replacements: [performanceId] },
+    )) as [{ member_id: number; n: number }[], unknown];
+    const inBoth = new Set(arrived);
+    const admittedOrder = firstAdmission.filter((id) => inBoth.has(id));
+    const admittedSet = new Set(admittedOrder);
+    const verdict = await verifyFairness(bases[0]!, performanceId);
+    const fairness = {
+      kendallTau: round(
+        kendallTau(
+          admittedOrder,
+          arrived.filter((id) => admittedSet.has(id)),
+        ),
+        3,
+      ),
+      largestDisplacement: largestDisplacement(
+        admittedOrder,
+        arrived.filter((id) => admittedSet.has(id)),
+      ),
+      seatsShareByArrivalDecile: seatsByArrivalDecile(
+        arrived,
+        new Map(won.map((r) => [Number(r.member_id), Number(r.n)])),
+      ),
+      logEntries: verdict.entries,
+      verified: verdict.ok,
+      verify: verdict.lines,
+    };
+    invariants.push({
+      name: 'fairness verifies (§4.8)',
+      ok: verdict.ok && verdict.entries >= c.admitted,
+      detail: `${verdict.entries} log entries for ${c.admitted} admissions; ${verdict.lines[verdict.lines.length - 1] ?? ''}`,
+    });
     const perSecond = await saleTimeline(ctx, performanceId, t0Ms, seconds);
     const admissions = perSecond.map(() => 0);
     for (const at of c.admissions) {
@@ -307,6 +349,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
         perSecond: perSecond.map((r, i) => ({ ...r, admissions: admissions[i] ?? 0 })),
       },
       endpointTimeline: rec.timeline(seconds),
+      fairness,
       invariants,
       ok: invariants.every((i) => i.ok),
     };
@@ -339,6 +382,11 @@ function printSummary(s: Summary, dir: string): string {
     `  sale      ${s.sale.soldOut ? `sold out at ${s.sale.timeToSellOutSeconds} s` : 'not sold out'}: ${s.sale.sold} sold, ${s.sale.held} held, ${s.sale.available} available; ${s.sale.seatsSoldPerSecond} seats/s (peak ${s.sale.peakSeatsSoldPerSecond}/s); queue depth max ${s.sale.maxQueueDepth}, lag max ${s.sale.maxQueueLagMs} ms; line max ${s.sale.maxLine}`,
     '  endpoints   requests     rate      latency (ms, client side)',
     ...rows,
+    ...(s.fairness
+      ? [
+          `  fairness  Kendall's tau ${s.fairness.kendallTau} (arrival vs admission), largest displacement ${s.fairness.largestDisplacement}, seats by arrival decile ${s.fairness.seatsShareByArrivalDecile.join(' ')}; verify: ${s.fairness.verified ? 'VERIFIED' : 'BROKEN'} (${s.fairness.logEntries} entries)`,
+        ]
+      : []),
     `  phases    ${s.phases.map((p) => `${p.name} ${p.startSeconds}-${p.endSeconds} s (${p.requests} requests, ${p.errors} errors)`).join('; ')}`,
     '  invariants',
     ...s.invariants.map((i) => `    ${i.ok ? 'OK      ' : 'BROKEN  '} ${i.name}: ${i.detail}`),

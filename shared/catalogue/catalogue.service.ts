@@ -34,6 +34,19 @@ export const createPerformanceSchema = z.object({
     .refine((s) => Date.parse(s) > Date.now(), 'the showtime is in the past'),
   salesOpenAt: z.iso.datetime({ offset: true }).optional(),
   admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
+  queueMode: z
+    .enum(['fifo', 'shuffle-at-open'])
+    .optional()
+    .describe(
+      'fifo (default): ticket order; shuffle-at-open: who joins before salesOpenAt is shuffled at opening',
+    ),
+  admissionsPerMinute: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .optional()
+    .describe('Outflow cap (unset: none)'),
   grades: z
     .array(z.object({ name, price: z.number().min(0).max(9_999_999_999) }))
     .min(1)
@@ -133,6 +146,8 @@ export class Catalogue {
           showtime: new Date(body.showtime),
           admissionCapacity: body.admissionCapacity ?? null,
           salesOpenAt: body.salesOpenAt ? new Date(body.salesOpenAt) : null,
+          queueMode: body.queueMode ?? 'fifo',
+          admissionsPerMinute: body.admissionsPerMinute ?? null,
         },
         { transaction },
       );

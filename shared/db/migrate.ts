@@ -8,6 +8,7 @@ import * as claims from './migrations/0003-outbox-claims.js';
 import * as security from './migrations/0004-security.js';
 import * as seatRows from './migrations/0005-seat-rows.js';
 import * as saleControls from './migrations/0006-sale-controls.js';
+import * as fairness from './migrations/0007-fairness.js';
 
 // Migrations are listed in code (not globbed) so they work the same under tsx and in any bundle.
 const migrations = [
@@ -17,6 +18,7 @@ const migrations = [
   { name: '0004-security', ...security },
   { name: '0005-seat-rows', ...seatRows },
   { name: '0006-sale-controls', ...saleControls },
+  { name: '0007-fairness', ...fairness },
 ];
 
 /**

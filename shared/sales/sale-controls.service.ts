@@ -4,7 +4,7 @@ import { performanceNotFound } from '../catalogue/catalogue.service.js';
 import { SaleStateRepository, type SaleControlRow } from '../db/repositories/sale-state.repository.js';
 import { oldestWaitingAgeMs, waitingJobs } from '../queues/queue-lag.js';
 import { performanceTag } from '../redis.js';
-import { UnavailableError } from '../errors.js';
+import { ConflictError, UnavailableError } from '../errors.js';
 
 export const saleControlsSchema = z
   .strictObject({
@@ -25,6 +25,30 @@ export const saleControlsSchema = z
       .boolean()
       .optional()
       .describe('While true requests are accepted and queued with positions, and nothing is applied.'),
+    admissionsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .nullable()
+      .optional()
+      .describe('Outflow cap: admissions within any minute never exceed it; null removes it.'),
+    queueMode: z
+      .enum(['fifo', 'shuffle-at-open'])
+      .optional()
+      .describe(
+        'fifo: ticket order; shuffle-at-open: who joins before salesOpenAt is shuffled at opening. Before opening only.',
+      ),
+    outsideRandomness: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .nullable()
+      .optional()
+      .describe(
+        'Optional public random value mixed into the draw (e.g. a future drand round). Before opening only.',
+      ),
   })
   .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' });
 export type SaleControlsPatch = z.infer<typeof saleControlsSchema>;
@@ -34,6 +58,8 @@ export type Controls = {
   admissionCapacity: number;
   admissionPaused: boolean;
   holdsPaused: boolean;
+  queueMode: 'fifo' | 'shuffle-at-open';
+  admissionsPerMinute: number | null;
 };
 
 /**
@@ -54,6 +80,8 @@ export class SaleControls {
       admissionCapacity: row.admissionCapacity ?? this.ctx.config.admissionCapacity,
       admissionPaused: row.admissionPaused,
       holdsPaused: row.holdsPaused,
+      queueMode: row.queueMode,
+      admissionsPerMinute: row.admissionsPerMinute,
     };
   }
 
@@ -70,14 +98,28 @@ export class SaleControls {
 
   /** Changes the controls named in `patch` and applies them; returns the performance with its controls. */
   async update(performanceId: number, patch: SaleControlsPatch) {
-    await this.row(performanceId);
+    const before = await this.row(performanceId);
+    const { outsideRandomness, ...columns } = patch;
+    // The draw's inputs are fixed once the sale opens (its pre-queue is frozen then).
+    const open = before.salesOpenAt !== null && before.salesOpenAt.getTime() <= Date.now();
+    if (open && (columns.queueMode !== undefined || outsideRandomness !== undefined))
+      throw new ConflictError('sale-open', 'The queue mode and the draw are fixed once the sale has opened.');
+    if (outsideRandomness !== undefined) {
+      await this.ctx.fairness.ensure(performanceId);
+      await this.ctx.fairness.rows.setOutsideRandomness(performanceId, outsideRandomness);
+    }
+    if (!Object.keys(columns).length) return this.current(performanceId);
     await this.rows.update(performanceId, {
-      ...patch,
+      ...columns,
       salesOpenAt:
-        patch.salesOpenAt === undefined || patch.salesOpenAt === null
-          ? patch.salesOpenAt
-          : new Date(patch.salesOpenAt),
+        columns.salesOpenAt === undefined || columns.salesOpenAt === null
+          ? columns.salesOpenAt
+          : new Date(columns.salesOpenAt),
     });
+    return this.current(performanceId);
+  }
+
+  private async current(performanceId: number) {
     const row = await this.applyLatest(performanceId);
     return { ...(await this.ctx.catalogue.get(performanceId)), ...this.controlsOf(row) };
   }
@@ -89,6 +131,8 @@ export class SaleControls {
       opensAt: row.salesOpenAt,
       paused: c.admissionPaused,
       capacity: c.admissionCapacity,
+      shuffle: c.queueMode === 'shuffle-at-open',
+      perMinute: c.admissionsPerMinute,
     });
     const queue = await this.ctx.queues.get(row.id);
     const paused = (await this.ctx.redis.hexists(this.ctx.queues.keys(row.id).meta, 'paused')) === 1;

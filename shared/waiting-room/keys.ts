@@ -35,6 +35,28 @@ export type RoomKeys = {
    * live 3 s; sold-out is final; missing admits.
    */
   stock: string;
+  /** ZSET member -> arrival number: a shuffle-at-open room's pre-queue, before the opening. */
+  pre: string;
+  /** Arrival counter of the pre-queue. */
+  preseq: string;
+  /** The pre-queue frozen at opening (renamed from `pre`), until its draw is applied. */
+  roster: string;
+  /** "base:size" once the roster is frozen; its members get tickets base+1..base+size. */
+  frozen: string;
+  /** ZSET member -> ticket: the draw being written (in chunks) before draw.lua moves it into the line. */
+  drawing: string;
+  /** Set once the draw is applied to the line: admission may begin. */
+  drawn: string;
+  /** The room's generation (Redis time of its first use): a Redis loss starts a new one. */
+  gen: string;
+  /** LIST of admissions (JSON) in the order the room admitted, until the log's writer drained them. */
+  log: string;
+  /** Counter of admissions appended to `log` in this generation. */
+  logseq: string;
+  /** The highest ticket whose admission is in MySQL's log: an admission counts from then on. */
+  logged: string;
+  /** ZSET rseq -> ms of the last minute's admissions, kept while an outflow cap is set. */
+  recent: string;
 };
 
 /** The order in which scripts receive the keys (KEYS[1..n]); the Lua side is generated from it. */
@@ -50,6 +72,17 @@ export const ROOM_KEY_NAMES = [
   'rate',
   'gate',
   'stock',
+  'pre',
+  'preseq',
+  'roster',
+  'frozen',
+  'drawing',
+  'drawn',
+  'gen',
+  'log',
+  'logseq',
+  'logged',
+  'recent',
 ] as const satisfies readonly (keyof RoomKeys)[];
 
 export function roomKeys(keyPrefix: string, performanceId: number): RoomKeys {

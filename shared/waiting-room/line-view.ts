@@ -113,7 +113,8 @@ export class LineView {
     }
     v.latest = h;
     if (h.left !== undefined && v.tickets.delete(h.left)) this.ticketCount--;
-    for (const w of v.waiters) if (w.ticket <= h.through || h.stock === 'sold-out') w.wake();
+    // An admission counts once it is in the log: the head that says so wakes its long-poll.
+    for (const w of v.waiters) if (w.ticket <= h.logged || h.stock === 'sold-out') w.wake();
   }
 
   /** Remembers a member's ticket (from a join or an exact read). */
@@ -172,7 +173,7 @@ export class LineView {
       this.forget(performanceId, memberId);
       return null;
     }
-    if (raw.status !== 'sold-out') this.remember(performanceId, memberId, raw.ticket);
+    if (raw.status !== 'sold-out' && !raw.prequeue) this.remember(performanceId, memberId, raw.ticket);
     return this.room.toStatus(raw, capacity);
   }
 
@@ -183,7 +184,7 @@ export class LineView {
     countStock: () => Promise<StockState>,
   ): Promise<WaitingStatus> {
     const raw = await this.room.join(performanceId, memberId, capacity, countStock);
-    if (raw.status !== 'sold-out') this.remember(performanceId, memberId, raw.ticket);
+    if (raw.status !== 'sold-out' && !raw.prequeue) this.remember(performanceId, memberId, raw.ticket);
     return this.room.toStatus(raw, capacity);
   }
 
@@ -199,7 +200,7 @@ export class LineView {
   async waitForTurn(performanceId: number, ticket: number, ms: number, signal?: AbortSignal): Promise<void> {
     await this.listen().catch(() => undefined);
     const v = this.view(performanceId);
-    if (v.latest && (ticket <= v.latest.through || v.latest.stock === 'sold-out')) return;
+    if (v.latest && (ticket <= v.latest.logged || v.latest.stock === 'sold-out')) return;
     await new Promise<void>((resolve) => {
       const w: Waiter = { ticket, wake: () => done() };
       const timer = setTimeout(() => done(), ms);

@@ -17,6 +17,7 @@ import {
   estimateEtaSeconds,
   nextPollSeconds,
   paceEtaSeconds,
+  pollCapSeconds,
 } from './pace.js';
 import type { StockState } from '../domain/seats.js';
 
@@ -24,22 +25,60 @@ import type { StockState } from '../domain/seats.js';
  * Each script is `room.lua` (the rules of the line) behind a header that names the keys from
  * `ROOM_KEY_NAMES` and the two arguments every script takes: the head channel and the performance.
  */
-function roomScript(name: string): Script {
+function roomScript(name: string, log: boolean): Script {
   const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
   const header = [
     `local k = {${ROOM_KEY_NAMES.map((n, i) => `${n} = KEYS[${i + 1}]`).join(', ')}}`,
     'local channel, perf = ARGV[1], ARGV[2]',
     `local LAG_MS, EXACT_WINDOW, HEADS_KEPT = ${LAG_MS}, ${EXACT_WINDOW}, ${HEADS_KEPT}`,
+    `local LOG = ${log}`,
   ].join('\n');
   return defineScript(`${header}\n${read('room.lua')}\n${read(name)}`);
 }
 
-const JOIN = roomScript('join.lua');
-const STATUS = roomScript('status.lua');
-const LEAVE = roomScript('leave.lua');
-const TICK = roomScript('tick.lua');
-const SET_STOCK = roomScript('set-stock.lua');
-const TOUCH = roomScript('touch.lua');
+const SCRIPT_FILES = {
+  join: 'join.lua',
+  status: 'status.lua',
+  leave: 'leave.lua',
+  tick: 'tick.lua',
+  setStock: 'set-stock.lua',
+  touch: 'touch.lua',
+  draw: 'draw.lua',
+  logged: 'logged.lua',
+} as const;
+type ScriptName = keyof typeof SCRIPT_FILES;
+const scriptsOf = (log: boolean) =>
+  Object.fromEntries(Object.entries(SCRIPT_FILES).map(([n, f]) => [n, roomScript(f, log)])) as Record<
+    ScriptName,
+    Script
+  >;
+/** The room's scripts; the set without the admission log exists only as a benchmark's baseline. */
+const SCRIPTS = { logged: scriptsOf(true), unlogged: scriptsOf(false) };
+
+/** One admission as the room appended it to its log list (see `admit` in room.lua). */
+export type RoomAdmission = {
+  /** Sequence number within the room's generation. */
+  s: number;
+  /** The room's generation. */
+  g: string;
+  t: number;
+  m: number;
+  at: number;
+  why: string;
+  cap: number;
+  occ: number;
+  pm: number;
+};
+
+/** One room's tick: admitted now, anybody left, a roster awaiting its draw, admissions not yet logged. */
+export type TickResult = {
+  admittedNow: number;
+  left: number;
+  frozen?: string;
+  unlogged: number;
+  /** A shuffle-at-open pre-queue: ms until it opens (and is drawn). */
+  opensIn?: number;
+};
 
 export type { StockState } from '../domain/seats.js';
 
@@ -59,6 +98,10 @@ export type RoomHead = {
   opensAt: number;
   paused: boolean;
   capacity: number;
+  /** The outflow cap in force (admissions per minute; 0 = none). */
+  perMinuteCap: number;
+  /** The highest ticket whose admission is in the log: admitted members up to it may know it. */
+  logged: number;
   /** Set when a member just left: API processes forget the ticket they remembered for it. */
   left?: number;
 };
@@ -71,6 +114,8 @@ export type WaitingStatus = {
   nextPollSeconds: number;
   admittedUntil?: string;
   opensAt?: string;
+  /** In a shuffle-at-open pre-queue: when places are drawn (the answer then has no position). */
+  drawAt?: string;
 };
 
 /** A member's status as a script read it. */
@@ -81,6 +126,10 @@ export type RawStatus = {
   admittedUntil?: number;
   head: RoomHead;
   admittedNow?: number;
+  /** Admitted, but not yet in the log: reads as the front of the line until it is. */
+  pending?: boolean;
+  /** In a shuffle-at-open pre-queue (no ticket yet). */
+  prequeue?: boolean;
 };
 
 type Answer = RawStatus | { unknown: true } | { absent: true; head: RoomHead };
@@ -89,11 +138,15 @@ export class WaitingRoom {
   private readonly idleMs: number;
   /** Set once the deployment is known (`bindDeployment`): heads are published under its namespace. */
   channels: string;
+  /** Writes the room's pending admissions to the log (set by the context: fairness.service.ts). */
+  onPending: ((performanceId: number) => Promise<void>) | undefined;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     readonly idleSeconds: number,
+    /** False only for a benchmark's baseline: the room without its admission log. */
+    private readonly withLog = true,
   ) {
     this.idleMs = idleSeconds * 1000;
     this.channels = keyPrefix;
@@ -107,8 +160,9 @@ export class WaitingRoom {
     return roomHeadChannel(this.channels);
   }
 
-  private async run<T>(script: Script, performanceId: number, args: string[]): Promise<T> {
+  private async run<T>(name: ScriptName, performanceId: number, args: string[]): Promise<T> {
     const keys = roomKeyList(this.keys(performanceId));
+    const script = (this.withLog ? SCRIPTS.logged : SCRIPTS.unlogged)[name];
     const raw = await runScript(this.redis, script, keys, [
       this.headChannel(),
       String(performanceId),
@@ -128,12 +182,23 @@ export class WaitingRoom {
     countStock: () => Promise<StockState>,
   ): Promise<RawStatus> {
     const run = (stock: string) =>
-      this.run<Answer>(JOIN, performanceId, [String(memberId), String(capacity), String(this.idleMs), stock]);
+      this.run<Answer>('join', performanceId, [
+        String(memberId),
+        String(capacity),
+        String(this.idleMs),
+        stock,
+      ]);
     let raw = await run('');
     if ('unknown' in raw) raw = await run(await countStock());
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
     if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
+    // This join admitted the member: once the admission is in the log (written at once), it counts.
+    if (raw.pending && this.onPending) {
+      await this.onPending(performanceId);
+      const again = await this.status(performanceId, memberId);
+      if ('status' in again) return again;
+    }
     return raw;
   }
 
@@ -146,7 +211,7 @@ export class WaitingRoom {
     memberId: number,
     touch = true,
   ): Promise<RawStatus | { head: RoomHead }> {
-    const raw = await this.run<Answer>(STATUS, performanceId, [
+    const raw = await this.run<Answer>('status', performanceId, [
       String(memberId),
       String(this.idleMs),
       touch ? '1' : '0',
@@ -155,23 +220,88 @@ export class WaitingRoom {
     return raw;
   }
 
+  /**
+   * Applies a frozen roster's draw (member ids in drawn order, computed for `frozen` = "base:size").
+   * False when another process applied it first or the roster is not that one.
+   */
+  async applyDraw(performanceId: number, frozen: string, order: readonly number[]): Promise<boolean> {
+    // Written in chunks of plain commands (idempotent: two workers write the same tickets), then
+    // moved into the line by one script once complete.
+    const base = Number(frozen.split(':')[0]);
+    const key = this.keys(performanceId).drawing;
+    for (let i = 0; i < order.length; i += 5000) {
+      const args: (string | number)[] = [];
+      for (let j = i; j < Math.min(order.length, i + 5000); j++) args.push(base + j + 1, order[j]!);
+      await this.redis.zadd(key, ...args);
+    }
+    const r = await this.run<{ applied: boolean; admittedNow?: number }>('draw', performanceId, [
+      frozen,
+      String(this.idleMs),
+    ]);
+    if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+    return r.applied;
+  }
+
+  /** Pre-queue members who arrived after `arrival`: [member id, arrival], at most `limit`. */
+  async preQueueSince(performanceId: number, arrival: number, limit: number): Promise<[number, number][]> {
+    const r = await this.redis.zrangebyscore(
+      this.keys(performanceId).pre,
+      `(${arrival}`,
+      '+inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit,
+    );
+    const out: [number, number][] = [];
+    for (let i = 0; i < r.length; i += 2) out.push([Number(r[i]), Number(r[i + 1])]);
+    return out;
+  }
+
+  /** The frozen roster: member ids in arrival order. */
+  async roster(performanceId: number): Promise<number[]> {
+    return (await this.redis.zrange(this.keys(performanceId).roster, 0, -1)).map(Number);
+  }
+
+  /** The room's generation (set by its first admission or its draw). */
+  async generation(performanceId: number): Promise<string> {
+    return (await this.redis.get(this.keys(performanceId).gen)) ?? '0';
+  }
+
+  /** The roster is in MySQL (and in the line): Redis need not keep it. */
+  async forgetRoster(performanceId: number): Promise<void> {
+    await this.redis.del(this.keys(performanceId).roster);
+  }
+
+  /** Admissions not yet in the log, oldest first (at most `limit`). */
+  async unlogged(performanceId: number, limit: number): Promise<RoomAdmission[]> {
+    const raw = await this.redis.lrange(this.keys(performanceId).log, 0, limit - 1);
+    return raw.map((r) => JSON.parse(r) as RoomAdmission);
+  }
+
+  /** The log holds the room's admissions up to `last`: they count from now on. */
+  async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
+    await this.run('logged', performanceId, [last.g, String(last.s), String(last.t)]);
+  }
+
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */
   async setStock(performanceId: number, stock: StockState): Promise<void> {
-    await this.run(SET_STOCK, performanceId, [stock]);
+    await this.run('setStock', performanceId, [stock]);
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const r = await this.run<{ removed: number; admittedNow: number }>(LEAVE, performanceId, [
+    const r = await this.run<{ removed: number; admittedNow: number }>('leave', performanceId, [
       String(memberId),
       String(this.idleMs),
     ]);
     if (r.admittedNow) admissions.inc({ trigger: 'leave' }, r.admittedNow);
+    if (r.admittedNow && this.onPending) await this.onPending(performanceId);
     return r.removed > 0;
   }
 
   /** The gate: true if admitted (and records the activity). */
   async touch(performanceId: number, memberId: number): Promise<boolean> {
-    return (await this.run<number>(TOUCH, performanceId, [String(memberId), String(this.idleMs)])) === 1;
+    return (await this.run<number>('touch', performanceId, [String(memberId), String(this.idleMs)])) === 1;
   }
 
   /**
@@ -179,18 +309,22 @@ export class WaitingRoom {
    * room's head; run on a timer so nobody has to poll. `countStock` says, for each room, what is
    * left to sell.
    */
-  async tick(countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>): Promise<number> {
+  async tick(
+    countStock: (performanceIds: number[]) => Promise<Map<number, StockState>>,
+    after?: (performanceId: number, r: TickResult) => Promise<void>,
+  ): Promise<number> {
     const ids = await this.activePerformanceIds();
     if (!ids.length) return 0;
     const stocks = await countStock(ids);
     let admitted = 0;
     for (const performanceId of ids) {
-      const r = await this.run<{ admittedNow: number; left: number }>(TICK, performanceId, [
+      const r = await this.run<TickResult>('tick', performanceId, [
         String(this.idleMs),
         stocks.get(performanceId) ?? '',
       ]);
       admitted += r.admittedNow;
       if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+      if (after) await after(performanceId, r);
       if (r.left === 0) await this.forgetIfEmpty(performanceId);
     }
     return admitted;
@@ -199,12 +333,20 @@ export class WaitingRoom {
   /** Writes the operator's gate (see room.lua); the ticker applies it within one tick. */
   async setGate(
     performanceId: number,
-    gate: { opensAt: Date | null; paused: boolean; capacity: number },
+    gate: {
+      opensAt: Date | null;
+      paused: boolean;
+      capacity: number;
+      shuffle?: boolean;
+      perMinute?: number | null;
+    },
   ): Promise<void> {
     await this.redis.hset(this.keys(performanceId).gate, {
       opensAt: String(gate.opensAt?.getTime() ?? 0),
       paused: gate.paused ? '1' : '0',
       capacity: String(gate.capacity),
+      mode: gate.shuffle ? 'shuffle' : 'fifo',
+      perMinute: String(gate.perMinute ?? 0),
     });
   }
 
@@ -251,6 +393,7 @@ export class WaitingRoom {
       this.idleSeconds,
       now,
       raw.admittedUntil,
+      raw.prequeue,
     );
   }
 }
@@ -265,8 +408,23 @@ export function answerOf(
   idleSeconds: number,
   now: number,
   admittedUntil?: number,
+  prequeue = false,
 ): WaitingStatus {
   const opensAt = head.opensAt > now ? { opensAt: new Date(head.opensAt).toISOString() } : {};
+  if (prequeue && status === 'waiting') {
+    // No place yet: it is drawn at opening (or right now, when the opening has just passed).
+    const drawAt = new Date(Math.max(head.opensAt, now)).toISOString();
+    const etaSeconds = Math.max(0, Math.ceil((head.opensAt - now) / 1000));
+    return {
+      status,
+      ticket: 0,
+      position: 0,
+      etaSeconds,
+      nextPollSeconds: Math.max(1, Math.min(pollCapSeconds(idleSeconds), Math.floor(etaSeconds / 2))),
+      ...opensAt,
+      drawAt,
+    };
+  }
   if (status !== 'waiting') {
     return {
       status,
@@ -279,8 +437,11 @@ export function answerOf(
   }
   const cap = head.capacity || capacity;
   const untilOpen = (head.opensAt - now) / 1000;
-  const etaSeconds = estimateEtaSeconds(position, head.perMinute, cap, idleSeconds, untilOpen);
-  const paceEta = paceEtaSeconds(position, head.perMinute, cap, untilOpen);
+  // The outflow cap bounds the measured rate: nobody is admitted faster than it.
+  const rate =
+    head.perMinuteCap > 0 ? Math.min(head.perMinute || head.perMinuteCap, head.perMinuteCap) : head.perMinute;
+  const etaSeconds = estimateEtaSeconds(position, rate, cap, idleSeconds, untilOpen);
+  const paceEta = paceEtaSeconds(position, rate, cap, untilOpen);
   return {
     status,
     ticket,

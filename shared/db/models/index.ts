@@ -33,6 +33,8 @@ export class Performance extends Model<InferAttributes<Performance>, InferCreati
   declare salesOpenAt: CreationOptional<Date | null>;
   declare admissionPaused: CreationOptional<boolean>;
   declare holdsPaused: CreationOptional<boolean>;
+  declare queueMode: CreationOptional<'fifo' | 'shuffle-at-open'>;
+  declare admissionsPerMinute: CreationOptional<number | null>;
   declare eventSeq: CreationOptional<number>;
   /** The fence: the last queue sequence applied for this performance. */
   declare appliedSeq: CreationOptional<number>;
@@ -157,6 +159,8 @@ export function initModels(sequelize: Sequelize): void {
       salesOpenAt: { type: DataTypes.DATE(3), allowNull: true },
       admissionPaused: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       holdsPaused: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
+      queueMode: { type: DataTypes.ENUM('fifo', 'shuffle-at-open'), allowNull: false, defaultValue: 'fifo' },
+      admissionsPerMinute: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
       eventSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       appliedSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       createdAt: createdAt(),

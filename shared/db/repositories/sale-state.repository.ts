@@ -7,6 +7,8 @@ export type SaleControlRow = {
   salesOpenAt: Date | null;
   admissionPaused: boolean;
   holdsPaused: boolean;
+  queueMode: 'fifo' | 'shuffle-at-open';
+  admissionsPerMinute: number | null;
 };
 
 /** Plain rows for the operator's controls and the sale's live counts. */
@@ -22,8 +24,11 @@ export class SaleStateRepository {
       sales_open_at: Date | null;
       admission_paused: number;
       holds_paused: number;
+      queue_mode: 'fifo' | 'shuffle-at-open';
+      admissions_per_minute: number | null;
     }>(
-      `SELECT id, name, admission_capacity, sales_open_at, admission_paused, holds_paused
+      `SELECT id, name, admission_capacity, sales_open_at, admission_paused, holds_paused, queue_mode,
+              admissions_per_minute
          FROM performances WHERE id IN (?)`,
       { type: QueryTypes.SELECT, replacements: [ids] },
     );
@@ -34,6 +39,8 @@ export class SaleStateRepository {
       salesOpenAt: r.sales_open_at ? new Date(r.sales_open_at) : null,
       admissionPaused: Boolean(Number(r.admission_paused)),
       holdsPaused: Boolean(Number(r.holds_paused)),
+      queueMode: r.queue_mode,
+      admissionsPerMinute: r.admissions_per_minute == null ? null : Number(r.admissions_per_minute),
     }));
   }
 
@@ -44,6 +51,8 @@ export class SaleStateRepository {
       admissionCapacity?: number;
       admissionPaused?: boolean;
       holdsPaused?: boolean;
+      queueMode?: 'fifo' | 'shuffle-at-open';
+      admissionsPerMinute?: number | null;
     },
   ): Promise<boolean> {
     const sets: string[] = [];
@@ -53,6 +62,8 @@ export class SaleStateRepository {
       admissionCapacity: 'admission_capacity',
       admissionPaused: 'admission_paused',
       holdsPaused: 'holds_paused',
+      queueMode: 'queue_mode',
+      admissionsPerMinute: 'admissions_per_minute',
     } as const;
     for (const key of Object.keys(column) as (keyof typeof column)[]) {
       if (patch[key] === undefined) continue;

@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto';
+import type { Sequelize } from 'sequelize';
+import type { Logger } from '../logger.js';
+import { NotFoundError } from '../errors.js';
+import { FairnessRepository, type DrawRow, type LogRow } from '../db/repositories/fairness.repository.js';
+import {
+  commitmentOf,
+  drawKeyOf,
+  drawOrder,
+  entryHashOf,
+  memberHashOf,
+  merkleProof,
+  sortKeyOf,
+  merkleRoot,
+  type LogEntry,
+} from '../domain/fairness.js';
+import type { WaitingRoom } from '../waiting-room/waiting-room.js';
+
+const DRAIN_BATCH = 2000;
+export const LOG_PAGE = 1000;
+export const ROSTER_PAGE = 10_000;
+
+/** A log row as published: the member only as its salted hash. */
+export function publicEntry(r: LogRow): LogEntry {
+  return {
+    n: r.n,
+    epoch: r.roomGen,
+    ticket: r.ticket,
+    memberHash: r.memberHash,
+    at: r.at.toISOString(),
+    trigger: r.trigger,
+    capacity: r.capacity,
+    occupancy: r.occupancy,
+    perMinute: r.perMinute,
+    prev: r.prev,
+    hash: r.hash,
+  };
+}
+
+/**
+ * The sale's fairness: the draw of a shuffle-at-open pre-queue (its secret seed committed before
+ * opening, revealed with the roster's Merkle root once the draw is applied) and the admission log,
+ * written from the room's list of admissions into a hash chain in MySQL, in the room's order.
+ */
+export class Fairness {
+  readonly rows: FairnessRepository;
+  /** Per process: the salts (never change) of performances whose log this process writes. */
+  private readonly salts = new Map<number, string>();
+  /**
+   * Per process: the member hashes and sort keys of a pre-queue, computed before its opening as it
+   * fills (`prepare`), so that the draw at opening only sorts. Keyed by the draw key it used.
+   */
+  private readonly prepared = new Map<
+    number,
+    { drawKey: string; last: number; byMember: Map<number, { hash: string; sortKey: string }> }
+  >();
+  private readonly draining = new Map<number, { running?: Promise<void>; next?: Promise<void> }>();
+
+  constructor(
+    sequelize: Sequelize,
+    private readonly room: WaitingRoom,
+    private readonly logger: Logger,
+  ) {
+    this.rows = new FairnessRepository(sequelize);
+  }
+
+  /** The performance's draw row, created with fresh secrets on first use. */
+  async ensure(performanceId: number): Promise<DrawRow> {
+    let row = await this.rows.draw(performanceId);
+    if (!row) {
+      const seed = randomBytes(32).toString('hex');
+      await this.rows.ensure(performanceId, {
+        seed,
+        commitment: commitmentOf(seed),
+        salt: randomBytes(32).toString('hex'),
+      });
+      row = await this.rows.draw(performanceId);
+      if (!row) throw new NotFoundError('performance-not-found', `No performance ${performanceId}.`);
+    }
+    return row;
+  }
+
+  private async salt(performanceId: number): Promise<string> {
+    let s = this.salts.get(performanceId);
+    if (!s) {
+      s = (await this.ensure(performanceId)).salt;
+      this.salts.set(performanceId, s);
+    }
+    return s;
+  }
+
+  /**
+   * Writes the room's admissions not yet in the log, in the room's order: each batch under the
+   * draw row's lock (one writer at a time across processes), skipping what an earlier writer wrote
+   * (the room generation and its sequence number are the idempotency key), then tells the room.
+   */
+  drain(performanceId: number): Promise<void> {
+    // Coalesced per process and room: a caller arriving while a drain runs waits for the one run
+    // after it (which sees its admissions); any number of callers meanwhile share that run.
+    let st = this.draining.get(performanceId);
+    if (!st) this.draining.set(performanceId, (st = {}));
+    const state = st;
+    if (state.next) return state.next;
+    const start = (): Promise<void> => {
+      const p = this.drainOnce(performanceId).finally(() => {
+        if (state.running === p) state.running = undefined;
+      });
+      state.running = p;
+      return p;
+    };
+    if (!state.running) return start();
+    state.next = state.running
+      .catch(() => undefined)
+      .then(() => {
+        state.next = undefined;
+        return start();
+      });
+    return state.next;
+  }
+
+  private async drainOnce(performanceId: number): Promise<void> {
+    const salt = await this.salt(performanceId);
+    for (;;) {
+      const pending = await this.room.unlogged(performanceId, DRAIN_BATCH);
+      const last = pending[pending.length - 1];
+      if (!last) return;
+      await this.rows.sequelize.transaction(async (transaction) => {
+        const row = await this.rows.draw(performanceId, transaction);
+        if (!row) throw new Error(`no draw row for performance ${performanceId}`);
+        let n = row.logLength;
+        let prev = row.logHead;
+        const fresh = pending.filter((a) => !(row.lastGen === String(a.g) && a.s <= (row.lastRseq ?? 0)));
+        if (!fresh.length) return;
+        const out: LogRow[] = fresh.map((a) => {
+          const e = {
+            n: ++n,
+            epoch: String(a.g),
+            ticket: a.t,
+            memberHash: memberHashOf(salt, a.m),
+            at: new Date(a.at).toISOString(),
+            trigger: a.why,
+            capacity: a.cap,
+            occupancy: a.occ,
+            perMinute: a.pm,
+            prev,
+          };
+          prev = entryHashOf(e);
+          return { ...e, roomGen: e.epoch, rseq: a.s, memberId: a.m, at: new Date(a.at), hash: prev };
+        });
+        const tail = fresh[fresh.length - 1]!;
+        await this.rows.append(
+          performanceId,
+          out,
+          { length: n, head: prev, lastGen: String(tail.g), lastRseq: tail.s },
+          transaction,
+        );
+      });
+      await this.room.markLogged(performanceId, last);
+      if (pending.length < DRAIN_BATCH) return;
+    }
+  }
+
+  /**
+   * Draws a frozen roster ("base:size"): member hashes in arrival order, sorted by the published
+   * rule, applied to the line (admission begins), then the roster, its root and the seed are
+   * recorded and so revealed.
+   */
+  async draw(performanceId: number, frozen: string): Promise<void> {
+    const row = await this.ensure(performanceId);
+    const ids = await this.room.roster(performanceId);
+    const [base, size] = frozen.split(':').map(Number) as [number, number];
+    if (ids.length !== size) {
+      this.logger.warn({ performanceId, frozen, found: ids.length }, 'roster does not match its freeze');
+      return;
+    }
+    const key = drawKeyOf(row.seed, row.outsideRandomness);
+    const ready = this.prepared.get(performanceId);
+    const cache = ready?.drawKey === key.toString('hex') ? ready.byMember : undefined;
+    const sortKeys = new Map<string, string>();
+    const hashes = ids.map((id) => {
+      const c = cache?.get(id);
+      if (c) sortKeys.set(c.hash, c.sortKey);
+      return c?.hash ?? memberHashOf(row.salt, id);
+    });
+    const byHash = new Map(hashes.map((h, i) => [h, ids[i]!]));
+    const order = drawOrder(hashes, key, sortKeys);
+    this.prepared.delete(performanceId);
+    await this.room.applyDraw(
+      performanceId,
+      frozen,
+      order.map((h) => byHash.get(h)!),
+    );
+    // The first admissions count once logged: write them before recording the roster (a second).
+    await this.drain(performanceId);
+    const place = new Map(order.map((h, i) => [h, i + 1]));
+    const gen = await this.room.generation(performanceId);
+    await this.rows.reveal(
+      performanceId,
+      ids.map((memberId, i) => ({ memberId, memberHash: hashes[i]!, place: place.get(hashes[i]!)! })),
+      { roomGen: gen, ticketBase: base, rosterRoot: merkleRoot(hashes) },
+    );
+    await this.room.forgetRoster(performanceId);
+  }
+
+  /** Computes ahead, for the pre-queue's members that joined since the last call, what the draw needs. */
+  async prepare(performanceId: number): Promise<void> {
+    const row = await this.ensure(performanceId);
+    const key = drawKeyOf(row.seed, row.outsideRandomness);
+    const drawKey = key.toString('hex');
+    let p = this.prepared.get(performanceId);
+    if (!p || p.drawKey !== drawKey)
+      this.prepared.set(performanceId, (p = { drawKey, last: 0, byMember: new Map() }));
+    const fresh = await this.room.preQueueSince(performanceId, p.last, 20_000);
+    for (const [memberId, arrival] of fresh) {
+      const hash = memberHashOf(row.salt, memberId);
+      p.byMember.set(memberId, { hash, sortKey: sortKeyOf(key, hash) });
+      p.last = Math.max(p.last, arrival);
+    }
+  }
+
+  /** What anyone may read: the commitment, the draw once revealed, the chain's head and length. */
+  async published(performanceId: number) {
+    const row = await this.ensure(performanceId);
+    const revealed = row.revealedAt !== null;
+    return {
+      queueMode: row.queueMode,
+      commitment: row.commitment,
+      ...(row.salesOpenAt ? { drawAt: row.salesOpenAt.toISOString() } : {}),
+      outsideRandomness: row.outsideRandomness,
+      ...(revealed
+        ? {
+            seed: row.seed,
+            rosterRoot: row.rosterRoot!,
+            rosterSize: row.rosterSize!,
+            ticketBase: row.ticketBase!,
+            epoch: row.roomGen!,
+            revealedAt: row.revealedAt!.toISOString(),
+          }
+        : {}),
+      log: { length: row.logLength, head: row.logHead },
+      rules: {
+        commitment: 'SHA-256(seed bytes)',
+        memberHash: 'HMAC-SHA256(per-performance salt, decimal member id)',
+        drawKey: 'seed bytes, or SHA-256(seed bytes || UTF-8 outsideRandomness) when named',
+        order:
+          'roster (member hashes in arrival order) sorted ascending by hex HMAC-SHA256(draw key, member hash); place i gets ticket ticketBase + i',
+        rosterRoot:
+          'Merkle tree over the roster in arrival order: leaf SHA-256(0x00 || hash), node SHA-256(0x01 || l || r), an odd node is carried up',
+        entryHash: 'SHA-256 of n|prev|epoch|ticket|memberHash|at|trigger|capacity|occupancy|perMinute',
+      },
+    };
+  }
+
+  async logPage(performanceId: number, after: number) {
+    await this.ensure(performanceId);
+    const rows = await this.rows.log(performanceId, after, LOG_PAGE);
+    const items = rows.map(publicEntry);
+    const last = items[items.length - 1];
+    return { items, ...(items.length === LOG_PAGE && last ? { next: last.n } : {}) };
+  }
+
+  async rosterPage(performanceId: number, after: number) {
+    const row = await this.ensure(performanceId);
+    if (!row.revealedAt) return { items: [] as string[] };
+    const items = await this.rows.roster(performanceId, after, ROSTER_PAGE);
+    return { items, ...(items.length === ROSTER_PAGE ? { next: after + items.length } : {}) };
+  }
+
+  /** A member's receipt: its hash, its drawn place with the Merkle proof, its admission entry. */
+  async receipt(performanceId: number, memberId: number) {
+    const row = await this.ensure(performanceId);
+    const memberHash = memberHashOf(row.salt, memberId);
+    const [entry, inRoster] = await Promise.all([
+      this.rows.memberEntry(performanceId, memberId),
+      row.revealedAt ? this.rows.rosterMember(performanceId, memberId) : undefined,
+    ]);
+    let draw:
+      { place: number; ticket: number; arrival: number; proof: ReturnType<typeof merkleProof> } | undefined;
+    if (inRoster) {
+      const roster = await this.rows.roster(performanceId, 0, 10_000_000);
+      draw = {
+        arrival: inRoster.arrival,
+        place: inRoster.place,
+        ticket: row.ticketBase! + inRoster.place,
+        proof: merkleProof(roster, inRoster.arrival - 1),
+      };
+    }
+    return {
+      performanceId,
+      memberHash,
+      commitment: row.commitment,
+      ...(row.rosterRoot ? { rosterRoot: row.rosterRoot } : {}),
+      ...(draw ? { draw } : {}),
+      ...(entry ? { ticket: entry.ticket, admission: publicEntry(entry) } : {}),
+    };
+  }
+}
