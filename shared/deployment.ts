@@ -88,7 +88,16 @@ export function startHeartbeat(
   };
 }
 
-/** The processes of the deployment whose heartbeat has not expired. */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The processes of the deployment whose heartbeat has not expired (and, on this machine, whose pid lives). */
 export async function liveProcesses(redis: RedisClient, keyPrefix: string): Promise<LiveProcess[]> {
   const found: LiveProcess[] = [];
   for (const node of 'nodes' in redis ? redis.nodes('master') : [redis]) {
@@ -98,7 +107,15 @@ export async function liveProcesses(redis: RedisClient, keyPrefix: string): Prom
       cursor = next;
       for (const k of keys) {
         const v = await node.get(k);
-        if (v) found.push(JSON.parse(v) as LiveProcess);
+        if (!v) continue;
+        const p = JSON.parse(v) as LiveProcess;
+        // A process of this machine that is gone (killed before it could say so) is not alive,
+        // whatever its key says for the rest of its TTL.
+        if (p.host === hostname() && !pidAlive(p.pid)) {
+          await node.del(k);
+          continue;
+        }
+        found.push(p);
       }
     } while (cursor !== '0');
   }

@@ -196,7 +196,8 @@ export async function eventually<T>(
 
 async function cleanRedis(config: Config): Promise<void> {
   const { createRedis } = await import('../../shared/redis.js');
-  const redis = createRedis(config, 'command', 'test-cleanup');
+  // A blocking-role connection: no per-command timeout (a scan of a busy shared Redis may be slow).
+  const redis = createRedis(config, 'blocking', 'test-cleanup');
   try {
     // A Cluster knows its nodes only once it has loaded the slot map.
     if ('nodes' in redis && redis.status !== 'ready')
