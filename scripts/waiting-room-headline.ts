@@ -15,7 +15,7 @@ Runs npm run load:waiting-room for each step of two ladders (fixed 5 s polling, 
 prints the largest line each held at p99 < 200 ms (joins and status reads, 0 errors, invariants OK)
 and their ratio.
 
-  --poll-steps LIST   members per step with --poll 5 [8000,11000,14000,17000,20000]
+  --poll-steps LIST   members per step with --poll 5 [8000,11000,14000,17000]
   --pace-steps LIST   members per step following the pace [100000,150000,200000]
   --arrival S         joins spread over S seconds, both ladders [50]
   --capacity C        admission capacity [100]
@@ -36,7 +36,7 @@ try {
   ({ values } = parseArgs({
     strict: true,
     options: {
-      'poll-steps': { type: 'string', default: '8000,11000,14000,17000,20000' },
+      'poll-steps': { type: 'string', default: '8000,11000,14000,17000' },
       'pace-steps': { type: 'string', default: '100000,150000,200000' },
       arrival: { type: 'string', default: '50' },
       capacity: { type: 'string', default: '100' },
@@ -76,7 +76,10 @@ function runLoad(args: string[]): Promise<Result | undefined> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      process.stdout.write(c); // each step's whole report, then the table at the end
+    });
     child.on('close', () => {
       const line = out.split('\n').find((l) => l.startsWith('RESULT '));
       resolve(line ? (JSON.parse(line.slice(7)) as Result) : undefined);
