@@ -26,8 +26,12 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
     maxRetriesPerRequest: role === 'command' ? 1 : null,
     retryStrategy: (times) => Math.min(times * 200, 2000),
     connectTimeout: 2000,
-    // A request must answer 503 within 2 s while Redis is away, never hang on a lost connection.
-    ...(role === 'command' ? { commandTimeout: COMMAND_TIMEOUT_MS } : {}),
+    // A request must answer 503 within 2 s while Redis is away, never hang on a lost connection. A
+    // Cluster client queues commands while it (re)loads the slot map and follows redirections, which
+    // under load takes longer than that: it gets a longer bound.
+    ...(role === 'command'
+      ? { commandTimeout: nodes ? CLUSTER_COMMAND_TIMEOUT_MS : COMMAND_TIMEOUT_MS }
+      : {}),
     // Commands issued in the same tick share one write: fewer system calls on the hot paths.
     enableAutoPipelining: role === 'command' && !nodes,
   };
@@ -56,6 +60,7 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
 
 /** A command client gives up on an answer after this long. */
 export const COMMAND_TIMEOUT_MS = 1500;
+export const CLUSTER_COMMAND_TIMEOUT_MS = 5000;
 
 const lastErrors = new WeakMap<RedisClient, Error>();
 

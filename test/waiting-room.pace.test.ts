@@ -33,7 +33,7 @@ const read = (m: TestMember, id: number, api: number, waitSeconds = 0) =>
   });
 const leave = (m: TestMember, id: number) => stack.http('DELETE', path(id), { token: m.token });
 
-/** When each ticket was admitted, from the heads the room publishes (as every API process hears them). */
+/** When each ticket's admission counted (logged), from the heads the room publishes (as every API process hears them). */
 async function watchAdmissions(performanceId: number) {
   const sub = createRedis(stack.config, 'blocking', 'test-heads');
   const admittedAt = new Map<number, number>();
@@ -41,8 +41,9 @@ async function watchAdmissions(performanceId: number) {
   sub.on('message', (_channel: string, message: string) => {
     const h = JSON.parse(message) as RoomHead;
     if (h.performanceId !== performanceId) return;
-    for (let t = through + 1; t <= h.through; t++) admittedAt.set(t, h.ts);
-    through = Math.max(through, h.through);
+    // An admission counts (the member may be told) once it is in the admission log.
+    for (let t = through + 1; t <= h.logged; t++) admittedAt.set(t, h.ts);
+    through = Math.max(through, h.logged);
   });
   await sub.subscribe(stack.ctx.waitingRoom.headChannel());
   return { admittedAt, close: () => sub.disconnect() };
