@@ -4,7 +4,7 @@ import { bestRequestSchema } from '../../shared/queues/jobs.js';
 import { idempotencyKeySchema, paymentSchema, type Accepted } from '../../shared/holds/requests.service.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
-import { pathId } from './params.js';
+import { pathId, waitSecondsQuery } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
 /** Exactly one of: the seats named, or best available (the worker picks at the request's turn). */
@@ -13,14 +13,7 @@ export const holdBody = z.union([
   z.strictObject({ best: bestRequestSchema }),
 ]);
 export const confirmBody = z.object({ payment: paymentSchema });
-export const waitQuery = z.object({
-  waitSeconds: z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'a number of seconds from 0 to 10')
-    .transform(Number)
-    .pipe(z.number().min(0).max(10))
-    .optional(),
-});
+export const waitQuery = waitSecondsQuery(10);
 
 /**
  * `Prefer: wait=N` (RFC 7240): the client would rather wait up to N seconds (at most 10) for the

@@ -17,3 +17,15 @@ export function pathId(params: Record<string, string | string[] | undefined>, na
   }
   return parse(schema, params, 'params')[name]!;
 }
+
+/** `?waitSeconds=N`: how long a long-poll may hold its answer, from 0 to `max` seconds. */
+export function waitSecondsQuery(max: number) {
+  return z.object({
+    waitSeconds: z
+      .string()
+      .regex(/^\d+(\.\d+)?$/, `a number of seconds from 0 to ${max}`)
+      .transform(Number)
+      .pipe(z.number().min(0).max(max))
+      .optional(),
+  });
+}

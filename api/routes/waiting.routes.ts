@@ -1,20 +1,12 @@
 import { Router, type Response } from 'express';
-import { z } from 'zod';
 import { NotFoundError } from '../../shared/errors.js';
 import type { WaitingStatus } from '../../shared/waiting-room/waiting-room.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
-import { pathId } from './params.js';
+import { pathId, waitSecondsQuery } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
-export const lineWaitQuery = z.object({
-  waitSeconds: z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'a number of seconds from 0 to 30')
-    .transform(Number)
-    .pipe(z.number().min(0).max(30))
-    .optional(),
-});
+export const lineWaitQuery = waitSecondsQuery(30);
 
 const notInLine = () =>
   new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');
