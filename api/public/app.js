@@ -10,6 +10,7 @@ import {
   joinLine,
   payForHold,
   releaseHold,
+  requestBest,
   showPerformance,
   wireSeatMap,
 } from './modules/performance.js';
@@ -166,6 +167,7 @@ function start() {
   $('hold-button').addEventListener('click', () => void holdSelected());
   $('payment-form').addEventListener('submit', (e) => void payForHold(/** @type {SubmitEvent} */ (e)));
   $('release-button').addEventListener('click', () => void releaseHold());
+  $('best-form').addEventListener('submit', (e) => void requestBest(/** @type {SubmitEvent} */ (e)));
   wireSeatMap();
   window.addEventListener('hashchange', () => void render());
   render();

@@ -3,7 +3,7 @@
 // queue; a refresh picks up the member's live hold and any request still in flight.
 import { api, ApiError, currentSession, pollRequest, serverNow } from './api.js';
 import { startCountdown, stopCountdown } from './countdown.js';
-import { currentPage, price, seatName } from './page.js';
+import { currentPage, describeSeats, price, seatName } from './page.js';
 import { loadZone, paintSeat } from './seat-map.js';
 import { refreshAllowance, remaining, updateSelection } from './selection.js';
 import { $, clearError, el, input, reportError, showError, showNotice } from './ui.js';
@@ -113,7 +113,7 @@ export async function requestHold(p, body) {
     () => api('POST', `/api/performances/${p.id}/holds`, body, { signal: p.signal }),
     'hold',
   );
-  if (r) afterHold(p, r);
+  if (r) await afterHold(p, r, 'best' in body ? body.best.zoneId : undefined);
 }
 
 export async function holdSelected() {
@@ -129,12 +129,20 @@ export async function holdSelected() {
 /**
  * @param {Page} p
  * @param {SeatRequest} r
+ * @param {number} [zoneHint] the block asked for, where the seats most likely are
  */
-function afterHold(p, r) {
+async function afterHold(p, r, zoneHint) {
   if (r.status === 'succeeded' && r.hold) {
     p.selected.clear();
+    // Seats the server picked (best available) may be in a block not on screen: the map turns to it.
+    await showHeldZone(p, r.hold.seatIds, zoneHint).catch((err) => p.signal.aborted || reportError(err));
     showHold(p, r.hold);
-    showNotice('Your seats are held. Pay before the timer runs out.');
+    const seats = /** @type {Seat[]} */ (r.hold.seatIds.map((id) => p.seats.get(id)).filter(Boolean));
+    showNotice(
+      seats.length
+        ? `${describeSeats(seats)}: held for you. Pay before the timer runs out.`
+        : 'Your seats are held. Pay before the timer runs out.',
+    );
     $('hold-panel').scrollIntoView({ block: 'start' });
     void refreshAllowanceQuietly(p);
   } else {
@@ -148,6 +156,26 @@ function afterHold(p, r) {
     // Live events normally say which seat went; a fresh snapshot makes sure.
     if (r.reason === 'seat-unavailable' && p.zoneId !== null)
       loadZone(p, p.zoneId).catch((err) => p.signal.aborted || reportError(err));
+  }
+}
+
+/**
+ * Shows the block of the held seats on the map, reading blocks in turn until the seats are known.
+ * @param {Page} p
+ * @param {number[]} seatIds
+ * @param {number} [zoneHint]
+ */
+async function showHeldZone(p, seatIds, zoneHint) {
+  const known = seatIds.map((id) => p.seatZone.get(id)).find((z) => z !== undefined);
+  if (known !== undefined) {
+    if (known !== p.zoneId) await loadZone(p, known);
+    return;
+  }
+  const zones = p.perf.zones.map((z) => z.id).filter((id) => id !== p.zoneId);
+  if (zoneHint !== undefined) zones.sort((a, b) => Number(b === zoneHint) - Number(a === zoneHint));
+  for (const id of zones) {
+    await loadZone(p, id);
+    if (seatIds.some((id) => p.seats.has(id)) || p.signal.aborted) return;
   }
 }
 
@@ -222,14 +250,17 @@ export async function restoreHold(p) {
     (h) => h.performanceId === p.id && h.status === 'held' && Date.parse(h.expiresAt) > serverNow(),
   );
   const last = live[live.length - 1];
-  if (last) showHold(p, last);
+  if (last) {
+    await showHeldZone(p, last.seatIds);
+    showHold(p, last);
+  }
   const pending = JSON.parse(sessionStorage.getItem(pendingKey(p)) ?? 'null');
   if (!pending) return;
   p.busy = true;
   updateSelection(p);
   try {
     const r = await finishRequest(p, pending.requestId);
-    if (pending.kind === 'hold') afterHold(p, r);
+    if (pending.kind === 'hold') await afterHold(p, r);
     else if (pending.kind === 'confirm') afterConfirm(p, r);
     else afterRelease(p, r);
   } catch (err) {

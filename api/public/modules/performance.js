@@ -3,6 +3,7 @@
 // seat map (seat-map.js), the selection within the allowance (selection.js), hold and payment
 // (hold.js) with its countdown (countdown.js). This module wires them and keeps the admission.
 import { api, ApiError, currentSession, serverNow } from './api.js';
+import { renderBestForm } from './best.js';
 import { stopCountdown } from './countdown.js';
 import { restoreHold } from './hold.js';
 import { waitInLine } from './line.js';
@@ -19,6 +20,7 @@ import {
 import { refreshAllowance, toggleSeat, updateSelection } from './selection.js';
 import { $, formatDate, reportError, showNotice } from './ui.js';
 
+export { requestBest } from './best.js';
 export { holdSelected, payForHold, releaseHold, requestHold } from './hold.js';
 
 /**
@@ -90,6 +92,7 @@ export async function showPerformance(id, signal, nav) {
   await waitForAdmission(p);
   if (!p.admitted) return;
   renderZonePicker(p);
+  renderBestForm(p);
   // Subscribe first, then read the snapshot: every change after the snapshot arrives as an event.
   await openSeatEvents(p);
   const first = perf.zones.find((z) => (z.availableCount ?? 1) > 0) ?? perf.zones[0];

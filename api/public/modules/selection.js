@@ -4,7 +4,7 @@
 import { api, serverNow } from './api.js';
 import { currentPage, describeSeats, price } from './page.js';
 import { paintSeat } from './seat-map.js';
-import { $, button, clearError, showError } from './ui.js';
+import { $, button, clearError, el, showError } from './ui.js';
 
 /**
  * @typedef {import('./page.js').Page} Page
@@ -82,10 +82,13 @@ export function updateSelection(p) {
   const chosen = /** @type {Seat[]} */ ([...p.selected].map((id) => p.seats.get(id)).filter(Boolean));
   const total = chosen.reduce((sum, s) => sum + s.price, 0);
   const left = remaining(p);
+  const held = /** @type {Seat[]} */ ((p.hold?.seatIds ?? []).map((id) => p.seats.get(id)).filter(Boolean));
   $('selection-summary').textContent = chosen.length
     ? describeSeats(chosen)
     : p.hold
-      ? 'Pay for or release your held seats before picking others.'
+      ? held.length
+        ? `Held for you: ${describeSeats(held)}. Pay for or release them before picking others.`
+        : 'Pay for or release your held seats before picking others.'
       : left
         ? `Pick up to ${left} available seat${left === 1 ? '' : 's'}.`
         : 'You cannot hold more seats of this performance.';
@@ -97,6 +100,25 @@ export function updateSelection(p) {
     ? `Hold ${chosen.length} seat${chosen.length > 1 ? 's' : ''}`
     : 'Hold seats';
   hold.disabled = !chosen.length || chosen.length > left || p.busy || !!p.hold || !p.admitted;
+  updateBestForm(p, left);
   button('pay-button').disabled = p.busy || !p.hold;
   button('release-button').disabled = p.busy || !p.hold;
+}
+
+/**
+ * The best-available form asks for 1 up to the seats the member may still add.
+ * @param {Page} p
+ * @param {number} left
+ */
+function updateBestForm(p, left) {
+  const count = /** @type {HTMLSelectElement} */ ($('best-count'));
+  if (count.options.length !== left) {
+    const was = Number(count.value) || 2;
+    count.replaceChildren(
+      ...Array.from({ length: left }, (_, i) => el('option', { value: i + 1, text: String(i + 1) })),
+    );
+    if (left) count.value = String(Math.min(was, left));
+  }
+  count.disabled = !left;
+  button('best-submit').disabled = !left || p.busy || !!p.hold || !p.admitted;
 }

@@ -1,0 +1,117 @@
+import test from 'ava';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
+import { Stack, type TestMember } from './helpers/stack.js';
+import { seedPerformance } from '../shared/testing/seed.js';
+
+// Best available in the web client: the member names a count, a block and "together"; the server
+// picks the seats, and the page shows them on the map and names them as the map does.
+
+let stack: Stack;
+let browser: Browser;
+test.before(async () => {
+  stack = await Stack.start({ workers: 1 });
+  browser = await launchChromium();
+});
+test.after.always(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+/** A browser page already logged in as `member` (the session the web client keeps in sessionStorage). */
+async function pageAs(member: TestMember, viewport: { width: number; height: number }) {
+  const context = await browser.newContext({ viewport });
+  const session = {
+    token: member.token,
+    memberId: member.id,
+    email: `member-${member.id}@example.com`,
+    expiresAt: Date.now() + 3_600_000,
+  };
+  await context.addInitScript((s) => sessionStorage.setItem('ticketing.session', s), JSON.stringify(session));
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const holdBodies: unknown[] = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && /\/holds$/.test(new URL(r.url()).pathname))
+      holdBodies.push(r.postDataJSON());
+  });
+  return { page, context, errors, holdBodies };
+}
+
+test.serial(
+  'when an admitted member asks at 1280 px for the best 2 seats together in a block, then the two seats it got are named and marked on the map',
+  async (t) => {
+    // Block 101: 25 rows of 30 seats; block 102: one row of 30 (not the block shown first).
+    const { performanceId, seatIds } = await seedPerformance(stack.ctx.catalogue, 780, {
+      name: `Best available ${stack.config.keyPrefix}`,
+      layout: 'stadium',
+    });
+    const [member] = await stack.members(1);
+    const { page, context, errors, holdBodies } = await pageAs(member!, { width: 1280, height: 900 });
+    await page.goto(`${stack.url}/#/performances/${performanceId}`);
+    await page.getByTestId('seat-row').first().locator('button.seat').first().waitFor();
+    await page.getByTestId('allowance').filter({ hasText: 'You can still hold 4 of 4' }).waitFor();
+
+    // The count offers 1 to the allowance; the blocks are the performance's.
+    t.deepEqual(await page.getByTestId('best-count').locator('option').allTextContents(), [
+      '1',
+      '2',
+      '3',
+      '4',
+    ]);
+    t.deepEqual(await page.getByTestId('best-zone').locator('option').allTextContents(), [
+      'Any block',
+      'Block 101',
+      'Block 102',
+    ]);
+    t.true(await page.getByTestId('best-together').isChecked(), '"together" is on by default');
+    const zone102 = await page
+      .getByTestId('best-zone')
+      .locator('option', { hasText: 'Block 102' })
+      .getAttribute('value');
+
+    await page.getByTestId('best-count').selectOption('2');
+    await page.getByTestId('best-zone').selectOption({ label: 'Block 102' });
+    await page.getByTestId('best-submit').click();
+    await page.getByTestId('hold-panel').waitFor();
+    t.deepEqual(holdBodies, [{ best: { count: 2, zoneId: Number(zone102), together: true } }]);
+
+    // The map turned to block 102 and marks the two seats held by this member.
+    await page.getByTestId('zone-seats').filter({ hasText: 'Block 102' }).waitFor();
+    const mine = page.locator('[data-testid="seat-map"] button.seat.mine');
+    await t.notThrowsAsync(() => mine.nth(1).waitFor());
+    t.is(await mine.count(), 2);
+    const ids = (await mine.evaluateAll((bs) => bs.map((b) => Number(b.getAttribute('data-seat-id'))))).sort(
+      (a, b) => a - b,
+    );
+    t.true(
+      ids.every((id) => seatIds.indexOf(id) >= 750),
+      'both seats are in block 102',
+    );
+    t.is(ids[1]! - ids[0]!, 1, 'the seats are next to each other');
+    const numbers = await mine.allTextContents();
+    for (const id of ids)
+      t.regex((await page.getByTestId(`seat-${id}`).getAttribute('aria-label')) ?? '', /held by you/);
+
+    // Named as the map names seats: in the summary, the notice and the hold's list.
+    const named = `Block 102, row A, seats ${numbers[0]}–${numbers[1]}`;
+    t.is(
+      ((await page.getByTestId('selection-summary').textContent()) ?? '').trim(),
+      `Held for you: ${named}. Pay for or release them before picking others.`,
+    );
+    t.regex((await page.getByTestId('notice').textContent()) ?? '', new RegExp(`^${named}: held for you`));
+    t.deepEqual(
+      (await page.getByTestId('hold-seat').locator('span:first-child').allTextContents()).map((s) =>
+        s.replace(/ \(.*\)$/, ''),
+      ),
+      numbers.map((n) => `Block 102, row A, seat ${n}`),
+    );
+    await page.getByTestId('allowance').filter({ hasText: 'You can still hold 2 of 4' }).waitFor();
+    t.true(await page.getByTestId('best-submit').isDisabled(), 'no second request while a hold lasts');
+    await page.screenshot({ path: '/tmp/web-best-1280.png', fullPage: true });
+    t.deepEqual(errors, []);
+    await context.close();
+  },
+);
