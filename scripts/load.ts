@@ -1,10 +1,11 @@
-// npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--poll P] [--duration D]
+// npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--best-share B] [--poll P] [--duration D]
 //                        [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R]
 //                        [--capacity C] [--hold-ttl T] [--decline-rate X]
 //
 // A whole on-sale, from the first arrival to sold-out: a stadium-like performance, N members who
 // arrive over R seconds, join the line, follow their position, get admitted, read their zone of
-// the seat map and race for seats (a share F of them for the same front-row seats), then confirm
+// the seat map and race for seats (a share F of them for the same front-row seats; a share B asks
+// for best available instead, and the summary splits hold outcomes by kind), then confirm
 // (the simulated gateway declines a share X), release, or let their hold expire (T seconds). Live
 // progress on the terminal; then a summary on stdout, DIR/summary.json and a self-contained
 // DIR/report.html. Exits 1 if an invariant (contract §4) breaks, 2 on bad arguments.
@@ -33,6 +34,12 @@ const spec = {
       default: '0.2',
       value: 'F',
       description: 'share racing for the front rows',
+    },
+    'best-share': {
+      type: 'string',
+      default: '0',
+      value: 'F',
+      description: 'share asking for best available',
     },
     poll: { type: 'string', default: '5', value: 'P', description: 'seconds between status polls' },
     duration: { type: 'string', default: '300', value: 'D', description: 'longest run, seconds' },
@@ -67,6 +74,7 @@ const options: OnsaleOptions = {
   members,
   seats: num('seats', v.seats, 1, 50_000),
   hotShare: num('hot-share', v['hot-share'], 0, 1, false),
+  bestShare: num('best-share', v['best-share'], 0, 1, false),
   pollSeconds: num('poll', v.poll, 0.1, 60, false),
   durationSeconds: duration,
   rampSeconds: v.ramp

@@ -28,6 +28,10 @@ type Summary = {
   ok: boolean;
   invariants: { name: string; ok: boolean; detail: string }[];
   members: Record<string, number>;
+  holds: Record<
+    'seats' | 'best',
+    { succeeded: number; rejected: Record<string, number>; unanswered: number }
+  >;
   performance: { contendedSeats: number };
   endpoints: Record<string, { count: number; errors: number }>;
   sale: {
@@ -56,6 +60,8 @@ test('when a small sale runs end to end, then every invariant holds and the summ
     '4',
     '--duration',
     '60',
+    '--best-share',
+    '0.3',
     '--out',
     out,
   ]);
@@ -79,6 +85,12 @@ test('when a small sale runs end to end, then every invariant holds and the summ
   );
   t.is(summary.members['joined'], 300);
   t.true(summary.performance.contendedSeats > 0, 'members raced for the same seats');
+  // A share asked for best available: the summary splits the answers by kind, rejections by reason.
+  t.true(
+    summary.holds.best.succeeded > 0 && summary.holds.seats.succeeded > 0,
+    JSON.stringify(summary.holds),
+  );
+  t.regex(run.stdout, /holds \(best available\)\s+\d+ granted, \d+ rejected/);
   t.true(summary.sale.sold > 0);
   const sum = (k: 'holds' | 'confirms' | 'expiries' | 'rejections') =>
     summary.sale.perSecond.reduce((a, r) => a + r[k], 0);
@@ -157,4 +169,49 @@ test('when a later request took a seat an earlier one asked for, then the sale r
     new Map(),
   );
   t.is(early.outOfOrder, 1, 'a seat granted before the expiry that freed it');
+});
+
+test('when best-available requests are replayed, then their holds count like named seats and a wrong limit rejection is caught', (t) => {
+  const best = (
+    seq: number,
+    memberId: number,
+    count: number,
+    seatIds: number[],
+    status: string,
+    reason: string | null,
+    holdId: number | null,
+  ): SaleJob => ({
+    seq,
+    kind: 'hold',
+    requestId: seq,
+    memberId,
+    seatIds,
+    status,
+    reason,
+    holdId,
+    best: { count },
+  });
+  const fair = replaySale(
+    [
+      best(1, 1, 2, [7, 8], 'succeeded', null, 100),
+      hold(2, 2, [8], 'rejected', null),
+      best(3, 2, 4, [], 'rejected', 'no-seats-together', null),
+      best(4, 1, 3, [], 'rejected', 'limit-exceeded', null),
+    ],
+    4,
+    new Map(),
+  );
+  t.is(fair.outOfOrder, 0);
+  t.is(fair.contendedSeats, 1, 'the picked seats count as asked for');
+
+  const unfair = replaySale(
+    [
+      hold(1, 1, [7], 'succeeded', 100),
+      best(2, 2, 1, [7], 'succeeded', null, 101),
+      best(3, 3, 2, [], 'rejected', 'limit-exceeded', null),
+    ],
+    4,
+    new Map(),
+  );
+  t.is(unfair.outOfOrder, 2, 'a held seat picked again, and a limit refused within the allowance');
 });

@@ -137,8 +137,20 @@ export async function checkSale(
     WHERE r.performance_id = ? ORDER BY r.queue_seq`);
   const holdRows = await q(`SELECT id, status, expires_at AS expiresAt FROM holds WHERE performance_id = ?`);
   const expiresAt = new Map(holdRows.map((h) => [Number(h['id']), new Date(h['expiresAt'] as string)]));
+  // A best-available request names no seats: its hold's seats are the ones the worker picked.
+  const heldSeats = new Map<number, number[]>();
+  for (const r of await q(`SELECT hs.hold_id AS holdId, hs.seat_id AS seatId FROM hold_seats hs
+      JOIN holds h ON h.id = hs.hold_id WHERE h.performance_id = ? ORDER BY hs.seat_id`)) {
+    const id = Number(r['holdId']);
+    heldSeats.set(id, [...(heldSeats.get(id) ?? []), Number(r['seatId'])]);
+  }
   const jobs: SaleJob[] = requests.map((r) => {
-    const payload = JSON.parse(String(r['payload'])) as { seatIds?: number[]; holdId?: number };
+    const payload = JSON.parse(String(r['payload'])) as {
+      seatIds?: number[];
+      holdId?: number;
+      best?: { count: number };
+    };
+    const createdHold = r['createdHold'] == null ? null : Number(r['createdHold']);
     const base = {
       seq: Number(r['seq']),
       requestId: Number(r['id']),
@@ -150,8 +162,13 @@ export async function checkSale(
       ? {
           ...base,
           kind: 'hold',
-          seatIds: payload.seatIds ?? [],
-          holdId: r['createdHold'] == null ? null : Number(r['createdHold']),
+          seatIds: payload.best
+            ? createdHold === null
+              ? []
+              : (heldSeats.get(createdHold) ?? [])
+            : (payload.seatIds ?? []),
+          holdId: createdHold,
+          ...(payload.best ? { best: { count: Number(payload.best.count) } } : {}),
         }
       : {
           ...base,

@@ -10,6 +10,8 @@ export type Sale = {
   /** Seat ids every hot member wants (the front rows of the first zone). */
   hotSeats: Set<number>;
   hotShare: number;
+  /** Share of members who ask for best available instead of naming seats. */
+  bestShare: number;
   pollMs: number;
   deadline: number;
   /** How long an admitted member waits for a held seat to come back. */
@@ -35,7 +37,13 @@ export type Counters = {
   timedOut: number;
   lostPlace: number;
   admissions: number[];
+  /** Final answers to hold requests, by kind (seats named, best available). */
+  holdOutcomes: Record<HoldKind, HoldOutcomes>;
 };
+
+export type HoldKind = 'seats' | 'best';
+/** A kind of hold request's answers: granted, rejected by reason, never seen final. */
+export type HoldOutcomes = { succeeded: number; rejected: Record<string, number>; unanswered: number };
 
 type Reply = { status: number; body: Record<string, unknown> };
 type Seat = { id: number; zone: string; status: string };
@@ -76,6 +84,10 @@ export class Members {
     timedOut: 0,
     lostPlace: 0,
     admissions: [],
+    holdOutcomes: {
+      seats: { succeeded: 0, rejected: {}, unanswered: 0 },
+      best: { succeeded: 0, rejected: {}, unanswered: 0 },
+    },
   };
   /** Member indexes in the order their join was answered (the arrival order the room saw). */
   readonly arrivals: number[] = [];
@@ -190,12 +202,73 @@ export class Members {
     if (!kept) await this.call('leave', base, 'DELETE', room, token);
   }
 
+  private countOutcome(kind: HoldKind, f: Record<string, unknown> | undefined): void {
+    const o = this.counters.holdOutcomes[kind];
+    if (!f) o.unanswered++;
+    else if (f['status'] === 'succeeded') o.succeeded++;
+    else {
+      const reason = String(f['reason'] ?? 'unknown');
+      o.rejected[reason] = (o.rejected[reason] ?? 0) + 1;
+    }
+  }
+
+  /**
+   * Best available, up to three tries: N seats together in a random zone (or any), then fewer or
+   * apart when there are none together, without reading the seat map.
+   */
+  private async askBest(
+    i: number,
+    base: string,
+    token: string,
+  ): Promise<{ id: number; seatIds: number[] } | undefined> {
+    const sale = this.sale;
+    let count = [1, 2, 2, 2, 3, 4][Math.floor(Math.random() * 6)]!;
+    let together = count > 1;
+    let zone: { id: number } | undefined =
+      Math.random() < 0.5 ? sale.zones[Math.floor(Math.random() * sale.zones.length)] : undefined;
+    const patientUntil = Date.now() + sale.patienceMs;
+    for (let attempt = 0; attempt < 3 && !this.over() && !sale.soldOut;) {
+      if (sale.noneAvailable) {
+        if (Date.now() > patientUntil) return undefined;
+        await sleep(1000);
+        continue;
+      }
+      const best = { count, ...(zone ? { zoneId: zone.id } : {}), ...(together ? { together: true } : {}) };
+      const r = await this.call(
+        'hold',
+        base,
+        'POST',
+        `/api/performances/${sale.performanceId}/holds`,
+        token,
+        { body: { best }, headers: { prefer: 'wait=10', 'idempotency-key': `sim-best-${i}-${attempt}` } },
+      );
+      attempt++;
+      const f = await this.final(base, token, r);
+      this.countOutcome('best', f);
+      if (f?.['status'] === 'succeeded') {
+        const h = f['hold'] as { id: number; seatIds: number[] };
+        return { id: h.id, seatIds: h.seatIds };
+      }
+      const reason = f?.['reason'];
+      if (reason === 'no-seats-together') together = false;
+      else if (reason === 'seat-unavailable') {
+        // Not that many left where asked: anywhere, and fewer.
+        zone = undefined;
+        count = Math.max(1, count - 1);
+      } else if (f) return undefined;
+    }
+    return undefined;
+  }
+
   /** Reads the map and races for seats, up to three tries. True if the member bought (and left by buying). */
   private async shop(i: number, base: string, token: string): Promise<boolean> {
     const c = this.counters;
     const sale = this.sale;
-    const hot = Math.random() < sale.hotShare;
-    let hold: { id: number; seatIds: number[] } | undefined;
+    const best = Math.random() < sale.bestShare;
+    const hot = !best && Math.random() < sale.hotShare;
+    let hold: { id: number; seatIds: number[] } | undefined = best
+      ? await this.askBest(i, base, token)
+      : undefined;
     // While every unsold seat is held, wait (bounded) for one to come back. The map read stays on
     // screen (a real client keeps it live from the event stream): a seat lost in a race is marked
     // taken and another chosen from it; the map is read again only when it shows nothing free.
@@ -205,7 +278,7 @@ export class Members {
     let reads = 0;
     let items: Seat[] = [];
     let zone = hot ? sale.zones[0]! : sale.zones[Math.floor(Math.random() * sale.zones.length)]!;
-    while (reads < 6 && tries < 3 && !hold && !this.over() && !sale.soldOut) {
+    while (!best && reads < 6 && tries < 3 && !hold && !this.over() && !sale.soldOut) {
       if (sale.noneAvailable) {
         if (Date.now() > patientUntil) break;
         await sleep(1000);
@@ -262,6 +335,7 @@ export class Members {
         },
       );
       const f = await this.final(base, token, r);
+      this.countOutcome('seats', f);
       if (f?.['status'] === 'succeeded') {
         const h = f['hold'] as { id: number };
         hold = { id: h.id, seatIds: want };

@@ -1,5 +1,6 @@
 import type { EndpointStats, SecondStats } from './recorder.js';
 import type { Invariant, SaleSecond } from './checks.js';
+import type { HoldKind, HoldOutcomes } from './members.js';
 
 /** What the simulator samples of the sale every second. */
 export type SaleSample = {
@@ -22,6 +23,8 @@ export type Summary = {
   service: Record<string, unknown>;
   performance: { id: number; seats: number; zones: number; hotSeats: number; contendedSeats: number };
   members: Record<string, number>;
+  /** Final answers to the members' hold requests, by kind: seats named, best available. */
+  holds?: Record<HoldKind, HoldOutcomes>;
   endpoints: Record<string, EndpointStats>;
   phases: {
     name: string;

@@ -24,6 +24,7 @@ export type OnsaleOptions = {
   members: number;
   seats: number;
   hotShare: number;
+  bestShare: number;
   pollSeconds: number;
   durationSeconds: number;
   rampSeconds: number;
@@ -134,6 +135,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       zones: perf.zones,
       hotSeats,
       hotShare: o.hotShare,
+      bestShare: o.bestShare,
       pollMs: o.pollSeconds * 1000,
       deadline: start + o.durationSeconds * 1000,
       // Within the admission's idle time (30 s), so a waiting member stays admitted.
@@ -327,6 +329,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
         timedOut: c.timedOut,
         lostPlace: c.lostPlace,
       },
+      holds: c.holdOutcomes,
       endpoints: rec.endpoints(seconds),
       phases: phases.map((p) => ({
         name: p.name,
@@ -379,6 +382,17 @@ function printSummary(s: Summary, dir: string): string {
     `on-sale simulation: ${s.command}`,
     `  ${s.performance.seats} seats in ${s.performance.zones} zones (${s.performance.hotSeats} hot, ${s.performance.contendedSeats} contended), ${m.total} members, ${s.seconds} s`,
     `  members   ${m.joined} joined, ${m.admitted} admitted, ${m.bought} bought ${m.seatsBought} seats, ${m.declined} payments declined, ${m.released} released, ${m.letExpire} let a hold expire, ${m.gaveUp} found nothing, ${m.leftSoldOut} left sold out, ${m.timedOut} timed out, ${m.lostPlace} lost their admission`,
+    ...(s.holds
+      ? (['seats', 'best'] as const).map((kind) => {
+          const h = s.holds![kind];
+          const rejected = Object.values(h.rejected).reduce((a, b) => a + b, 0);
+          const reasons = Object.entries(h.rejected)
+            .sort((a, b) => b[1] - a[1])
+            .map(([r, n]) => `${r} ${n}`)
+            .join(', ');
+          return `  ${kind === 'seats' ? 'holds (seats named)' : 'holds (best available)'}  ${h.succeeded} granted, ${rejected} rejected${reasons ? ` (${reasons})` : ''}, ${h.unanswered} not seen final`;
+        })
+      : []),
     `  sale      ${s.sale.soldOut ? `sold out at ${s.sale.timeToSellOutSeconds} s` : 'not sold out'}: ${s.sale.sold} sold, ${s.sale.held} held, ${s.sale.available} available; ${s.sale.seatsSoldPerSecond} seats/s (peak ${s.sale.peakSeatsSoldPerSecond}/s); queue depth max ${s.sale.maxQueueDepth}, lag max ${s.sale.maxQueueLagMs} ms; line max ${s.sale.maxLine}`,
     '  endpoints   requests     rate      latency (ms, client side)',
     ...rows,

@@ -41,6 +41,11 @@ export type SaleJob =
       reason: string | null;
       /** The hold this request created, if it succeeded. */
       holdId: number | null;
+      /**
+       * Best available: the worker picked the seats (`seatIds` are the hold's, empty if rejected).
+       * The picks themselves are not replayed: a rejection for want of seats is taken as recorded.
+       */
+      best?: { count: number };
     }
   | {
       seq: number;
@@ -108,11 +113,18 @@ export function replaySale(
     if (job.kind === 'hold') {
       job.seatIds.forEach((s) => askers.set(s, (askers.get(s) ?? 0) + 1));
       const n = owned.get(job.memberId) ?? 0;
-      const expected = job.seatIds.some((s) => seatOwner.has(s))
-        ? 'seat-unavailable'
-        : n + job.seatIds.length > maxSeatsPerMember
-          ? 'limit-exceeded'
-          : 'succeeded';
+      const pickFailed = !!job.best && (got === 'no-seats-together' || got === 'seat-unavailable');
+      const expected = pickFailed
+        ? got
+        : job.best && got !== 'succeeded'
+          ? n + job.best.count > maxSeatsPerMember
+            ? 'limit-exceeded'
+            : 'succeeded'
+          : job.seatIds.some((s) => seatOwner.has(s))
+            ? 'seat-unavailable'
+            : n + job.seatIds.length > maxSeatsPerMember
+              ? 'limit-exceeded'
+              : 'succeeded';
       if (expected !== got) wrong(job, expected, got);
       if (got === 'succeeded' && job.holdId !== null) {
         holds.set(job.holdId, { memberId: job.memberId, seatIds: job.seatIds, status: 'held' });
