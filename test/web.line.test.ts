@@ -1,6 +1,6 @@
 import test from 'ava';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './helpers/browser.js';
+import { launchChromium, pageAs } from './helpers/browser.js';
 import { Stack, eventually, type TestMember } from './helpers/stack.js';
 import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
 
@@ -28,17 +28,7 @@ type LineRequest = { at: number; method: string; waitSeconds: string | null };
  * at the performance, recording every request to that performance's waiting room and every page error.
  */
 async function openAs(member: TestMember, performanceId: number) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.addInitScript((s) => sessionStorage.setItem('ticketing.session', JSON.stringify(s)), {
-    token: member.token,
-    memberId: member.id,
-    email: `member-${member.id}@example.com`,
-    expiresAt: Date.now() + 3600_000,
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(UI_TIMEOUT);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const { page, context, errors } = await pageAs(browser, member, { width: 1280, height: 900 }, UI_TIMEOUT);
   const line: LineRequest[] = [];
   page.on('request', (r) => {
     const url = new URL(r.url());

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { type Browser, type Page } from 'playwright-core';
-import { launchChromium } from './helpers/browser.js';
+import { launchChromium, pageAs as openPage } from './helpers/browser.js';
 import { Stack, type TestMember } from './helpers/stack.js';
 import { seedPerformance } from '../shared/testing/seed.js';
 
@@ -23,25 +23,14 @@ test.after.always(async () => {
   await stack?.close();
 });
 
-/** A browser page already logged in as `member` (the session the web client keeps in sessionStorage). */
+/** A logged-in page that also records its hold requests. */
 async function pageAs(member: TestMember, viewport: { width: number; height: number }) {
-  const context = await browser.newContext({ viewport });
-  const session = {
-    token: member.token,
-    memberId: member.id,
-    email: `member-${member.id}@example.com`,
-    expiresAt: Date.now() + 3_600_000,
-  };
-  await context.addInitScript((s) => sessionStorage.setItem('ticketing.session', s), JSON.stringify(session));
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+  const opened = await openPage(browser, member, viewport);
   const holdPosts: string[] = [];
-  page.on('request', (r) => {
+  opened.page.on('request', (r) => {
     if (r.method() === 'POST' && /\/holds$/.test(new URL(r.url()).pathname)) holdPosts.push(r.url());
   });
-  return { page, context, errors, holdPosts };
+  return { ...opened, holdPosts };
 }
 
 async function text(page: Page, testId: string): Promise<string> {
