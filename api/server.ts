@@ -12,6 +12,7 @@ import { registry } from '../shared/metrics.js';
 import { observe } from './middlewares/observe.js';
 import { problem, notFound } from './middlewares/problem.js';
 import { RateLimiter } from './middlewares/rate-limit.js';
+import { WaitSlots } from './middlewares/wait-cap.js';
 import { requireMember } from './middlewares/auth.js';
 import { identityRoutes } from './routes/identity.routes.js';
 import { performanceRoutes } from './routes/performances.routes.js';
@@ -42,7 +43,15 @@ export function createApi(ctx: Context): Api {
   });
   const line = new LineView(ctx.waitingRoom, subscriber);
   line.listen().catch((err: unknown) => ctx.logger.warn({ err }, 'waiting-room heads not heard yet'));
-  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
+  const requests = new SeatRequests(
+    config,
+    ctx.sequelize,
+    ctx.queues,
+    ctx.catalogue,
+    ctx.payments,
+    waiter,
+    ctx.redis,
+  );
   const limit = (name: string, perSecond: number) =>
     RateLimiter.perSecond(ctx.redis, config.keyPrefix, name, perSecond);
   // Per process (no Redis round trip on every request): a coarse guard against one address's flood.
@@ -58,6 +67,7 @@ export function createApi(ctx: Context): Api {
     member: requireMember(config.jwtSecret, limit('member', config.rateLimitMemberPerSecond)),
     lineReader: requireMember(config.jwtSecret, RateLimiter.local(config.rateLimitMemberPerSecond)),
     line,
+    waits: new WaitSlots(),
     // scrypt costs milliseconds of a small thread pool: per client address, and per account.
     credentials: {
       client: new RateLimiter(ctx.redis, config.keyPrefix, 'login-ip', config.rateLimitLoginPerMinute, 60),

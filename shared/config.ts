@@ -87,8 +87,11 @@ const schema = z
     SWEEP_ORPHAN_SECONDS: int(1, 86400).default(60),
     PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
-    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
-    FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
+    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch (or an
+    // API process after the insert of its first request, before the enqueue).
+    FAULT_INJECTION: z
+      .enum(['none', 'kill-before-commit', 'kill-after-commit', 'kill-before-enqueue'])
+      .default('none'),
   })
   .superRefine((c, ctx) => {
     if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
@@ -157,7 +160,8 @@ export type Config = Readonly<{
   sweepOrphanSeconds: number;
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
-  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
+  /** Test only: a worker dies around a commit, or an API process between a request's insert and its enqueue. */
+  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit' | 'kill-before-enqueue';
 }>;
 
 export class ConfigError extends Error {
