@@ -46,7 +46,14 @@ export const PROBLEM_CODES: Record<string, { status: number; description: string
   'request-not-found': { status: 404, description: "No such request of the member's." },
   'email-taken': { status: 409, description: 'That email is already registered.' },
   'sale-open': { status: 409, description: 'The queue mode and the draw are fixed once the sale opened.' },
-  'idempotency-key-reused': { status: 409, description: 'A request with this key is in flight.' },
+  'idempotency-key-reused': {
+    status: 409,
+    description: 'This Idempotency-Key is in flight, or was used for a different request.',
+  },
+  'hold-not-held': {
+    status: 409,
+    description: 'The hold is released, expired or confirmed; nothing was paid.',
+  },
   'payload-too-large': { status: 413, description: 'The body is over the limit (16 KiB).' },
   'unsupported-media-type': { status: 415, description: 'Send UTF-8 JSON.' },
   'rate-limited': { status: 429, description: 'Too many requests; see `Retry-After`.' },
@@ -530,7 +537,7 @@ const routes: Route[] = [
     body: confirmBody,
     headers: idempotency,
     ok: queued,
-    problems: ['hold-not-found', 'payment-declined', 'idempotency-key-reused'],
+    problems: ['hold-not-found', 'hold-not-held', 'payment-declined', 'idempotency-key-reused'],
   },
   {
     method: 'delete',
