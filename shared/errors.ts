@@ -80,6 +80,13 @@ export class TooManyStreamsError extends RateLimitedError {
     this.message = detail;
   }
 }
+/** 429: the member has as many waits (long-polls, `Prefer: wait`) open in this process as allowed. */
+export class TooManyWaitsError extends RateLimitedError {
+  constructor(detail: string) {
+    super(1);
+    this.message = detail;
+  }
+}
 export class UnavailableError extends AppError {
   constructor(detail = 'A backing service is unreachable; retry shortly.') {
     super(503, 'unavailable', 'Service unavailable', detail);

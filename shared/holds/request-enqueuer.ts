@@ -32,7 +32,8 @@ export class RequestEnqueuer {
   /** Adds the job; returns its queue sequence. */
   async enqueue(job: RequestJob): Promise<number> {
     const seq = await this.queues.enqueue(job);
-    await this.mark(job.performanceId, job.requestId, seq);
+    // Best effort: without the mark a recoverer may add the job once more, which MySQL fences.
+    await this.mark(job.performanceId, job.requestId, seq).catch(() => undefined);
     return seq;
   }
 
