@@ -149,14 +149,17 @@ test('when a member waits on the waiting room past the cap, then the extra wait 
 });
 
 /** An API process of this stack in its own OS process; resolves with its URL once it listens. */
-async function spawnApi(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+async function spawnApi(
+  env: Record<string, string>,
+  on: Stack = stack,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...stack.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, ...on.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  stack.children.add(child);
-  child.on('exit', () => stack.children.delete(child));
+  on.children.add(child);
+  child.on('exit', () => on.children.delete(child));
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -210,3 +213,38 @@ for (const retryAfterMs of [0, 1200]) {
     t.is(await HoldRequest.count({ where: { memberId: m.id } }), 1);
   });
 }
+
+test("when no worker is running and a retry finds its key's request never enqueued, then the retry enqueues it, once", async (t) => {
+  const idle = await Stack.start({ workers: 0 });
+  t.teardown(() => idle.close());
+  const { performanceId, seatIds } = await idle.performance(2);
+  const [m] = await idle.members(1);
+  await idle.admit(m!.token, performanceId);
+  const api = await spawnApi({ FAULT_INJECTION: 'kill-before-enqueue' }, idle);
+  const lastId = async () => Number(await idle.ctx.redis.get(idle.ctx.queues.keys(performanceId).id));
+  const before = await lastId();
+  const ask = { token: m!.token, body: { seatIds: [seatIds[0]] }, headers: { 'idempotency-key': 'lost' } };
+  await t.throwsAsync(
+    idle.http('POST', `/api/performances/${performanceId}/holds`, { ...ask, base: api.url }),
+  );
+  const row = await eventually(
+    async () => (await HoldRequest.findOne({ where: { memberId: m!.id } })) ?? undefined,
+    5000,
+  );
+  await new Promise((res) => setTimeout(res, 1200));
+  const answers = await Promise.all(
+    [0, 1, 2].map(() =>
+      idle.http<{ requestId: number; position?: number }>(
+        'POST',
+        `/api/performances/${performanceId}/holds`,
+        ask,
+      ),
+    ),
+  );
+  t.deepEqual(
+    answers.map((a) => [a.status, a.body.requestId]),
+    [0, 1, 2].map(() => [202, row.id]),
+  );
+  t.is(await lastId(), before + 1, 'three retries at once add its job once');
+  t.is((await HoldRequest.findByPk(row.id))?.queueSeq, before + 1, 'MySQL knows its place');
+});
