@@ -62,7 +62,10 @@ export function doors(
       next(
         new ValidationError(
           fields.length
-            ? fields.map((f) => ({ path: `body.${f}`, message: 'unknown field: this operation takes no body' }))
+            ? fields.map((f) => ({
+                path: `body.${f}`,
+                message: 'unknown field: this operation takes no body',
+              }))
             : [{ path: 'body', message: 'this operation takes no body' }],
         ),
       );

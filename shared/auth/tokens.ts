@@ -127,7 +127,8 @@ async function verifyUncached(
     if (exp - now > MAX_TOKEN_LIFETIME_SECONDS) return undefined;
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + CLOCK_SKEW_SECONDS)) return undefined;
     if (iat !== undefined) {
-      if (typeof iat !== 'number' || !Number.isFinite(iat) || iat > now + CLOCK_SKEW_SECONDS) return undefined;
+      if (typeof iat !== 'number' || !Number.isFinite(iat) || iat > now + CLOCK_SKEW_SECONDS)
+        return undefined;
       if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) return undefined;
     }
     if (typeof sub !== 'string' || !/^[1-9]\d{0,15}$/.test(sub) || (role !== 'USER' && role !== 'ADMIN'))

@@ -125,7 +125,8 @@ class Checker {
   }
 
   private problemBody(where: string, r: Received, type: string, pointer: string): string | undefined {
-    if (type !== 'application/problem+json') return `${where}: expected application/problem+json, got "${type}"`;
+    if (type !== 'application/problem+json')
+      return `${where}: expected application/problem+json, got "${type}"`;
     if (r.text === undefined) return undefined;
     return this.validate(where, r.text, pointer);
   }
@@ -139,7 +140,7 @@ class Checker {
     }
     const v = this.validator(pointer);
     if (v(body)) return undefined;
-    return `${name}: the body does not match the document's schema (${pointer}): ${describe(v.errors ?? [])}; body ${preview(text)}`;
+    return `${name}: the body does not match the document's schema (${pointer}): ${describe(v.errors ?? [], pointer)}; body ${preview(text)}`;
   }
 }
 
@@ -152,7 +153,7 @@ function preview(text: string | undefined): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
-function describe(errors: ErrorObject[]): string {
+function describe(errors: ErrorObject[], pointer: string): string {
   return errors
     .slice(0, 5)
     .map((e) => {
@@ -160,7 +161,8 @@ function describe(errors: ErrorObject[]): string {
         e.keyword === 'additionalProperties'
           ? ` "${String((e.params as { additionalProperty?: string }).additionalProperty)}"`
           : '';
-      return `at "${e.instancePath || '/'}" ${e.message ?? e.keyword}${extra} (schema ${e.schemaPath})`;
+      const schemaPath = e.schemaPath.replace(`openapi.json#${pointer}`, '#');
+      return `at "${e.instancePath || '/'}" ${e.message ?? e.keyword}${extra} (schema ${schemaPath})`;
     })
     .join('; ');
 }
