@@ -7,6 +7,7 @@ import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
 import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
 import type { StockState } from '../domain/seats.js';
+import { SeatTallies } from './seat-tally.js';
 
 const name = z.string().trim().min(1).max(100);
 const rowSchema = z.strictObject({
@@ -131,11 +132,19 @@ const INSERT_CHUNK = 5000;
 export class Catalogue {
   // Performances and their seats never change after creation, so each process caches what it reads.
   private readonly infos = new Map<number, Promise<PerformanceInfo | null>>();
+  private readonly layouts = new Map<
+    number,
+    Promise<{ grades: { id: number; name: string; price: number }[]; zones: { id: number; name: string }[] }>
+  >();
+  /** Seat counts per performance, following the seat events (seat-tally.ts). */
+  readonly tallies: SeatTallies;
 
   constructor(
     private readonly config: Config,
     private readonly queues: PerformanceQueues,
-  ) {}
+  ) {
+    this.tallies = new SeatTallies(Performance.sequelize!);
+  }
 
   async create(body: CreatePerformance): Promise<{ id: number }> {
     const { seats, errors } = crossCheck(body);
@@ -252,17 +261,18 @@ export class Catalogue {
     }));
   }
 
+  /**
+   * The performance as the public reads it (the busiest URL of a sale): one primary-key read, the
+   * grades and zones cached (they never change), and the counts from this process's seat tally,
+   * which follows the seat events: exact when no commit came since, else at most MAX_LAG_MS behind.
+   */
   async get(id: number) {
     const p = await Performance.findByPk(id);
     if (!p) throw performanceNotFound(id);
-    const repo = new SeatStockRepository(Performance.sequelize!);
-    const [grades, zones, stocks, byZone] = await Promise.all([
-      SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
-      Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
-      repo.counts([id]),
-      repo.byZone(id),
+    const [{ grades, zones }, { stock, zones: byZone }] = await Promise.all([
+      this.layout(id),
+      this.tallies.counts(id, Number(p.eventSeq)),
     ]);
-    const stock = stocks.get(id)!;
     return {
       id: p.id,
       name: p.name,
@@ -277,14 +287,30 @@ export class Catalogue {
       heldCount: stock.held,
       soldCount: stock.sold,
       soldOut: isSoldOut(stock),
-      grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
+      grades,
       zones: zones.map((z) => ({
-        id: z.id,
-        name: z.name,
+        ...z,
         seatCount: byZone.get(z.id)?.seatCount ?? 0,
         availableCount: byZone.get(z.id)?.available ?? 0,
       })),
     };
+  }
+
+  private layout(id: number) {
+    let l = this.layouts.get(id);
+    if (!l) {
+      if (this.layouts.size >= 1000) this.layouts.clear();
+      l = Promise.all([
+        SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+        Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+      ]).then(([grades, zones]) => ({
+        grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
+        zones: zones.map((z) => ({ id: z.id, name: z.name })),
+      }));
+      this.layouts.set(id, l);
+      l.catch(() => this.layouts.delete(id));
+    }
+    return l;
   }
 
   /**
