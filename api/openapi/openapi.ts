@@ -530,8 +530,10 @@ const routes: Route[] = [
         description: 'Accepted and enqueued; poll `Location`.',
         schema: z.object({
           requestId: z.number().int(),
-          status: z.literal('queued'),
-          position: z.number().int(),
+          status: z
+            .enum(['queued', 'processing', 'succeeded', 'rejected'])
+            .describe('queued for a new request; a repeat with its Idempotency-Key: where it stands'),
+          position: z.number().int().optional().describe('While queued'),
         }),
       },
     },
@@ -593,6 +595,7 @@ const routes: Route[] = [
               seatId: z.number().int(),
               performanceId: z.number().int(),
               seatCode: z.string(),
+              zone: z.string().describe("The seat's zone (a seat code means little without it)"),
               price: z.number(),
             }),
           ),
