@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { AppError, ValidationError } from '../../shared/errors.js';
+import { AppError, NotFoundError, ValidationError } from '../../shared/errors.js';
 
 /** A documented path: its template (`/api/performances/{id}`), methods and whether any takes a body. */
 export type DocumentedPath = { path: string; methods: string[]; bodies: string[] };
@@ -21,7 +21,8 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
  * The doors of the documented paths (contract §2), before any route runs: OPTIONS answers `Allow`;
  * a method the path does not take is 405 with `Allow`; a body that is not JSON is 415; a body sent
  * where the operation takes none may be `{}` and nothing else (unknown fields are 400 everywhere).
- * The table is the OpenAPI document's, so `Allow` and the document cannot disagree.
+ * An unknown path under /api is 404 at once. The table is the OpenAPI document's, so `Allow` and
+ * the document cannot disagree.
  */
 export function doors(
   paths: readonly DocumentedPath[],
@@ -34,6 +35,10 @@ export function doors(
   }));
   return (req, res, next) => {
     const here = table.find((t) => t.re.test(req.path));
+    // Every route under /api is documented (test/api-docs.test.ts): any other path there is 404
+    // before a body is read or a token checked.
+    if (!here && (req.path === '/api' || req.path.startsWith('/api/')))
+      throw new NotFoundError('not-found', `No route for ${req.method} ${req.path}.`);
     if (!here) return next();
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     if (req.method === 'OPTIONS') {
