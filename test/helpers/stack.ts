@@ -7,7 +7,7 @@ import { seedMembers, seedPerformance } from '../../shared/testing/seed.js';
 import { startApiProcess, type ApiProcess } from '../../api/main.js';
 import { startWorkerProcess, type WorkerProcess } from '../../workers/main.js';
 import { Member } from '../../shared/db/models/index.js';
-import { assertConforms } from './openapi-check.js';
+import { assertConforms, prepareConformance } from './openapi-check.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,6 +57,7 @@ export class Stack {
   static async start(
     opts: { env?: Record<string, string>; apis?: number; workers?: number } = {},
   ): Promise<Stack> {
+    prepareConformance();
     const env = testEnv(opts.env);
     const stack = new Stack(env, parseConfig(env));
     for (let i = 0; i < (opts.apis ?? 1); i++) stack.apis.push(await startApiProcess(stack.config));
