@@ -102,7 +102,9 @@ try {
   rows.push([`${concurrency} reads at once, wall time`, o2, b2]);
   const countings = api.ctx.catalogue.tallies.countings;
 
-  console.log(`GET /api/performances/:id, ${seats} seats (ours over HTTP; baseline: the same queries, direct)`);
+  console.log(
+    `GET /api/performances/:id, ${seats} seats (ours over HTTP; baseline: the same queries, direct)`,
+  );
   console.log('| measure | ours | baseline | ratio |');
   console.log('|---|---|---|---|');
   for (const [name, o, b] of rows) console.log(`| ${name} | ${ms(o)} | ${ms(b)} | ${(b / o).toFixed(1)}x |`);
