@@ -147,11 +147,18 @@ export class SeatEventHub {
     // The client may have gone while the room subscribed: then it must not stay registered.
     if (client.closed) return this.release(client);
     room.clients.add(client);
+    // An id beyond the sequence (the browser kept it across a restore or a reset) names nothing we
+    // can replay from; MySQL is asked first, as this process may not have heard the latest commit.
+    const beyond =
+      lastEventId !== undefined &&
+      lastEventId > room.lastSeq &&
+      lastEventId > (await this.latest(performanceId, room));
     if (lastEventId === undefined) {
       client.lastSent = room.lastSeq;
-    } else if (room.lastSeq - lastEventId > this.limits.maxReplay) {
+    } else if (beyond || room.lastSeq - lastEventId > this.limits.maxReplay) {
       client.lastSent = room.lastSeq;
-      const data = JSON.stringify({ reason: 'too-far-behind', lastEventId: room.lastSeq });
+      const reason = beyond ? 'unknown-id' : 'too-far-behind';
+      const data = JSON.stringify({ reason, lastEventId: room.lastSeq });
       this.write(performanceId, client, `id: ${room.lastSeq}\nevent: reload\ndata: ${data}\n\n`);
     } else {
       client.lastSent = lastEventId;
@@ -165,6 +172,12 @@ export class SeatEventHub {
     this.send(performanceId, client, client.pending);
     client.pending = [];
     if (client.closed) this.remove(performanceId, client);
+  }
+
+  /** The latest sequence: what this process delivered, or MySQL's when that is further on. */
+  private async latest(performanceId: number, room: Room): Promise<number> {
+    const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'] });
+    return Math.max(room.lastSeq, Number(p?.eventSeq ?? 0));
   }
 
   remove(performanceId: number, client: SeatEventClient): void {

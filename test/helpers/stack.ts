@@ -7,6 +7,7 @@ import { seedMembers, seedPerformance } from '../../shared/testing/seed.js';
 import { startApiProcess, type ApiProcess } from '../../api/main.js';
 import { startWorkerProcess, type WorkerProcess } from '../../workers/main.js';
 import { Member } from '../../shared/db/models/index.js';
+import { assertConforms, prepareConformance } from './openapi-check.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,6 +57,7 @@ export class Stack {
   static async start(
     opts: { env?: Record<string, string>; apis?: number; workers?: number } = {},
   ): Promise<Stack> {
+    prepareConformance();
     const env = testEnv(opts.env);
     const stack = new Stack(env, parseConfig(env));
     for (let i = 0; i < (opts.apis ?? 1); i++) stack.apis.push(await startApiProcess(stack.config));
@@ -128,6 +130,7 @@ export class Stack {
     });
   }
 
+  /** One request to the API; throws when the answer disagrees with /api/openapi.json. */
   async http<T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -148,6 +151,8 @@ export class Stack {
     }
     const res = await fetch(`${opts.base ?? this.url}${path}`, { method, headers, body });
     const text = await res.text();
+    // Every answer a test receives must be one the OpenAPI document describes (status, type, body).
+    assertConforms({ method, url: path, status: res.status, headers: res.headers, text });
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : {};
