@@ -53,7 +53,11 @@ const { values } = parseCli({
     seconds: { type: 'string', default: '5', value: 'S', description: 'length of the open-loop run' },
     contended: { type: 'boolean', description: 'every request races for a tenth of the seats' },
     // Only some phases, for profiling (PROFILE_API=<dir> / PROFILE_WORKERS=<dir>): e.g. --only poll
-    only: { type: 'string', value: 'poll|prefer', description: 'only this client flow (profiling)' },
+    only: {
+      type: 'string',
+      value: 'poll|prefer|best',
+      description: 'only this client flow (profiling), or best: the best-available drain row',
+    },
     rounds: { type: 'string', default: '3', value: 'N', description: 'rounds of the drain comparison' },
   },
 });
