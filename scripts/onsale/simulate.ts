@@ -239,7 +239,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     await room.sample();
     const final = await monitor();
     const seconds = rec.now();
-    const { invariants, contendedSeats } = await checkSale(ctx, performanceId, {
+    const { invariants, contendedSeats, best } = await checkSale(ctx, performanceId, {
       seatCount: o.seats,
       answers: crowd.answers,
       watcher,
@@ -330,6 +330,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
         lostPlace: c.lostPlace,
       },
       holds: c.holdOutcomes,
+      best,
       endpoints: rec.endpoints(seconds),
       phases: phases.map((p) => ({
         name: p.name,
@@ -392,6 +393,13 @@ function printSummary(s: Summary, dir: string): string {
             .join(', ');
           return `  ${kind === 'seats' ? 'holds (seats named)' : 'holds (best available)'}  ${h.succeeded} granted, ${rejected} rejected${reasons ? ` (${reasons})` : ''}, ${h.unanswered} not seen final`;
         })
+      : []),
+    ...(s.best?.requests
+      ? [
+          `  best available, replayed at each request's turn: ${s.best.requests} requests, ${s.best.refusedWhileAvailable} refused while seats of their zone and grade could serve them (target 0), ${s.best.wrongReason} wrong reasons, ${s.best.picksDiffer} picks differ from the replay's`,
+          `    refused rightly while some seat of their zone and grade was free: ${s.best.refusedWithSeatsLeft.notTogether} not enough side by side, ${s.best.refusedWithSeatsLeft.fewerThanAsked} fewer free than asked, ${s.best.refusedWithSeatsLeft.overLimit} over the limit`,
+          `    single empty seat between taken ones: ${s.best.gapsLeft.avoidable} grants left an avoidable one, ${s.best.gapsLeft.forced} one every run of their row left; after the sale ${s.best.loneAtEnd.total} such seats, ${s.best.loneAtEnd.byBest} made by best available (target 0)`,
+        ]
       : []),
     `  sale      ${s.sale.soldOut ? `sold out at ${s.sale.timeToSellOutSeconds} s` : 'not sold out'}: ${s.sale.sold} sold, ${s.sale.held} held, ${s.sale.available} available; ${s.sale.seatsSoldPerSecond} seats/s (peak ${s.sale.peakSeatsSoldPerSecond}/s); queue depth max ${s.sale.maxQueueDepth}, lag max ${s.sale.maxQueueLagMs} ms; line max ${s.sale.maxLine}`,
     '  endpoints   requests     rate      latency (ms, client side)',

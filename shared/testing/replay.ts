@@ -1,3 +1,5 @@
+import type { BestRequest } from '../domain/best-available.js';
+
 /** A recorded hold request, as stored in hold_requests. */
 export type RecordedHold = { memberId: number; payload: string; status: string; reason: string | null };
 
@@ -43,9 +45,10 @@ export type SaleJob =
       holdId: number | null;
       /**
        * Best available: the worker picked the seats (`seatIds` are the hold's, empty if rejected).
-       * The picks themselves are not replayed: a rejection for want of seats is taken as recorded.
+       * The picks are not replayed here: a rejection for want of seats is taken as recorded, and
+       * best-replay.ts checks the picks and those rejections.
        */
-      best?: { count: number };
+      best?: BestRequest;
     }
   | {
       seq: number;
