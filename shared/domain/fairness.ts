@@ -1,6 +1,6 @@
 // The published rules of a fair sale: pure functions anyone can recompute (the verifier, the tests
 // and the service use these same functions). Hex strings are lowercase SHA-256 digests.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -15,7 +15,13 @@ export function commitmentOf(seedHex: string): string {
 
 /** A member id as the public sees it: HMAC-SHA256(per-performance salt, decimal id). */
 export function memberHashOf(saltHex: string, memberId: number): string {
-  return createHmac('sha256', Buffer.from(saltHex, 'hex')).update(String(memberId)).digest('hex');
+  return memberHasher(saltHex)(memberId);
+}
+
+/** `memberHashOf` for many members of one performance (the salt decoded once). */
+export function memberHasher(saltHex: string): (memberId: number) => string {
+  const key = createSecretKey(Buffer.from(saltHex, 'hex'));
+  return (memberId) => createHmac('sha256', key).update(String(memberId)).digest('hex');
 }
 
 /**
