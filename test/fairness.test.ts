@@ -331,3 +331,30 @@ test.serial(
     t.is(v.entries, 12);
   },
 );
+
+test.serial(
+  'when a member joins after the opening but before the draw is applied, then its position counts the whole roster ahead and does not rise once drawn',
+  async (t) => {
+    const s = await Stack.start({ workers: 0, env: { ADMISSION_TICK_MS: '200' } });
+    t.teardown(() => s.close());
+    const { performanceId: id } = await s.performance(50, 2);
+    const opensAt = new Date(Date.now() + 3_000);
+    const patched = await s.http('PATCH', `/api/performances/${id}`, {
+      token: await s.admin(),
+      body: { salesOpenAt: opensAt.toISOString(), queueMode: 'shuffle-at-open' },
+    });
+    t.is(patched.status, 200);
+    const [newcomer, ...early] = await s.members(9);
+    for (const m of early) t.is((await join(s, m, id)).body.drawAt, opensAt.toISOString());
+    await eventually(async () => Date.now() > opensAt.getTime() + 100, 10_000, 50);
+    // No worker yet: the pre-queue is frozen by this join, and its draw not applied.
+    const before = (await join(s, newcomer!, id)).body;
+    t.is(before.status, 'waiting');
+    t.is(before.position, early.length + 1, 'the 8 members of the roster are ahead');
+    await s.startWorker();
+    await eventually(async () => (await s.ctx.redis.exists(s.ctx.waitingRoom.keys(id).drawn)) === 1, 20_000);
+    const after = (await read(s, newcomer!, id)).body;
+    t.is(after.status, 'waiting');
+    t.true(after.position <= before.position, `position ${before.position} -> ${after.position}`);
+  },
+);

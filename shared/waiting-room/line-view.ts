@@ -11,7 +11,7 @@ import { EXACT_WINDOW, LAG_MS, positionFromHead } from './pace.js';
 
 const MAX_TICKETS = 2_000_000;
 /** How long a join that admitted holds its answer for the admission's log entry. */
-const JOIN_WAIT_MS = 1000;
+const JOIN_WAIT_MS = 5000;
 /** Heads older than this are of no use to `throughAt` (the lag is one second). */
 const HISTORY_MS = 10_000;
 
