@@ -93,12 +93,27 @@ export type MerkleStep = { side: 'left' | 'right'; hash: string };
 
 /** The proof that roster[index] is in the tree: the sibling hashes from the leaf up. */
 export function merkleProof(roster: readonly string[], index: number): MerkleStep[] {
+  return merkleProofIn(merkleTree(roster), index);
+}
+
+/** A roster's whole Merkle tree, leaves first, each level one buffer of 32-byte nodes (compact to keep). */
+export type MerkleTree = Buffer[];
+
+export function merkleTree(roster: readonly string[]): MerkleTree {
+  return levels(roster).map((level) => Buffer.concat(level));
+}
+
+/** `merkleProof` from a tree built once: O(log n) per proof. */
+export function merkleProofIn(tree: MerkleTree, index: number): MerkleStep[] {
   const proof: MerkleStep[] = [];
   let i = index;
-  for (const level of levels(roster).slice(0, -1)) {
+  for (const level of tree.slice(0, -1)) {
     const sibling = i % 2 === 0 ? i + 1 : i - 1;
-    if (sibling < level.length)
-      proof.push({ side: i % 2 === 0 ? 'right' : 'left', hash: level[sibling]!.toString('hex') });
+    if (sibling * 32 < level.length)
+      proof.push({
+        side: i % 2 === 0 ? 'right' : 'left',
+        hash: level.subarray(sibling * 32, sibling * 32 + 32).toString('hex'),
+      });
     i = Math.floor(i / 2);
   }
   return proof;

@@ -10,10 +10,13 @@ import {
   entryHashOf,
   memberHashOf,
   memberHasher,
-  merkleProof,
+  merkleProofIn,
+  merkleTree,
   sortKeyOf,
   merkleRoot,
   type LogEntry,
+  type MerkleStep,
+  type MerkleTree,
 } from '../domain/fairness.js';
 import type { WaitingRoom } from '../waiting-room/waiting-room.js';
 
@@ -25,6 +28,8 @@ const DRAIN_BATCH = 2000;
 const DRAIN_EVERY_MS = 100;
 /** How long an admission made on a request's path may wait for the workers' writer before its process writes it. */
 const CATCH_UP_MS = 500;
+/** Recorded rosters whose Merkle tree a process keeps (a 100,000-member roster's takes 6.4 MB). */
+const TREES_KEPT = 4;
 export const LOG_PAGE = 1000;
 export const ROSTER_PAGE = 10_000;
 
@@ -66,6 +71,8 @@ export class Fairness {
     number,
     { running?: Promise<void>; next?: Promise<void>; startedAt: number }
   >();
+  /** Per process: recorded rosters' Merkle trees, for receipts (`rosterTree`). */
+  private readonly trees = new Map<number, Promise<MerkleTree>>();
   /** Fault injection (tests): runs after a draw is applied, before it is recorded. */
   beforeReveal: (() => void) | undefined;
   /** Per room: the highest ticket admitted here whose entry `catchUp` checks for, and its timer. */
@@ -323,6 +330,22 @@ export class Fairness {
     return { items, ...(items.length === ROSTER_PAGE ? { next: after + items.length } : {}) };
   }
 
+  /**
+   * The recorded roster's Merkle tree, built once per process and kept for the last few
+   * performances: a recorded roster never changes, and receipts are read by many members at once
+   * after a sale (each would otherwise read the whole roster and hash it again).
+   */
+  private rosterTree(performanceId: number): Promise<MerkleTree> {
+    let tree = this.trees.get(performanceId);
+    if (!tree) {
+      tree = this.rows.roster(performanceId, 0, 10_000_000).then(merkleTree);
+      tree.catch(() => this.trees.delete(performanceId));
+      this.trees.set(performanceId, tree);
+      for (const id of this.trees.keys()) if (this.trees.size > TREES_KEPT) this.trees.delete(id);
+    }
+    return tree;
+  }
+
   /** A member's receipt: its hash, its drawn place with the Merkle proof, its admission entry. */
   async receipt(performanceId: number, memberId: number) {
     const row = await this.ensure(performanceId);
@@ -331,15 +354,13 @@ export class Fairness {
       this.rows.memberEntry(performanceId, memberId),
       row.revealedAt ? this.rows.rosterMember(performanceId, memberId) : undefined,
     ]);
-    let draw:
-      { place: number; ticket: number; arrival: number; proof: ReturnType<typeof merkleProof> } | undefined;
+    let draw: { place: number; ticket: number; arrival: number; proof: MerkleStep[] } | undefined;
     if (inRoster) {
-      const roster = await this.rows.roster(performanceId, 0, 10_000_000);
       draw = {
         arrival: inRoster.arrival,
         place: inRoster.place,
         ticket: row.ticketBase! + inRoster.place,
-        proof: merkleProof(roster, inRoster.arrival - 1),
+        proof: merkleProofIn(await this.rosterTree(performanceId), inRoster.arrival - 1),
       };
     }
     return {
