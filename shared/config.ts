@@ -87,10 +87,10 @@ const schema = z
     SWEEP_ORPHAN_SECONDS: int(1, 86400).default(60),
     PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
-    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch (or an
-    // API process after the insert of its first request, before the enqueue).
+    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch (or before
+    // recording a draw), or an API process after the insert of its first request, before the enqueue.
     FAULT_INJECTION: z
-      .enum(['none', 'kill-before-commit', 'kill-after-commit', 'kill-before-enqueue'])
+      .enum(['none', 'kill-before-commit', 'kill-after-commit', 'kill-before-enqueue', 'kill-before-reveal'])
       .default('none'),
   })
   .superRefine((c, ctx) => {
@@ -161,7 +161,7 @@ export type Config = Readonly<{
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
   /** Test only: a worker dies around a commit, or an API process between a request's insert and its enqueue. */
-  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit' | 'kill-before-enqueue';
+  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit' | 'kill-before-enqueue' | 'kill-before-reveal';
 }>;
 
 export class ConfigError extends Error {
