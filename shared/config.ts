@@ -161,7 +161,8 @@ export type Config = Readonly<{
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
   /** Test only: a worker dies around a commit, or an API process between a request's insert and its enqueue. */
-  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit' | 'kill-before-enqueue' | 'kill-before-reveal';
+  faultInjection:
+    'none' | 'kill-before-commit' | 'kill-after-commit' | 'kill-before-enqueue' | 'kill-before-reveal';
 }>;
 
 export class ConfigError extends Error {
