@@ -77,7 +77,7 @@ const schema = z
     BULL_BOARD_READ_ONLY: bool.default(true),
     PAYMENT_LATENCY_MS: int(0, 60_000).default(150),
     PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
-    WORKER_LOCK_SECONDS: int(2, 600).default(30),
+    WORKER_LOCK_SECONDS: int(1, 600).default(2),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
     SSE_MAX_REPLAY_EVENTS: int(1, 1_000_000).default(1000),
     SSE_MAX_STREAMS_PER_MEMBER: int(1, 1000).default(5),
