@@ -88,7 +88,9 @@ const schema = z
     PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
     // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
-    FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
+    FAULT_INJECTION: z
+      .enum(['none', 'kill-before-commit', 'kill-after-commit', 'stop-before-commit'])
+      .default('none'),
   })
   .superRefine((c, ctx) => {
     if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
@@ -157,7 +159,7 @@ export type Config = Readonly<{
   sweepOrphanSeconds: number;
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
-  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
+  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit' | 'stop-before-commit';
 }>;
 
 export class ConfigError extends Error {

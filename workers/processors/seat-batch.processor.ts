@@ -287,6 +287,19 @@ export class SeatCommitPath {
 
 export type BatchRun = { commit: BatchCommit; jobs: (BatchJob & { enqueuedAt: number })[] };
 
+let stopped = false;
+
+/** Test faults: die, or freeze once (SIGSTOP, until the test sends SIGCONT), inside the transaction. */
+function faultBeforeCommit(fault: Context['config']['faultInjection']): (() => void) | undefined {
+  if (fault === 'kill-before-commit') return () => process.kill(process.pid, 'SIGKILL');
+  if (fault === 'stop-before-commit' && !stopped)
+    return () => {
+      stopped = true;
+      process.kill(process.pid, 'SIGSTOP');
+    };
+  return undefined;
+}
+
 /**
  * Applies a run of queued jobs in one transaction, in queue order: the running job and the jobs
  * queued behind it (those after `after`, by default the running one), or (reading ahead, `running`
@@ -317,7 +330,7 @@ export async function applyQueuedBatch(
     maxSeatsPerMember: ctx.config.maxSeatsPerMember,
     ...outbox,
     pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
-    beforeCommit: fault === 'kill-before-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
+    beforeCommit: faultBeforeCommit(fault),
   });
   return { commit, jobs };
 }
