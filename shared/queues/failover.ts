@@ -1,9 +1,10 @@
 // How fast a performance's queue fails over, all derived from one setting (WORKER_LOCK_SECONDS):
 //
-// - BullMQ's job lock lasts `lockMs` and is renewed every half of it; its stalled check (two-phase:
+// - BullMQ's job lock lasts `lockMs` (3/4 of the setting) and is renewed every `lockRenewMs` (1/4):
+//   a renewal may come half the setting late before the lock is lost. Its stalled check (two-phase:
 //   one run marks the active jobs, the next moves those whose lock is gone back to the head of the
-//   queue) runs every `stalledMs`. A dead or frozen holder's job runs elsewhere between lockMs / 2
-//   and lockMs + stalledMs after its last renewal.
+//   queue) runs every `stalledMs` (1/4). A dead or frozen holder's job is free again between half the
+//   setting and the whole setting after the holder stopped (1 to 2 s with the default 2).
 // - The worker that gets the job takes the performance over in MySQL: it waits for the fence row at
 //   most `fenceStaleMs` past the holder's own lock time, polling every `fencePollMs`, then ends the
 //   holder's connection (KILL), so a frozen holder's transaction can never commit.
@@ -12,6 +13,7 @@
 
 export type FailoverTimings = {
   lockMs: number;
+  lockRenewMs: number;
   stalledMs: number;
   fenceStaleMs: number;
   fencePollMs: number;
@@ -21,14 +23,15 @@ export type FailoverTimings = {
 };
 
 export function failoverTimings(lockSeconds: number): FailoverTimings {
-  const lockMs = lockSeconds * 1000;
+  const setting = lockSeconds * 1000;
   return {
-    lockMs,
-    stalledMs: Math.max(250, Math.round(lockMs / 4)),
-    fenceStaleMs: Math.round((lockMs * 3) / 8),
+    lockMs: Math.round((setting * 3) / 4),
+    lockRenewMs: Math.round(setting / 4),
+    stalledMs: Math.max(250, Math.round(setting / 4)),
+    fenceStaleMs: Math.round((setting * 3) / 8),
     fencePollMs: 150,
-    outboxLeaseMs: lockMs + 500,
-    outboxRenewMs: Math.round(lockMs / 2),
+    outboxLeaseMs: setting + 500,
+    outboxRenewMs: Math.round(setting / 2),
     outboxCheckMs: 500,
   };
 }
