@@ -4,7 +4,7 @@ import { isSoldOut, SeatStockRepository } from '../db/repositories/seat-stock.re
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
-import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
+import { CommitFence, Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
 import type { StockState } from '../domain/seats.js';
 import { SeatTallies } from './seat-tally.js';
@@ -322,7 +322,7 @@ export class Catalogue {
     return Performance.sequelize!.transaction(
       { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ },
       async (transaction) => {
-        const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
+        const p = await CommitFence.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
         if (zoneId !== undefined) {
           const zone = await Zone.findOne({ where: { id: zoneId, performanceId }, transaction });
           if (!zone)

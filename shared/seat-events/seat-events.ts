@@ -1,5 +1,5 @@
 import { Op } from 'sequelize';
-import { Performance, SeatEvent } from '../db/models/index.js';
+import { CommitFence, SeatEvent } from '../db/models/index.js';
 import type { RedisClient } from '../redis.js';
 import { performanceTag } from '../redis.js';
 import type { Logger } from '../logger.js';
@@ -227,7 +227,7 @@ export class SeatEventHub {
       // Subscribe first, then read where the sequence stands: nothing committed after can be missed.
       r.ready = (async () => {
         await this.subscriber.subscribe(seatEventsChannel(this.keyPrefix, performanceId));
-        const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'] });
+        const p = await CommitFence.findByPk(performanceId, { attributes: ['eventSeq'] });
         r.lastSeq = Number(p?.eventSeq ?? 0);
       })();
       r.ready.catch(() => this.rooms.delete(performanceId));

@@ -27,7 +27,6 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     RATE_LIMIT_IP_PER_SECOND: '0',
     RATE_LIMIT_MEMBER_PER_SECOND: '0',
     PAYMENT_LATENCY_MS: '5',
-    WORKER_LOCK_SECONDS: '4',
     SWEEP_INTERVAL_SECONDS: '2',
     ...(process.env['REDIS_CLUSTER_NODES']
       ? { REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'] }

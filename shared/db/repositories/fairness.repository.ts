@@ -89,10 +89,19 @@ export class FairnessRepository {
   }
 
   async draw(performanceId: number, transaction?: Transaction): Promise<DrawRow | undefined> {
+    if (transaction) {
+      // Lock the draw row only: a locking read joined to `performances` would lock the performance
+      // row too, which every accept's foreign key reads (a worker frozen here would stop the sale).
+      const [locked] = await this.sequelize.query<{ id: number }>(
+        'SELECT performance_id AS id FROM fairness_draws WHERE performance_id = ? FOR UPDATE',
+        { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
+      );
+      if (!locked) return undefined;
+    }
     const rows = await this.sequelize.query<RawDraw>(
       `SELECT d.*, p.queue_mode, p.sales_open_at FROM fairness_draws d
          JOIN performances p ON p.id = d.performance_id
-        WHERE d.performance_id = ?${transaction ? ' FOR UPDATE' : ''}`,
+        WHERE d.performance_id = ?`,
       { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
     );
     return rows[0] ? toDraw(rows[0]) : undefined;
