@@ -262,16 +262,19 @@ export class Catalogue {
   }
 
   /**
-   * The performance as the public reads it (the busiest URL of a sale): one primary-key read, the
+   * The performance as the public reads it (the busiest URL of a sale): two primary-key reads, the
    * grades and zones cached (they never change), and the counts from this process's seat tally,
    * which follows the seat events: exact when no commit came since, else at most MAX_LAG_MS behind.
    */
   async get(id: number) {
-    const p = await Performance.findByPk(id);
+    const [p, fence] = await Promise.all([
+      Performance.findByPk(id),
+      CommitFence.findByPk(id, { attributes: ['eventSeq'] }),
+    ]);
     if (!p) throw performanceNotFound(id);
     const [{ grades, zones }, { stock, zones: byZone }] = await Promise.all([
       this.layout(id),
-      this.tallies.counts(id, Number(p.eventSeq)),
+      this.tallies.counts(id, Number(fence?.eventSeq ?? 0)),
     ]);
     return {
       id: p.id,

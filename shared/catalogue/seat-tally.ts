@@ -157,7 +157,7 @@ export class SeatTallies {
       { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ },
       async (transaction) => {
         const [p] = await this.sequelize.query<{ eventSeq: number }>(
-          'SELECT event_seq AS eventSeq FROM performances WHERE id = ?',
+          'SELECT event_seq AS eventSeq FROM commit_fences WHERE performance_id = ?',
           { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
         );
         const zones = await this.sequelize.query<{ id: number }>(

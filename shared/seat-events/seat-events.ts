@@ -176,7 +176,7 @@ export class SeatEventHub {
 
   /** The latest sequence: what this process delivered, or MySQL's when that is further on. */
   private async latest(performanceId: number, room: Room): Promise<number> {
-    const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'] });
+    const p = await CommitFence.findByPk(performanceId, { attributes: ['eventSeq'] });
     return Math.max(room.lastSeq, Number(p?.eventSeq ?? 0));
   }
 
