@@ -21,6 +21,8 @@ import { fairnessRoutes } from './routes/fairness.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { docsRoutes } from './openapi/docs.routes.js';
+import { documentedPaths } from './openapi/openapi.js';
+import { doors } from './middlewares/doors.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
@@ -91,6 +93,11 @@ export function createApi(ctx: Context): Api {
   app.set('trust proxy', 'loopback');
   app.set('etag', false);
   app.use(observe(ctx.logger));
+  // 16 KiB for every body but the ADMIN's layout, which reads its own (up to 2 MiB) once the
+  // caller is known to be an ADMIN (performances.routes.ts).
+  const smallJson = express.json({ limit: '16kb', type: JSON_TYPES });
+  // OPTIONS, 405 with Allow, 415 and bodies where none is taken, for every documented path.
+  app.use(doors(documentedPaths(), { jsonTypes: JSON_TYPES, readJson: smallJson }));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const checks = await Promise.allSettled([ctx.sequelize.query('SELECT 1'), ctx.redis.ping()]);
@@ -109,9 +116,6 @@ export function createApi(ctx: Context): Api {
   // The waiting line's routes take no body and answer a few hundred bytes: ahead of the body parser
   // and the compressor, which would only cost them time.
   app.use('/api', waitingRoutes(deps));
-  // 16 KiB for every body but the ADMIN's layout, which reads its own (up to 2 MiB) once the
-  // caller is known to be an ADMIN (performances.routes.ts).
-  const smallJson = express.json({ limit: '16kb', type: JSON_TYPES });
   app.use('/api', (req, res, next) => {
     if (req.method === 'POST' && req.path === '/performances') return next();
     smallJson(req, res, next);

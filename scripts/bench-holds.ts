@@ -53,7 +53,11 @@ const { values } = parseCli({
     seconds: { type: 'string', default: '5', value: 'S', description: 'length of the open-loop run' },
     contended: { type: 'boolean', description: 'every request races for a tenth of the seats' },
     // Only some phases, for profiling (PROFILE_API=<dir> / PROFILE_WORKERS=<dir>): e.g. --only poll
-    only: { type: 'string', value: 'poll|prefer', description: 'only this client flow (profiling)' },
+    only: {
+      type: 'string',
+      value: 'poll|prefer|best',
+      description: 'only this client flow (profiling), or best: the best-available drain row',
+    },
     rounds: { type: 'string', default: '3', value: 'N', description: 'rounds of the drain comparison' },
   },
 });
@@ -182,9 +186,25 @@ try {
       where: { performanceId: drain.performanceId },
       order: [['queueSeq', 'ASC']],
     });
+    // Each batch stamps its requests with its start. After the first batch (in which a worker
+    // loads what it keeps: for best available the venue's layout and seat map, once per
+    // performance): the requests of batches 2 .. k-1 over the time from batch 2's start to batch k's.
+    const starts = new Map<number, number>();
+    for (const r of done) {
+      const t = r.processedAt?.getTime();
+      if (t !== undefined) starts.set(t, (starts.get(t) ?? 0) + 1);
+    }
+    const batchStarts = [...starts.keys()].sort((a, b) => a - b);
+    const middle = batchStarts.slice(1, -1).reduce((n, t) => n + starts.get(t)!, 0);
+    const steadyRate =
+      batchStarts.length >= 3
+        ? middle / ((batchStarts[batchStarts.length - 1]! - batchStarts[1]!) / 1000)
+        : rate;
     return {
       rate,
-      batches: new Set(done.map((r) => r.processedAt?.getTime())).size,
+      steadyRate,
+      firstBatchMs: batchStarts.length >= 2 ? batchStarts[1]! - batchStarts[0]! : 0,
+      batches: batchStarts.length,
       check:
         venue === 'best'
           ? { ok: done.every((r) => r.status === 'succeeded'), text: 'best: all held' }
@@ -193,24 +213,34 @@ try {
   };
   if (values.only === 'best') {
     // Best available against explicit seat ids on the same stadium venue, alternated.
-    const explicit: number[] = [];
-    const best: number[] = [];
+    type Round = Awaited<ReturnType<typeof ourDrainRound>>;
+    const explicit: Round[] = [];
+    const best: Round[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(
         `best round ${round}/${ROUNDS}: drain of ${N} explicit, then ${N} best-available holds on ${STADIUM_SEATS} seats …`,
       );
-      explicit.push((await ourDrainRound(round, 'explicit')).rate);
+      explicit.push(await ourDrainRound(round, 'explicit'));
       const b = await ourDrainRound(round, 'best');
       if (!b.check.ok) console.log('  best-available drain: some request was not held');
-      best.push(b.rate);
+      best.push(b);
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    const cost = 1 - med(best) / med(explicit);
+    const line = (label: string, rs: Round[], k: 'rate' | 'steadyRate') =>
+      `  ${label.padEnd(44)} ${med(rs.map((r) => r[k])).toFixed(0)} holds/s (${rs.map((r) => r[k].toFixed(0)).join(', ')})`;
+    const cost = (k: 'rate' | 'steadyRate') =>
+      1 - med(best.map((r) => r[k])) / med(explicit.map((r) => r[k]));
+    const verdict = (c: number) =>
+      `${(c * 100).toFixed(1)} %   target <= 20 %  ${c <= 0.2 ? 'met' : 'NOT met'}`;
     console.log(
       [
-        `  ours, drain, explicit ids, ${STADIUM_SEATS} seats   ${med(explicit).toFixed(0)} holds/s (${explicit.map((r) => r.toFixed(0)).join(', ')})`,
-        `  ours, drain, best available             ${med(best).toFixed(0)} holds/s (${best.map((r) => r.toFixed(0)).join(', ')})`,
-        `  picking cost (1 - best / explicit)      ${(cost * 100).toFixed(1)} %   target <= 20 %  ${cost <= 0.2 ? 'met' : 'NOT met'}`,
+        line(`ours, drain, explicit ids, ${STADIUM_SEATS} seats`, explicit, 'rate'),
+        line('ours, drain, best available', best, 'rate'),
+        `  picking cost (1 - best / explicit)           ${verdict(cost('rate'))}`,
+        line('after the first batch, explicit ids', explicit, 'steadyRate'),
+        line('after the first batch, best available', best, 'steadyRate'),
+        `  picking cost after the first batch           ${verdict(cost('steadyRate'))}`,
+        `  first batch, ms (best: loads the venue)      explicit ${explicit.map((r) => r.firstBatchMs).join(', ')}; best ${best.map((r) => r.firstBatchMs).join(', ')}`,
       ].join('\n'),
     );
     await stopAll(children);

@@ -113,7 +113,7 @@ export function isInfrastructureError(err: unknown): boolean {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST'].includes(code)
   )
     return true;
-  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|CLUSTERDOWN|Lock wait timeout|Deadlock found|ER_LOCK_DEADLOCK|Connection lost|closed state|Connection terminated|Command timed out|EHOSTUNREACH|Reached the max retries/i.test(
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|CLUSTERDOWN|Lock wait timeout|Deadlock found|ER_LOCK_DEADLOCK|Connection lost|Connection was killed|closed state|Connection terminated|Command timed out|EHOSTUNREACH|Reached the max retries/i.test(
     msg,
   );
 }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { BestReplay } from '../shared/testing/best-replay.js';
 import { replaySale, type SaleJob } from '../shared/testing/replay.js';
 import { ROOT } from './helpers/stack.js';
 
@@ -33,6 +34,7 @@ type Summary = {
     { succeeded: number; rejected: Record<string, number>; unanswered: number }
   >;
   performance: { contendedSeats: number };
+  best?: BestReplay;
   endpoints: Record<string, { count: number; errors: number }>;
   sale: {
     sold: number;
@@ -75,6 +77,10 @@ test('when a small sale runs end to end, then every invariant holds and the summ
     [
       ['no seat in two live holds, none sold twice', true],
       ['for every contended seat the earliest enqueued request won', true],
+      [
+        'best available: no request refused while its seats were free, each got the seats a replay picks, no avoidable single gap',
+        true,
+      ],
       ['every accepted request reached a final status', true],
       ['waiting-room tickets gap-free, admission in ticket order, never above capacity', true],
       ['no position ever rose', true],
@@ -91,6 +97,12 @@ test('when a small sale runs end to end, then every invariant holds and the summ
     JSON.stringify(summary.holds),
   );
   t.regex(run.stdout, /holds \(best available\)\s+\d+ granted, \d+ rejected/);
+  // ... and replays each at its turn: every one of them, none refused while its seats were free.
+  const best = summary.best!;
+  const bestAnswers = summary.holds.best;
+  t.is(best.granted, bestAnswers.succeeded, JSON.stringify(best));
+  t.true(best.granted > 0 && best.refusedWhileAvailable === 0 && best.picksDiffer === 0);
+  t.regex(run.stdout, /best available, replayed at each request's turn: \d+ requests, 0 refused while seats/);
   t.true(summary.sale.sold > 0);
   const sum = (k: 'holds' | 'confirms' | 'expiries' | 'rejections') =>
     summary.sale.perSecond.reduce((a, r) => a + r[k], 0);

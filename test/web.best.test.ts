@@ -104,3 +104,72 @@ test.serial(
     await context.close();
   },
 );
+
+test.serial(
+  'when an admitted member on a 390 px phone asks for the best 3 seats together, then the form sits above the map in reach and the seats it got are marked',
+  async (t) => {
+    const { performanceId } = await seedPerformance(stack.ctx.catalogue, 780, {
+      name: `Best available on a phone ${stack.config.keyPrefix}`,
+      layout: 'stadium',
+    });
+    const [member] = await stack.members(1);
+    const { page, context, errors, holdBodies } = await pageAs(member!, { width: 390, height: 844 });
+    await page.goto(`${stack.url}/#/performances/${performanceId}`);
+    await page.getByTestId('seat-row').first().locator('button.seat').first().waitFor();
+    await page.getByTestId('allowance').filter({ hasText: 'You can still hold 4 of 4' }).waitFor();
+
+    // The form is shown above the map, fully on screen without scrolling, not under the fixed
+    // selection bar, and the page does not scroll sideways.
+    const box = async (testId: string) => (await page.getByTestId(testId).boundingBox())!;
+    const form = await box('best-panel');
+    const map = await box('seat-map');
+    const bar = await box('selection-panel');
+    t.true(form.y + form.height <= map.y, `the form is above the map: ${JSON.stringify({ form, map })}`);
+    t.true(form.x >= 0 && form.x + form.width <= 390, `the form fits the width: ${JSON.stringify(form)}`);
+    t.true(
+      form.y + form.height <= bar.y,
+      `the selection bar covers no part of it: ${JSON.stringify({ form, bar })}`,
+    );
+    for (const id of ['best-count', 'best-zone', 'best-grade', 'best-together', 'best-submit']) {
+      // The checkbox is tapped by its label.
+      const b =
+        id === 'best-together'
+          ? (await page.locator('label[for="best-together"]').boundingBox())!
+          : await box(id);
+      t.true(
+        b.width >= 16 && b.height >= 16 && b.x + b.width <= 390,
+        `${id} is in reach: ${JSON.stringify(b)}`,
+      );
+      // What a tap at its centre reaches is the control itself (or its label).
+      const hit = await page.evaluate(
+        ([x, y]) => document.elementFromPoint(x!, y!)?.closest('select, input, button, label')?.id ?? '',
+        [b.x + b.width / 2, b.y + b.height / 2],
+      );
+      t.true(hit === id || hit === '', `a tap on ${id} reaches it, not ${hit}`);
+    }
+    t.true((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390);
+    await page.screenshot({ path: '/tmp/web-best-390.png' });
+
+    await page.getByTestId('best-count').selectOption('3');
+    await page.getByTestId('best-zone').selectOption({ label: 'Block 101' });
+    await page.getByTestId('best-submit').click();
+    await page.getByTestId('hold-panel').waitFor();
+    t.is(holdBodies.length, 1);
+    t.like(holdBodies[0], { best: { count: 3, together: true } });
+    const mine = page.locator('[data-testid="seat-map"] button.seat.mine');
+    await t.notThrowsAsync(() => mine.nth(2).waitFor());
+    t.is(await mine.count(), 3);
+    const ids = (await mine.evaluateAll((bs) => bs.map((b) => Number(b.getAttribute('data-seat-id'))))).sort(
+      (a, b) => a - b,
+    );
+    t.deepEqual(ids, [ids[0]!, ids[0]! + 1, ids[0]! + 2], 'three seats side by side');
+    const numbers = await mine.allTextContents();
+    t.is(
+      ((await page.getByTestId('selection-summary').textContent()) ?? '').trim(),
+      `Held for you: Block 101, row A, seats ${numbers[0]}–${numbers[2]}. Pay for or release them before picking others.`,
+    );
+    await page.screenshot({ path: '/tmp/web-best-390-held.png', fullPage: true });
+    t.deepEqual(errors, []);
+    await context.close();
+  },
+);

@@ -4,7 +4,7 @@ import { performanceTag } from '../shared/redis.js';
 import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
-import { CommitSnapshotReader } from '../shared/db/repositories/commit-snapshot.repository.js';
+import { CommitFenceRepository } from '../shared/db/repositories/commit-fence.repository.js';
 import { paymentAuthorizations } from '../shared/metrics.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
 import { RequestEnqueuer } from '../shared/holds/request-enqueuer.js';
@@ -56,13 +56,13 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     expiries++;
   }
   const rows = new HoldRequestRepository(ctx.sequelize);
-  const commits = new CommitSnapshotReader(ctx.sequelize);
+  const fences = new CommitFenceRepository(ctx.sequelize);
   let requeued = 0;
   for (const performanceId of ids) {
     const stale = await rows.queued(performanceId, ctx.config.sweepOrphanSeconds * 1000, 200);
     if (!stale.length) continue;
     const queue = await ctx.queues.get(performanceId);
-    const fence = await commits.fence(performanceId);
+    const fence = (await fences.read(performanceId)).appliedSeq;
     const orphans: RequestJob[] = [];
     for (const r of stale) {
       const seq = r.queueSeq;

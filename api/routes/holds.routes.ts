@@ -13,7 +13,8 @@ export const holdBody = z.union([
   z.strictObject({ seatIds: z.array(z.number().int().positive()).min(1) }),
   z.strictObject({ best: bestRequestSchema }),
 ]);
-export const confirmBody = z.object({ payment: paymentSchema });
+// Strict at every level: an unknown field is 400 on every route (contract §2).
+export const confirmBody = z.strictObject({ payment: z.strictObject(paymentSchema.shape) });
 export const waitQuery = waitSecondsQuery(10);
 
 /**

@@ -1,5 +1,7 @@
 import { QueryTypes } from 'sequelize';
 import type { Context } from '../../shared/context.js';
+import type { BestRequest } from '../../shared/domain/best-available.js';
+import { replayBestAvailable, type BestReplay } from '../../shared/testing/best-replay.js';
 import { replaySale, type SaleJob } from '../../shared/testing/replay.js';
 
 export type Invariant = { name: string; ok: boolean; detail: string };
@@ -108,7 +110,7 @@ export async function checkSale(
     room: RoomSampler;
     countSamples: { bad: number; samples: number };
   },
-): Promise<{ invariants: Invariant[]; contendedSeats: number }> {
+): Promise<{ invariants: Invariant[]; contendedSeats: number; best: BestReplay }> {
   const q = (sql: string) =>
     ctx.sequelize.query<Row>(sql, { type: QueryTypes.SELECT, replacements: [performanceId] });
   const out: Invariant[] = [];
@@ -148,7 +150,7 @@ export async function checkSale(
     const payload = JSON.parse(String(r['payload'])) as {
       seatIds?: number[];
       holdId?: number;
-      best?: { count: number };
+      best?: BestRequest;
     };
     const createdHold = r['createdHold'] == null ? null : Number(r['createdHold']);
     const base = {
@@ -168,7 +170,7 @@ export async function checkSale(
               : (heldSeats.get(createdHold) ?? [])
             : (payload.seatIds ?? []),
           holdId: createdHold,
-          ...(payload.best ? { best: { count: Number(payload.best.count) } } : {}),
+          ...(payload.best ? { best: payload.best } : {}),
         }
       : {
           ...base,
@@ -185,6 +187,37 @@ export async function checkSale(
     'for every contended seat the earliest enqueued request won',
     replay.outOfOrder === 0 && holdMismatch === 0 && o.watcher.unread.length === 0,
     `${jobs.length} jobs replayed in queue order (${o.watcher.expiries.size} expiry jobs): ${replay.outOfOrder} outcomes differ, ${holdMismatch} holds end differently; ${replay.contendedSeats} contended seats asked for by ${replay.contendedRequests} hold requests${o.watcher.unread.length ? `; ${o.watcher.unread.length} queue jobs unread` : ''}${replay.examples.length ? `; ${replay.examples.join('; ')}` : ''}`,
+  );
+
+  // Best available at each request's turn, from the same replay order and the layout as created.
+  const layout = await q(`SELECT id, zone_id AS zoneId, grade_id AS gradeId, \`row\`, number FROM seats
+    WHERE performance_id = ? ORDER BY id`);
+  const zones = await q('SELECT id FROM zones WHERE performance_id = ? ORDER BY id');
+  const best = replayBestAvailable(
+    jobs,
+    layout.map((s) => ({
+      id: Number(s['id']),
+      zoneId: Number(s['zoneId']),
+      gradeId: Number(s['gradeId']),
+      row: s['row'] == null ? null : String(s['row']),
+      number: s['number'] == null ? null : Number(s['number']),
+    })),
+    zones.map((z) => Number(z['id'])),
+    ctx.config.maxSeatsPerMember,
+  );
+  const left = best.refusedWithSeatsLeft;
+  add(
+    'best available: no request refused while its seats were free, each got the seats a replay picks, no avoidable single gap',
+    best.refusedWhileAvailable === 0 &&
+      best.wrongReason === 0 &&
+      best.picksDiffer === 0 &&
+      best.gapsLeft.avoidable === 0,
+    `${best.requests} best-available requests replayed at their turn (${best.granted} granted, ${best.rejected} rejected): ` +
+      `${best.refusedWhileAvailable} refused while seats of their zone and grade could serve them, ${best.wrongReason} with the wrong reason; ` +
+      `refused rightly while some seat of their zone and grade was free: ${left.notTogether} not enough side by side, ${left.fewerThanAsked} fewer free than asked, ${left.overLimit} over the member's limit; ` +
+      `${best.picksDiffer} grants differ from the picking re-run; ${best.gapsLeft.avoidable} left an avoidable single empty seat, ${best.gapsLeft.forced} one that every run of their row left; ` +
+      `after the sale ${best.loneAtEnd.total} single empty seats between taken ones, ${best.loneAtEnd.byBest} made by best available` +
+      (best.examples.length ? `; ${best.examples.join('; ')}` : ''),
   );
 
   const queued = requests.filter((r) => r['status'] === 'queued').length;
@@ -238,14 +271,18 @@ export async function checkSale(
     open === 0,
     payments.map((p) => `${String(p['n'])} ${String(p['status'])}`).join(', ') || 'no payments',
   );
-  return { invariants: out, contendedSeats: replay.contendedSeats };
+  return { invariants: out, contendedSeats: replay.contendedSeats, best };
 }
 
 /** One second of the sale's outcomes. */
 export type SaleSecond = {
   t: number;
+  /** Holds granted; `holdsBest` of them to best-available requests. */
   holds: number;
+  holdsBest: number;
+  /** Hold requests refused, and by reason. */
   rejections: number;
+  refusedBy: Record<string, number>;
   confirms: number;
   releases: number;
   expiries: number;
@@ -260,10 +297,12 @@ export async function saleTimeline(
   seconds: number,
 ): Promise<SaleSecond[]> {
   const n = Math.ceil(seconds);
-  const rows = Array.from({ length: n }, (_, t) => ({
+  const rows: SaleSecond[] = Array.from({ length: n }, (_, t) => ({
     t,
     holds: 0,
+    holdsBest: 0,
     rejections: 0,
+    refusedBy: {},
     confirms: 0,
     releases: 0,
     expiries: 0,
@@ -274,11 +313,18 @@ export async function saleTimeline(
   const q = (sql: string) =>
     ctx.sequelize.query<Row>(sql, { type: QueryTypes.SELECT, replacements: [performanceId] });
   for (const r of await q(
-    `SELECT kind, status, processed_at AS t FROM hold_requests WHERE performance_id = ? AND processed_at IS NOT NULL`,
+    `SELECT kind, status, reason, payload, processed_at AS t FROM hold_requests
+      WHERE performance_id = ? AND processed_at IS NOT NULL`,
   )) {
     const row = rows[at(r['t'])]!;
-    if (r['kind'] === 'hold') row[r['status'] === 'succeeded' ? 'holds' : 'rejections']++;
-    else if (r['status'] === 'succeeded') row[r['kind'] === 'confirm' ? 'confirms' : 'releases']++;
+    if (r['kind'] === 'hold' && r['status'] === 'succeeded') {
+      row.holds++;
+      if ((JSON.parse(String(r['payload'])) as { best?: unknown }).best) row.holdsBest++;
+    } else if (r['kind'] === 'hold') {
+      row.rejections++;
+      const reason = String(r['reason'] ?? r['status']);
+      row.refusedBy[reason] = (row.refusedBy[reason] ?? 0) + 1;
+    } else if (r['status'] === 'succeeded') row[r['kind'] === 'confirm' ? 'confirms' : 'releases']++;
   }
   for (const r of await q(
     `SELECT updated_at AS t FROM holds WHERE performance_id = ? AND status = 'expired'`,

@@ -10,8 +10,7 @@ const ZONE_ROWS = 10;
 
 /**
  * `seats` seats as a stadium: zones of up to 10 rows of 25 (Floor first, then sections 101, 102 …),
- * the front rows of each zone VIP. The one place the layout is made: it is kept as rows, and
- * expanded into single seats by `performanceBodyOf` while the API takes only seat lists.
+ * the front rows of each zone VIP. The one place the layout is made.
  */
 export function stadiumLayout(seats: number): StadiumLayout {
   const zones: StadiumLayout['zones'] = [];
@@ -28,8 +27,8 @@ export function stadiumLayout(seats: number): StadiumLayout {
 }
 
 /**
- * The POST /api/performances body of a layout: row `A` of 25 in Section 101 is seats `101-A-1` …
- * `101-A-25` (codes carry their zone: the schema of this build wants them unique per performance).
+ * The POST /api/performances body of a layout, as rows: row `A` of 25 in Section 101 is seats `A-1`
+ * … `A-25` of that zone, side by side (best available seats members together within a row).
  */
 export function performanceBodyOf(
   layout: StadiumLayout,
@@ -47,12 +46,7 @@ export function performanceBodyOf(
     ],
     zones: layout.zones.map((z) => ({
       name: z.name,
-      seats: z.rows.flatMap((r) =>
-        Array.from({ length: r.seats }, (_, i) => ({
-          code: `${z.name === 'Floor' ? 'FL' : z.name.slice(8)}-${r.name}-${i + 1}`,
-          grade: r.grade,
-        })),
-      ),
+      rows: z.rows.map((r) => ({ name: r.name, seats: r.seats, grade: r.grade })),
     })),
   };
 }

@@ -1,6 +1,7 @@
 import type { EndpointStats, SecondStats } from './recorder.js';
 import type { Invariant, SaleSecond } from './checks.js';
 import type { HoldKind, HoldOutcomes } from './members.js';
+import type { BestReplay } from '../../shared/testing/best-replay.js';
 
 /** What the simulator samples of the sale every second. */
 export type SaleSample = {
@@ -25,6 +26,8 @@ export type Summary = {
   members: Record<string, number>;
   /** Final answers to the members' hold requests, by kind: seats named, best available. */
   holds?: Record<HoldKind, HoldOutcomes>;
+  /** Best-available requests replayed at their turn (shared/testing/best-replay.ts). */
+  best?: BestReplay;
   endpoints: Record<string, EndpointStats>;
   phases: {
     name: string;
@@ -57,6 +60,10 @@ export type Summary = {
     logEntries: number;
     verified: boolean;
     verify: string[];
+    /** shuffle-at-open: Kendall's tau among the pre-queue's admitted members (≈ 0: drawn) … */
+    preQueue?: { members: number; kendallTau: number };
+    /** … and among those who arrived after the opening (1: arrival order). */
+    afterPreQueue?: { members: number; kendallTau: number };
   };
   invariants: Invariant[];
   ok: boolean;
@@ -123,6 +130,16 @@ const WORDS: Record<string, string> = {
   holdTtlSeconds: 'hold lasts (s)',
   declineRate: 'share of cards declined',
 };
+
+/** A refusal's reason as a member reads it, with the reason's name. */
+const REASONS: Record<string, string> = {
+  'seat-unavailable': 'seat taken or none left',
+  'no-seats-together': 'none side by side',
+  'limit-exceeded': 'over the member’s limit',
+};
+function reasonWords(reason: string): string {
+  return REASONS[reason] ? `${REASONS[reason]} (${reason})` : reason;
+}
 
 export function words(name: string): string {
   return WORDS[name] ?? name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
@@ -287,6 +304,7 @@ export function renderReport(s: Summary): string {
       points: pts.map((p) => [p.t, p.count] as [number, number]),
     })),
   );
+  const reasons = [...new Set(per.flatMap((p) => Object.keys(p.refusedBy ?? {})))].sort();
   const charts = [
     ...throughput.map((group, i) =>
       chart(
@@ -345,12 +363,20 @@ export function renderReport(s: Summary): string {
       'Holds and payments per second',
       'per second',
       [
-        { name: 'holds granted', points: per.map((p) => [p.t, p.holds]) },
-        { name: 'holds refused (seat taken or limit)', points: per.map((p) => [p.t, p.rejections]) },
+        { name: 'holds granted, seats named', points: per.map((p) => [p.t, p.holds - (p.holdsBest ?? 0)]) },
+        { name: 'holds granted, best available', points: per.map((p) => [p.t, p.holdsBest ?? 0]) },
+        { name: 'holds refused', points: per.map((p) => [p.t, p.rejections]) },
         { name: 'payments', points: per.map((p) => [p.t, p.confirms]) },
         { name: 'holds released', points: per.map((p) => [p.t, p.releases]) },
         { name: 'holds expired', points: per.map((p) => [p.t, p.expiries]) },
       ],
+      xMax,
+      marks,
+    ),
+    chart(
+      'Hold requests refused per second, by reason',
+      'per second',
+      reasons.map((r) => ({ name: reasonWords(r), points: per.map((p) => [p.t, p.refusedBy?.[r] ?? 0]) })),
       xMax,
       marks,
     ),
@@ -413,6 +439,68 @@ export function renderReport(s: Summary): string {
         `<tr><th>${esc(k.startsWith('service ') ? `service: ${words(k.slice(8))}` : words(k))}</th>${td(typeof v === 'object' ? JSON.stringify(v) : v)}</tr>`,
     )
     .join('');
+  const holdReasons = s.holds
+    ? [...new Set(Object.values(s.holds).flatMap((h) => Object.keys(h.rejected)))].sort()
+    : [];
+  const holdKinds = s.holds
+    ? (['seats', 'best'] as const)
+        .map((kind) => {
+          const h = s.holds![kind];
+          const refused = Object.values(h.rejected).reduce((a, b) => a + b, 0);
+          return `<tr data-kind="${kind}"><th>${kind === 'seats' ? 'seats named' : 'best available'}</th>${[
+            h.succeeded + refused + h.unanswered,
+            h.succeeded,
+            refused,
+            ...holdReasons.map((r) => h.rejected[r] ?? 0),
+            h.unanswered,
+          ]
+            .map(td)
+            .join('')}</tr>`;
+        })
+        .join('')
+    : '';
+  const b = s.best;
+  const bestRows: [string, number, string][] = b
+    ? [
+        [
+          'refused while seats of their zone and grade could serve them',
+          b.refusedWhileAvailable,
+          'must be 0: as many free seats fitting the request as it asked for (side by side in one row when together)',
+        ],
+        ['refused with the wrong reason', b.wrongReason, 'must be 0'],
+        ['granted seats the picking, re-run at their turn, does not give', b.picksDiffer, 'must be 0'],
+        [
+          'refused rightly, not enough side by side',
+          b.refusedWithSeatsLeft.notTogether,
+          'some seat of their zone and grade was free, fewer than asked side by side',
+        ],
+        [
+          'refused rightly, fewer free than asked',
+          b.refusedWithSeatsLeft.fewerThanAsked,
+          'some seat of their zone and grade was free',
+        ],
+        [
+          'refused rightly, over the member’s limit',
+          b.refusedWithSeatsLeft.overLimit,
+          'the seats were there',
+        ],
+        [
+          'grants that left an avoidable single empty seat',
+          b.gapsLeft.avoidable,
+          'must be 0: another run of the same row left none',
+        ],
+        [
+          'grants that left a single empty seat every run of their row left',
+          b.gapsLeft.forced,
+          'allowed by the rule (“the same quality” is the same row)',
+        ],
+        [
+          'single empty seats between taken ones after the sale',
+          b.loneAtEnd.total,
+          `${b.loneAtEnd.byBest} made by best available (target 0), ${b.loneAtEnd.byBestAvoidable} of them avoidable`,
+        ],
+      ]
+    : [];
   const m = s.members;
   const tile = (label: string, value: string, how: string, data: Record<string, number | null> = {}) =>
     `<div class="kpi" data-tile="${esc(label)}"${Object.entries(data)
@@ -483,6 +571,19 @@ svg .axis{stroke:#999}svg .mark{stroke:#bbb;stroke-dasharray:3 3}svg .marktext{f
 <h2>The sale over time</h2>
 <p>Dashed vertical lines mark the phases of the run and the sell-out; a line stops where no sample was taken.</p>
 ${charts.join('\n')}
+${
+  s.holds
+    ? `<h2>Hold requests by kind</h2>
+<p>As the members saw the final answers: seats named on the map, or best available (the worker picks at the request’s turn). Refusals by reason.</p>
+<table><tr><th>kind</th><th>asked</th><th>granted</th><th>refused</th>${holdReasons.map((r) => `<th>${esc(reasonWords(r))}</th>`).join('')}<th>not seen final</th></tr>${holdKinds}</table>`
+    : ''
+}${
+    b && b.requests
+      ? `<h2>Best available, replayed</h2>
+<p>The sale replayed in queue order from MySQL; at each of the ${b.requests} best-available requests’ turn (${b.granted} granted, ${b.rejected} refused) the seats free then are counted and the picking is run again.</p>
+<table>${bestRows.map(([name, n, how]) => `<tr data-best="${esc(name)}"><th>${esc(name)}</th>${td(n)}<td>${esc(how)}</td></tr>`).join('')}</table>`
+      : ''
+  }
 <h2>Requests</h2>
 <table><tr><th>request</th><th>count</th><th>per s</th><th>median ms</th><th>p95 ms</th><th>p99 ms</th><th>slowest ms</th><th>errors</th><th>answers (HTTP status: count)</th></tr>${endpoints}</table>
 <h2>Phases</h2>

@@ -35,6 +35,9 @@ export type OnsaleOptions = {
   capacity: number;
   holdTtlSeconds: number;
   declineRate: number;
+  queueMode: 'fifo' | 'shuffle-at-open';
+  /** shuffle-at-open: the share of the arrivals before the opening (the pre-queue). */
+  preQueueShare: number;
   command: string;
 };
 
@@ -124,6 +127,18 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       people.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 7200)),
     );
 
+    // shuffle-at-open: the sale opens once the pre-queue's share of the arrivals is in (the ramp
+    // starts a few seconds from now, after the members are seeded).
+    const opensInMs = o.queueMode === 'shuffle-at-open' ? 3000 + o.rampSeconds * 1000 * o.preQueueShare : 0;
+    if (opensInMs) {
+      const patched = await http.send('PATCH', `${bases[0]}/api/performances/${performanceId}`, {
+        token: adminToken,
+        body: { queueMode: 'shuffle-at-open', salesOpenAt: new Date(Date.now() + opensInMs).toISOString() },
+      });
+      if (patched.status !== 200)
+        throw new Error(`setting the queue mode: ${patched.status} ${patched.body}`);
+      await sleep(3000 - 50);
+    }
     const watcher = new QueueWatcher(ctx, performanceId);
     const room = new RoomSampler(ctx, performanceId, o.capacity);
     const countSamples = { bad: 0, samples: 0 };
@@ -239,7 +254,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     await room.sample();
     const final = await monitor();
     const seconds = rec.now();
-    const { invariants, contendedSeats } = await checkSale(ctx, performanceId, {
+    const { invariants, contendedSeats, best } = await checkSale(ctx, performanceId, {
       seatCount: o.seats,
       answers: crowd.answers,
       watcher,
@@ -261,7 +276,32 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     const admittedOrder = firstAdmission.filter((id) => inBoth.has(id));
     const admittedSet = new Set(admittedOrder);
     const verdict = await verifyFairness(bases[0]!, performanceId);
+    // shuffle-at-open: the order within the pre-queue (the drawn roster) and after it, apart.
+    const [roster] = (await ctx.sequelize.query(
+      'SELECT member_id FROM fairness_roster WHERE performance_id = ?',
+      { replacements: [performanceId] },
+    )) as [{ member_id: number }[], unknown];
+    const preQueued = new Set(roster.map((r) => Number(r.member_id)));
+    const tauAmong = (keep: (id: number) => boolean) => {
+      const admitted = admittedOrder.filter(keep);
+      return {
+        members: admitted.length,
+        kendallTau: round(
+          kendallTau(
+            admitted,
+            arrived.filter((id) => admittedSet.has(id) && keep(id)),
+          ),
+          3,
+        ),
+      };
+    };
     const fairness = {
+      ...(o.queueMode === 'shuffle-at-open'
+        ? {
+            preQueue: tauAmong((id) => preQueued.has(id)),
+            afterPreQueue: tauAmong((id) => !preQueued.has(id)),
+          }
+        : {}),
       kendallTau: round(
         kendallTau(
           admittedOrder,
@@ -330,6 +370,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
         lostPlace: c.lostPlace,
       },
       holds: c.holdOutcomes,
+      best,
       endpoints: rec.endpoints(seconds),
       phases: phases.map((p) => ({
         name: p.name,
@@ -393,12 +434,24 @@ function printSummary(s: Summary, dir: string): string {
           return `  ${kind === 'seats' ? 'holds (seats named)' : 'holds (best available)'}  ${h.succeeded} granted, ${rejected} rejected${reasons ? ` (${reasons})` : ''}, ${h.unanswered} not seen final`;
         })
       : []),
+    ...(s.best?.requests
+      ? [
+          `  best available, replayed at each request's turn: ${s.best.requests} requests, ${s.best.refusedWhileAvailable} refused while seats of their zone and grade could serve them (target 0), ${s.best.wrongReason} wrong reasons, ${s.best.picksDiffer} picks differ from the replay's`,
+          `    refused rightly while some seat of their zone and grade was free: ${s.best.refusedWithSeatsLeft.notTogether} not enough side by side, ${s.best.refusedWithSeatsLeft.fewerThanAsked} fewer free than asked, ${s.best.refusedWithSeatsLeft.overLimit} over the limit`,
+          `    single empty seat between taken ones: ${s.best.gapsLeft.avoidable} grants left an avoidable one, ${s.best.gapsLeft.forced} one every run of their row left; after the sale ${s.best.loneAtEnd.total} such seats, ${s.best.loneAtEnd.byBest} made by best available (target 0)`,
+        ]
+      : []),
     `  sale      ${s.sale.soldOut ? `sold out at ${s.sale.timeToSellOutSeconds} s` : 'not sold out'}: ${s.sale.sold} sold, ${s.sale.held} held, ${s.sale.available} available; ${s.sale.seatsSoldPerSecond} seats/s (peak ${s.sale.peakSeatsSoldPerSecond}/s); queue depth max ${s.sale.maxQueueDepth}, lag max ${s.sale.maxQueueLagMs} ms; line max ${s.sale.maxLine}`,
     '  endpoints   requests     rate      latency (ms, client side)',
     ...rows,
     ...(s.fairness
       ? [
           `  fairness  Kendall's tau ${s.fairness.kendallTau} (arrival vs admission), largest displacement ${s.fairness.largestDisplacement}, seats by arrival decile ${s.fairness.seatsShareByArrivalDecile.join(' ')}; verify: ${s.fairness.verified ? 'VERIFIED' : 'BROKEN'} (${s.fairness.logEntries} entries)`,
+          ...(s.fairness.preQueue && s.fairness.afterPreQueue
+            ? [
+                `            shuffle-at-open: Kendall's tau within the pre-queue ${s.fairness.preQueue.kendallTau} (${s.fairness.preQueue.members} admitted members, drawn), after it ${s.fairness.afterPreQueue.kendallTau} (${s.fairness.afterPreQueue.members}, in arrival order)`,
+              ]
+            : []),
         ]
       : []),
     `  phases    ${s.phases.map((p) => `${p.name} ${p.startSeconds}-${p.endSeconds} s (${p.requests} requests, ${p.errors} errors)`).join('; ')}`,

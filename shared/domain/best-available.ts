@@ -46,13 +46,19 @@ export class SeatLayout {
   readonly rowStart: Int32Array;
   readonly rowZone: Int32Array;
   readonly rowCentre: Float64Array;
-  readonly index = new Map<number, number>();
   readonly rowOf: Int32Array;
+  /** Seat id -> ranking index: `dense[id - minId]` (-1: none) when the ids are dense, else `sparse`. */
+  private readonly minId: number;
+  private readonly dense: Int32Array | undefined;
+  private readonly sparse = new Map<number, number>();
 
   constructor(seats: readonly LayoutSeat[], zoneRank: ReadonlyMap<number, number> = new Map()) {
     // Rows keyed by zone and name; a seat without a row is a row of its own.
     const rows = new Map<string, LayoutSeat[]>();
-    for (const s of [...seats].sort((a, b) => a.id - b.id)) {
+    // Read ORDER BY id, as a rule: sorted again only if not.
+    let sorted = true;
+    for (let k = 1; k < seats.length && sorted; k++) sorted = seats[k - 1]!.id < seats[k]!.id;
+    for (const s of sorted ? seats : [...seats].sort((a, b) => a.id - b.id)) {
       const key = s.row === null ? `${s.zoneId}#${s.id}` : `${s.zoneId}:${s.row}`;
       let r = rows.get(key);
       if (!r) rows.set(key, (r = []));
@@ -60,8 +66,9 @@ export class SeatLayout {
     }
     const zoneOrder = (z: number) => zoneRank.get(z) ?? Number.MAX_SAFE_INTEGER;
     // Map iteration keeps the rows' first appearance (by seat id): the order they were listed in.
+    const byNumber = (a: LayoutSeat, b: LayoutSeat) => (a.number ?? 0) - (b.number ?? 0) || a.id - b.id;
     const ordered = [...rows.values()]
-      .map((r, i) => ({ seats: r.sort((a, b) => (a.number ?? 0) - (b.number ?? 0) || a.id - b.id), i }))
+      .map((r, i) => ({ seats: inOrder(r, byNumber) ? r : r.sort(byNumber), i }))
       .sort(
         (a, b) =>
           zoneOrder(a.seats[0]!.zoneId) - zoneOrder(b.seats[0]!.zoneId) ||
@@ -69,6 +76,14 @@ export class SeatLayout {
           a.i - b.i,
       );
     const n = seats.length;
+    let minId = Infinity;
+    let maxId = -Infinity;
+    for (const s of seats) {
+      if (s.id < minId) minId = s.id;
+      if (s.id > maxId) maxId = s.id;
+    }
+    this.minId = n ? minId : 0;
+    this.dense = n && maxId - minId < 4 * n + 1024 ? new Int32Array(maxId - minId + 1).fill(-1) : undefined;
     this.ids = new Int32Array(n);
     this.grade = new Int32Array(n);
     this.number = new Float64Array(n);
@@ -92,7 +107,8 @@ export class SeatLayout {
         const next = r.seats[k + 1];
         this.joined[i] =
           next && s.number !== null && next.number !== null && next.number === s.number + 1 ? 1 : 0;
-        this.index.set(s.id, i);
+        if (this.dense) this.dense[s.id - this.minId] = i;
+        else this.sparse.set(s.id, i);
         i++;
       });
     });
@@ -102,6 +118,18 @@ export class SeatLayout {
   get rows(): number {
     return this.rowZone.length;
   }
+
+  /** The ranking index of a seat id, or undefined if it is not of this layout. */
+  indexOf(seatId: number): number | undefined {
+    if (!this.dense) return this.sparse.get(seatId);
+    const i = this.dense[seatId - this.minId];
+    return i === undefined || i < 0 ? undefined : i;
+  }
+}
+
+function inOrder<T>(xs: readonly T[], compare: (a: T, b: T) => number): boolean {
+  for (let k = 1; k < xs.length; k++) if (compare(xs[k - 1]!, xs[k]!) > 0) return false;
+  return true;
 }
 
 /** The statuses of a layout's seats, changed as a batch plans, with each row's free count. */
@@ -129,12 +157,12 @@ export class SeatStock {
   }
 
   status(seatId: number): SeatStatus | undefined {
-    const i = this.layout.index.get(seatId);
+    const i = this.layout.indexOf(seatId);
     return i === undefined ? undefined : STATUSES[this.state[i]!];
   }
 
   set(seatId: number, status: SeatStatus): void {
-    const i = this.layout.index.get(seatId);
+    const i = this.layout.indexOf(seatId);
     if (i === undefined) return;
     const before = this.state[i]!;
     const after = CODES[status];
@@ -181,15 +209,20 @@ export class SeatStock {
     return n;
   }
 
-  /** Seat i is empty and would sit alone between two taken seats once [a, b] is taken. */
+  /**
+   * Seat a - 1 or b + 1 is empty and would sit alone between two taken seats of its row once
+   * [a, b] is taken. Plain code, no closures: it runs for every candidate run of every pick.
+   */
   private leavesSingle(a: number, b: number, start: number, end: number): boolean {
     const J = this.layout.joined;
-    const taken = (i: number) => i < start || i >= end || this.state[i] !== AVAILABLE;
-    const lone = (i: number, outer: number, joinedIn: boolean, joinedOut: boolean) =>
-      joinedIn && !taken(i) && joinedOut && taken(outer) && outer >= start && outer < end;
+    const S = this.state;
     return (
-      lone(a - 1, a - 2, a - 1 >= start && J[a - 1] === 1, a - 2 >= start && J[a - 2] === 1) ||
-      lone(b + 1, b + 2, b + 1 < end && J[b] === 1, b + 2 < end && J[b + 1] === 1)
+      (a - 2 >= start &&
+        J[a - 1] === 1 &&
+        J[a - 2] === 1 &&
+        S[a - 1] === AVAILABLE &&
+        S[a - 2] !== AVAILABLE) ||
+      (b + 2 < end && J[b] === 1 && J[b + 1] === 1 && S[b + 1] === AVAILABLE && S[b + 2] !== AVAILABLE)
     );
   }
 
@@ -201,19 +234,27 @@ export class SeatStock {
       if (this.free[r]! < count) continue;
       const start = L.rowStart[r]!;
       const end = L.rowStart[r + 1]!;
-      let best: { a: number; d: number; gap: boolean } | undefined;
+      // The best run so far: its first seat (-1: none), distance to the centre, whether it leaves a lone seat.
+      let bestA = -1;
+      let bestD = 0;
+      let bestGap = false;
       let length = 0;
       for (let i = start; i < end; i++) {
         length = this.eligible(i, req) ? (length > 0 && L.joined[i - 1] === 1 ? length + 1 : 1) : 0;
         if (length < count) continue;
         const a = i - count + 1;
         const d = Math.abs((L.number[a]! + L.number[i]!) / 2 - L.rowCentre[r]!);
-        const gap = this.leavesSingle(a, i, start, end);
         // Better: no lone seat left over one that leaves one, then closer to the centre; ties keep
-        // the lower numbers (found first).
-        if (!best || (best.gap && !gap) || (best.gap === gap && d < best.d)) best = { a, d, gap };
+        // the lower numbers (found first). A run no closer than a best that leaves none cannot win.
+        if (bestA >= 0 && !bestGap && d >= bestD) continue;
+        const gap = this.leavesSingle(a, i, start, end);
+        if (bestA < 0 || (bestGap && !gap) || (bestGap === gap && d < bestD)) {
+          bestA = a;
+          bestD = d;
+          bestGap = gap;
+        }
       }
-      if (best) return Array.from(L.ids.subarray(best.a, best.a + count));
+      if (bestA >= 0) return Array.from(L.ids.subarray(bestA, bestA + count));
     }
     return undefined;
   }

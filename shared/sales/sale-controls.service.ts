@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { performanceNotFound } from '../catalogue/catalogue.service.js';
+import { performanceNotFound, saleTime } from '../catalogue/catalogue.service.js';
 import { SaleStateRepository, type SaleControlRow } from '../db/repositories/sale-state.repository.js';
 import { oldestWaitingAgeMs, waitingJobs } from '../queues/queue-lag.js';
 import { performanceTag } from '../redis.js';
@@ -8,11 +8,10 @@ import { ConflictError, UnavailableError } from '../errors.js';
 
 export const saleControlsSchema = z
   .strictObject({
-    salesOpenAt: z.iso
-      .datetime({ offset: true })
+    salesOpenAt: saleTime
       .nullable()
       .optional()
-      .describe('Nobody is admitted before this time; null opens the sale now.'),
+      .describe('Nobody is admitted before this time (before the showtime); null opens the sale now.'),
     admissionCapacity: z
       .number()
       .int()
@@ -50,7 +49,8 @@ export const saleControlsSchema = z
         'Optional public random value mixed into the draw (e.g. a future drand round). Before opening only.',
       ),
   })
-  .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' });
+  .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' })
+  .meta({ minProperties: 1 });
 export type SaleControlsPatch = z.infer<typeof saleControlsSchema>;
 
 export type Controls = {
