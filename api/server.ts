@@ -12,6 +12,7 @@ import { registry } from '../shared/metrics.js';
 import { observe } from './middlewares/observe.js';
 import { problem, notFound } from './middlewares/problem.js';
 import { RateLimiter } from './middlewares/rate-limit.js';
+import { WaitSlots } from './middlewares/wait-cap.js';
 import { requireMember } from './middlewares/auth.js';
 import { identityRoutes } from './routes/identity.routes.js';
 import { performanceRoutes } from './routes/performances.routes.js';
@@ -20,6 +21,8 @@ import { fairnessRoutes } from './routes/fairness.routes.js';
 import { holdRoutes } from './routes/holds.routes.js';
 import { adminRoutes } from './routes/admin.routes.js';
 import { docsRoutes } from './openapi/docs.routes.js';
+import { documentedPaths } from './openapi/openapi.js';
+import { doors } from './middlewares/doors.js';
 import { adminRouter } from './admin/bull-board.js';
 import type { ApiDeps } from './deps.js';
 
@@ -42,7 +45,15 @@ export function createApi(ctx: Context): Api {
   });
   const line = new LineView(ctx.waitingRoom, subscriber);
   line.listen().catch((err: unknown) => ctx.logger.warn({ err }, 'waiting-room heads not heard yet'));
-  const requests = new SeatRequests(config, ctx.queues, ctx.catalogue, ctx.payments, waiter, ctx.redis);
+  const requests = new SeatRequests(
+    config,
+    ctx.sequelize,
+    ctx.queues,
+    ctx.catalogue,
+    ctx.payments,
+    waiter,
+    ctx.redis,
+  );
   const limit = (name: string, perSecond: number) =>
     RateLimiter.perSecond(ctx.redis, config.keyPrefix, name, perSecond);
   // Per process (no Redis round trip on every request): a coarse guard against one address's flood.
@@ -58,6 +69,7 @@ export function createApi(ctx: Context): Api {
     member: requireMember(config.jwtSecret, limit('member', config.rateLimitMemberPerSecond)),
     lineReader: requireMember(config.jwtSecret, RateLimiter.local(config.rateLimitMemberPerSecond)),
     line,
+    waits: new WaitSlots(),
     // scrypt costs milliseconds of a small thread pool: per client address, and per account.
     credentials: {
       client: new RateLimiter(ctx.redis, config.keyPrefix, 'login-ip', config.rateLimitLoginPerMinute, 60),
@@ -81,6 +93,11 @@ export function createApi(ctx: Context): Api {
   app.set('trust proxy', 'loopback');
   app.set('etag', false);
   app.use(observe(ctx.logger));
+  // 16 KiB for every body but the ADMIN's layout, which reads its own (up to 2 MiB) once the
+  // caller is known to be an ADMIN (performances.routes.ts).
+  const smallJson = express.json({ limit: '16kb', type: JSON_TYPES });
+  // OPTIONS, 405 with Allow, 415 and bodies where none is taken, for every documented path.
+  app.use(doors(documentedPaths(), { jsonTypes: JSON_TYPES, readJson: smallJson }));
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const checks = await Promise.allSettled([ctx.sequelize.query('SELECT 1'), ctx.redis.ping()]);
@@ -99,9 +116,6 @@ export function createApi(ctx: Context): Api {
   // The waiting line's routes take no body and answer a few hundred bytes: ahead of the body parser
   // and the compressor, which would only cost them time.
   app.use('/api', waitingRoutes(deps));
-  // 16 KiB for every body but the ADMIN's layout, which reads its own (up to 2 MiB) once the
-  // caller is known to be an ADMIN (performances.routes.ts).
-  const smallJson = express.json({ limit: '16kb', type: JSON_TYPES });
   app.use('/api', (req, res, next) => {
     if (req.method === 'POST' && req.path === '/performances') return next();
     smallJson(req, res, next);

@@ -1,34 +1,40 @@
-// npm run bench:fairness -- [--pre-queue 100000] [--admissions 3000] [--log 100000] [--concurrency 50] [--only draw|log|verify]
+// npm run bench:fairness -- [--pre-queue 100000] [--admissions 5000] [--log 100000] [--concurrency 50] [--rounds 3] [--only draw|log|verify]
 //
 // The fairness targets (issue 15), each printed as a number, its baseline from the same run and the ratio:
 //   draw     a shuffle-at-open room whose pre-queue holds P members opens with one worker running:
 //            the time from salesOpenAt to the first admission (target < 2 s), against a FIFO room
 //            with a line of P members opening the same way;
 //   log      admissions per second when every admission is written to the log before it counts
-//            (A members joining an open room of capacity A, C in flight: each join admits itself),
-//            against the same room without the admission log (target: ≥ 0.90 of it);
+//            (A members joining an open room of capacity A, C in flight: each join admits itself;
+//            the clock stops when the last join is answered and, with the log, the last entry is
+//            in MySQL, written by a worker process's log writer), against the same room without the
+//            admission log (target: ≥ 0.90 of it); R rounds, alternating which goes first, the
+//            median printed, with each round's CPU per admission in the joining and worker processes;
 //   verify   `verify` over a log of L entries served by the API (target < 10 s), against fetching
 //            the same pages without checking them.
 // Typical run: about a minute with the defaults. Exits 1 if a target's own check fails.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { seedPerformance } from '../shared/testing/seed.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
+import { bindDeployment } from '../shared/context.js';
 import { WaitingRoom } from '../shared/waiting-room/waiting-room.js';
 import { GENESIS, entryHashOf, memberHashOf, type LogEntry } from '../shared/domain/fairness.js';
 import { verifyFairness } from './lib/fairness-verifier.js';
 import { benchDeployment, pool, startProcess, stopAll } from './lib/processes.js';
 
 const HELP =
-  'usage: npm run bench:fairness -- [--pre-queue 100000] [--admissions 3000] [--log 100000] [--concurrency 50] [--only draw|log|verify]';
+  'usage: npm run bench:fairness -- [--pre-queue 100000] [--admissions 5000] [--log 100000] [--concurrency 50] [--rounds 3] [--only draw|log|verify]';
 let parsed;
 try {
   parsed = parseArgs({
     options: {
       'pre-queue': { type: 'string', default: '100000' },
-      admissions: { type: 'string', default: '3000' },
+      admissions: { type: 'string', default: '5000' },
       log: { type: 'string', default: '100000' },
       concurrency: { type: 'string', default: '50' },
+      rounds: { type: 'string', default: '3' },
       only: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -46,9 +52,12 @@ const PRE = Number(v['pre-queue']);
 const ADMISSIONS = Number(v.admissions);
 const LOG = Number(v.log);
 const CONCURRENCY = Number(v.concurrency);
+const ROUNDS = Math.max(1, Number(v.rounds));
 const only = v.only;
 
 const { env, config, ctx } = await benchDeployment('fair', { LOG_LEVEL: 'error' });
+// Heads go out on the deployment's channels, where the workers hear them.
+await bindDeployment(ctx);
 const controls = new SaleControls(ctx);
 const children: ChildProcess[] = [];
 let ok = true;
@@ -94,7 +103,19 @@ async function firstAdmissionAfterOpening(shuffle: boolean): Promise<number> {
   }
 }
 
-async function admissionsPerSecond(withLog: boolean): Promise<number> {
+/** CPU time (ms) a process has used so far, from /proc (Linux); undefined where there is none. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+type LogRun = { perSecond: number; joinerUs: number; workerUs?: number };
+
+async function admissionsPerSecond(withLog: boolean, worker: number | undefined): Promise<LogRun> {
   const { performanceId: id } = await seedPerformance(ctx.catalogue, 10, {
     name: 'bench log',
     admissionCapacity: ADMISSIONS,
@@ -104,30 +125,58 @@ async function admissionsPerSecond(withLog: boolean): Promise<number> {
     ? ctx.waitingRoom
     : new WaitingRoom(ctx.redis, config.keyPrefix, config.admissionIdleSeconds, false);
   const ids = Array.from({ length: ADMISSIONS }, (_, i) => 20_000_000 + i);
-  let admitted = 0;
+  let answered = 0;
+  const cpu0 = process.cpuUsage();
+  const worker0 = cpuMsOf(worker);
   const start = performance.now();
   await pool(ids, CONCURRENCY, async (m) => {
     const s = await room.join(id, m, ADMISSIONS, async () => 'open');
-    if (s.status === 'admitted') admitted++;
+    // With the log, a join that admits answers "next" (position 1) until its entry is written.
+    if (s.status === 'admitted' || (withLog && s.pending && s.position === 1)) answered++;
   });
+  const joined = performance.now();
+  // An admission counts once it is in the log: the clock stops when the last one is written (by
+  // the worker process's log writer, which hears the heads the joins publish).
+  while (withLog && (await room.loggedThrough(id)) < ADMISSIONS) {
+    if (performance.now() - joined > 30_000)
+      throw new Error('the log writer did not write the admissions within 30 s');
+    await new Promise((r) => setTimeout(r, 2));
+  }
   const seconds = (performance.now() - start) / 1000;
-  if (admitted !== ADMISSIONS) {
-    console.error(`log bench: ${admitted} of ${ADMISSIONS} joins answered admitted`);
+  const cpu = process.cpuUsage(cpu0);
+  const worker1 = cpuMsOf(worker);
+  if (answered !== ADMISSIONS) {
+    console.error(
+      `log bench: ${answered} of ${ADMISSIONS} joins answered admitted (or next, pending the log)`,
+    );
+    ok = false;
+  }
+  const still = await pool(ids, CONCURRENCY, async (m) => {
+    const s = await room.status(id, m, false);
+    return 'status' in s && s.status === 'admitted' ? 0 : 1;
+  });
+  const notAdmitted = still.reduce((a: number, b: number) => a + b, 0);
+  if (notAdmitted) {
+    console.error(`log bench: ${notAdmitted} of ${ADMISSIONS} members do not read admitted after the run`);
     ok = false;
   }
   if (withLog) {
     const [rows] = (await ctx.sequelize.query(
       'SELECT COUNT(*) AS n FROM admission_log WHERE performance_id = ?',
-      {
-        replacements: [id],
-      },
+      { replacements: [id] },
     )) as [{ n: number }[], unknown];
     if (Number(rows[0]?.n) !== ADMISSIONS) {
       console.error(`log bench: ${rows[0]?.n} log entries for ${ADMISSIONS} admissions`);
       ok = false;
     }
   }
-  return ADMISSIONS / seconds;
+  return {
+    perSecond: ADMISSIONS / seconds,
+    joinerUs: (cpu.user + cpu.system) / ADMISSIONS,
+    ...(worker0 !== undefined && worker1 !== undefined
+      ? { workerUs: ((worker1 - worker0) * 1000) / ADMISSIONS }
+      : {}),
+  };
 }
 
 /** A performance whose log holds L well-formed entries (FIFO, written straight to MySQL). */
@@ -186,15 +235,38 @@ try {
     await stopAll(children.splice(0));
   }
   if (!only || only === 'log') {
-    const without = await admissionsPerSecond(false);
-    const withLog = await admissionsPerSecond(true);
+    // A worker process runs in both (its ticker; with the log, its log writer). Rounds alternate
+    // which room goes first, so a neighbour's load on this shared machine falls on both alike.
+    const worker = (await startProcess('workers', env)).child;
+    children.push(worker);
+    const runs: { without: LogRun; withLog: LogRun }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      let without: LogRun, withLog: LogRun;
+      if (r % 2 === 0) {
+        without = await admissionsPerSecond(false, worker.pid);
+        withLog = await admissionsPerSecond(true, worker.pid);
+      } else {
+        withLog = await admissionsPerSecond(true, worker.pid);
+        without = await admissionsPerSecond(false, worker.pid);
+      }
+      runs.push({ without, withLog });
+      const us = (l: LogRun) =>
+        `CPU per admission: joining process ${l.joinerUs.toFixed(0)} µs, worker ${l.workerUs?.toFixed(0) ?? '?'} µs`;
+      console.log(
+        `  round ${r + 1}: with the log ${withLog.perSecond.toFixed(0)}/s, without ${without.perSecond.toFixed(0)}/s, ratio ${(withLog.perSecond / without.perSecond).toFixed(2)}`,
+      );
+      console.log(`    with the log:    ${us(withLog)}`);
+      console.log(`    without the log: ${us(without)}`);
+    }
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     row(
       'log: admissions per second',
-      withLog,
-      without,
+      median(runs.map((x) => x.withLog.perSecond)),
+      median(runs.map((x) => x.without.perSecond)),
       '/s',
-      `${CONCURRENCY} joins in flight; baseline the room without the log; target ratio ≥ 0.90`,
+      `median of ${ROUNDS} rounds, ${CONCURRENCY} joins in flight; baseline the room without the log; target ratio ≥ 0.90`,
     );
+    await stopAll(children.splice(0));
   }
   if (!only || only === 'verify') {
     const id = await syntheticLog();

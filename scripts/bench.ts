@@ -13,7 +13,9 @@
 //                  (`bench-fairness.ts --only log`; the draw and verify targets: npm run bench:fairness);
 //   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
 //                  against the bare Express process under the same load;
-//   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup).
+//   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup);
+//   failover       `bench-failover.ts` (a killed, a frozen holder, its after-commit work, the catch-up, a
+//                  Redis restart; 1 API + 2 worker processes), against issue 17's numbers (--only failover).
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -29,7 +31,8 @@ const { values } = parseCli({
   summary:
     'Every benchmark against a baseline measured in the same run, then one table of ratios\n' +
     '(holds, status polls, line memory, API memory, start-up and idle memory of the compiled API).',
-  runTime: 'about 5 to 8 minutes with the defaults; --only line about 1 minute',
+  runTime:
+    'about 10 to 14 minutes with the defaults; --only line about 1 minute; --only failover about 5 minutes',
   options: {
     'holds-requests': {
       type: 'string',
@@ -40,7 +43,14 @@ const { values } = parseCli({
     line: { type: 'string', default: '10000', value: 'L', description: 'members in the waiting line' },
     seconds: { type: 'string', default: '10', value: 'S', description: 'length of the status-poll load' },
     concurrency: { type: 'string', default: '64', value: 'C', description: 'status polls in flight' },
-    only: { type: 'string', value: 'line|startup', description: 'run one group only' },
+    only: { type: 'string', value: 'line|startup|failover', description: 'run one group only' },
+    'failover-runs': { type: 'string', default: '2', value: 'N', description: 'runs of each failover fault' },
+    'failover-freeze': {
+      type: 'string',
+      default: '20',
+      value: 'S',
+      description: 'seconds a frozen holder stays stopped',
+    },
   },
 });
 const LINE = Number(values.line);
@@ -160,7 +170,7 @@ if (values.only === undefined) {
 }
 
 // 1b. The admission log's cost: admissions per second with the log against the room without it.
-if (values.only !== 'line') {
+if (values.only === undefined || values.only === 'startup') {
   console.log('== fairness: bench-fairness.ts --only log');
   const fair = await run('scripts/bench-fairness.ts', ['--only', 'log']);
   const m = /log: admissions per second\s+(\d+) \/s\s+baseline\s+(\d+) \/s\s+ratio ([\d.]+)/.exec(fair.out);
@@ -330,6 +340,32 @@ if (values.only === undefined || values.only === 'startup') {
       note: '2 s after listening',
     },
   );
+}
+
+// 6. Failover (issue 17): its own processes, database and redis-server; its table, row by row.
+if (values.only === undefined || values.only === 'failover') {
+  console.log('== failover: bench-failover.ts');
+  const fo = await run('scripts/bench-failover.ts', [
+    '--runs',
+    values['failover-runs'],
+    '--freeze',
+    values['failover-freeze'],
+  ]);
+  if (fo.code !== 0 || !/failover invariants: OK/.test(fo.out)) ok = false;
+  const cells = fo.out
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| fault') && !l.startsWith('| ---'))
+    .map((l) => l.split('|').map((c) => c.trim()));
+  for (const c of cells) {
+    const [, fault, , p50, max, , p99, n503, lost, doubled, order, , before, goal] = c;
+    rows.push({
+      bench: `failover: ${fault}`,
+      ours: p50 ? `${p50} p50, ${max} max` : `lost ${lost}, doubled ${doubled}, out of order ${order}`,
+      baseline: before ?? '',
+      ratio: '-',
+      note: `goal ${goal}; POST p99 ${p99}, ${n503} × 503`,
+    });
+  }
 }
 
 const widths = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length));

@@ -1,6 +1,7 @@
 // npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--best-share B] [--poll P] [--duration D]
 //                        [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R]
 //                        [--capacity C] [--hold-ttl T] [--decline-rate X]
+//                        [--queue-mode fifo|shuffle-at-open] [--pre-queue F]
 //
 // A whole on-sale, from the first arrival to sold-out: a stadium-like performance, N members who
 // arrive over R seconds, join the line, follow their position, get admitted, read their zone of
@@ -8,7 +9,9 @@
 // for best available instead, and the summary splits hold outcomes by kind), then confirm
 // (the simulated gateway declines a share X), release, or let their hold expire (T seconds). Live
 // progress on the terminal; then a summary on stdout, DIR/summary.json and a self-contained
-// DIR/report.html. Exits 1 if an invariant (contract §4) breaks, 2 on bad arguments.
+// DIR/report.html. Exits 1 if an invariant (contract §4) breaks, 2 on bad arguments. With
+// --queue-mode shuffle-at-open the sale opens once a share F of the members has arrived: they form
+// the pre-queue, drawn at opening; the summary gives Kendall's tau within it (≈ 0) and after it (1).
 //
 // Without --url it starts its own service (A API and W worker processes) on the bench database and
 // a fresh Redis key prefix. With --url it targets a running service, reaching its MySQL and Redis
@@ -51,6 +54,18 @@ const spec = {
     capacity: { type: 'string', default: '100', value: 'C', description: 'admission capacity' },
     'hold-ttl': { type: 'string', default: '10', value: 'T', description: 'hold TTL, seconds' },
     'decline-rate': { type: 'string', default: '0.1', value: 'X', description: 'share of payments declined' },
+    'queue-mode': {
+      type: 'string',
+      default: 'fifo',
+      value: 'M',
+      description: 'fifo | shuffle-at-open (a pre-queue, drawn at opening)',
+    },
+    'pre-queue': {
+      type: 'string',
+      default: '0.5',
+      value: 'F',
+      description: 'shuffle-at-open: share of the arrivals before the opening',
+    },
   },
 } satisfies CliSpec<Record<string, CliOption>>;
 
@@ -68,6 +83,8 @@ const num = (name: string, raw: string, min: number, max: number, int = true): n
     fail(`--${name} must be ${int ? 'an integer' : 'a number'} from ${min} to ${max}, not "${raw}"`);
   return n;
 };
+if (v['queue-mode'] !== 'fifo' && v['queue-mode'] !== 'shuffle-at-open')
+  fail(`--queue-mode must be fifo or shuffle-at-open, not "${v['queue-mode']}"`);
 const duration = num('duration', v.duration, 5, 3600);
 const members = num('members', v.members, 1, 1_000_000);
 const options: OnsaleOptions = {
@@ -87,6 +104,8 @@ const options: OnsaleOptions = {
   capacity: num('capacity', v.capacity, 1, 1_000_000),
   holdTtlSeconds: num('hold-ttl', v['hold-ttl'], 1, 3600),
   declineRate: num('decline-rate', v['decline-rate'], 0, 1, false),
+  queueMode: v['queue-mode'],
+  preQueueShare: v['queue-mode'] === 'shuffle-at-open' ? num('pre-queue', v['pre-queue'], 0, 1, false) : 0,
   command: `npm run load -- ${process.argv.slice(2).join(' ')}`,
 };
 

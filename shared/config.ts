@@ -77,7 +77,7 @@ const schema = z
     BULL_BOARD_READ_ONLY: bool.default(true),
     PAYMENT_LATENCY_MS: int(0, 60_000).default(150),
     PAYMENT_DECLINE_RATE: z.coerce.number().min(0).max(1).default(0),
-    WORKER_LOCK_SECONDS: int(2, 600).default(30),
+    WORKER_LOCK_SECONDS: int(1, 600).default(2),
     SSE_HEARTBEAT_SECONDS: int(1, 15).default(15),
     SSE_MAX_REPLAY_EVENTS: int(1, 1_000_000).default(1000),
     SSE_MAX_STREAMS_PER_MEMBER: int(1, 1000).default(5),
@@ -87,8 +87,18 @@ const schema = z
     SWEEP_ORPHAN_SECONDS: int(1, 86400).default(60),
     PAYMENT_ORPHAN_SECONDS: int(1, 86400).default(120),
     BATCH_MAX_JOBS: int(1, 5000).default(500),
-    // Test-only fault injection: a worker SIGKILLs itself at this point of its first batch.
-    FAULT_INJECTION: z.enum(['none', 'kill-before-commit', 'kill-after-commit']).default('none'),
+    // Test-only fault injection: a worker SIGKILLs (or SIGSTOPs) itself at this point of its first batch (or before
+    // recording a draw), or an API process after the insert of its first request, before the enqueue.
+    FAULT_INJECTION: z
+      .enum([
+        'none',
+        'kill-before-commit',
+        'kill-after-commit',
+        'kill-before-enqueue',
+        'kill-before-reveal',
+        'stop-before-commit',
+      ])
+      .default('none'),
   })
   .superRefine((c, ctx) => {
     if (c.FAULT_INJECTION !== 'none' && c.NODE_ENV !== 'test')
@@ -157,7 +167,14 @@ export type Config = Readonly<{
   sweepOrphanSeconds: number;
   paymentOrphanSeconds: number;
   batchMaxJobs: number;
-  faultInjection: 'none' | 'kill-before-commit' | 'kill-after-commit';
+  /** Test only: a worker dies around a commit, or an API process between a request's insert and its enqueue. */
+  faultInjection:
+    | 'none'
+    | 'kill-before-commit'
+    | 'kill-after-commit'
+    | 'kill-before-enqueue'
+    | 'kill-before-reveal'
+    | 'stop-before-commit';
 }>;
 
 export class ConfigError extends Error {

@@ -132,10 +132,9 @@ export function createContext(
   );
   const catalogue = new Catalogue(config, queues);
   const fairness = new Fairness(sequelize, waitingRoom, logger);
-  // An admission made on a request's path is written to the log before the answer, so the member
-  // learns of it at once; should that fail, the workers' log writer catches up within a tick.
-  waitingRoom.onPending = (performanceId) =>
-    fairness.drain(performanceId).catch((err: unknown) => logger.warn({ err }, 'admission log write failed'));
+  // An admission made on a request's path is written to the log by the workers' writer, which hears
+  // the head it published; this process writes it itself only if that has not happened shortly after.
+  waitingRoom.onPending = (performanceId, ticket) => fairness.catchUp(performanceId, ticket);
   // Every process that has a queue open keeps it registered: if Redis loses its data, workers
   // (even ones started after the loss) find the queue again and restore it.
   const guard = setInterval(() => {
@@ -158,6 +157,7 @@ export function createContext(
     channels: config.keyPrefix,
     async close() {
       clearInterval(guard);
+      fairness.close();
       await queues.close();
       await db.release();
       redis.disconnect();

@@ -80,6 +80,13 @@ export class TooManyStreamsError extends RateLimitedError {
     this.message = detail;
   }
 }
+/** 429: the member has as many waits (long-polls, `Prefer: wait`) open in this process as allowed. */
+export class TooManyWaitsError extends RateLimitedError {
+  constructor(detail: string) {
+    super(1);
+    this.message = detail;
+  }
+}
 export class UnavailableError extends AppError {
   constructor(detail = 'A backing service is unreachable; retry shortly.') {
     super(503, 'unavailable', 'Service unavailable', detail);
@@ -106,7 +113,7 @@ export function isInfrastructureError(err: unknown): boolean {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'PROTOCOL_CONNECTION_LOST'].includes(code)
   )
     return true;
-  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|CLUSTERDOWN|Lock wait timeout|Deadlock found|ER_LOCK_DEADLOCK|Connection lost|closed state|Connection terminated|Command timed out|EHOSTUNREACH|Reached the max retries/i.test(
+  return /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT|CLUSTERDOWN|Lock wait timeout|Deadlock found|ER_LOCK_DEADLOCK|Connection lost|Connection was killed|closed state|Connection terminated|Command timed out|EHOSTUNREACH|Reached the max retries/i.test(
     msg,
   );
 }

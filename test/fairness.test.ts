@@ -292,3 +292,69 @@ test.serial(
     t.is(v.entries, after.length);
   },
 );
+
+test.serial(
+  'when a worker dies between applying the draw and recording it, then the next worker records the same draw and verify holds',
+  async (t) => {
+    const s = await Stack.start({ workers: 0, env: { ADMISSION_TICK_MS: '200' } });
+    t.teardown(() => s.close());
+    const { performanceId: id } = await s.performance(50, 3);
+    const keys = s.ctx.waitingRoom.keys(id);
+    const opensAt = new Date(Date.now() + 4_000);
+    const patched = await s.http('PATCH', `/api/performances/${id}`, {
+      token: await s.admin(),
+      body: { salesOpenAt: opensAt.toISOString(), queueMode: 'shuffle-at-open' },
+    });
+    t.is(patched.status, 200);
+    const members = await s.members(12);
+    for (const m of members) t.is((await join(s, m, id)).body.drawAt, opensAt.toISOString());
+    // This worker applies the draw at opening (admission begins in Redis) and dies before recording it.
+    const victim = await s.spawnWorker({ FAULT_INJECTION: 'kill-before-reveal' }, { ready: false });
+    const signal = await new Promise((r) => victim.once('exit', (_code, sig) => r(sig)));
+    t.is(signal, 'SIGKILL', 'the worker died at that point');
+    t.is(await s.ctx.redis.exists(keys.drawn), 1, 'the draw was applied');
+    const unrecorded = (await s.http('GET', `/api/performances/${id}/fairness`)).body;
+    t.is(unrecorded['seed'], undefined, 'nothing was revealed');
+    // The next worker records the draw that was applied (the seed, the roster and its root).
+    await s.startWorker();
+    await eventually(
+      async () => (await s.http('GET', `/api/performances/${id}/fairness`)).body['seed'] !== undefined,
+      20_000,
+      100,
+    );
+    await drainLine(s, id, members);
+    const pub = (await s.http('GET', `/api/performances/${id}/fairness`)).body;
+    t.is(pub['rosterSize'], 12);
+    t.is(await s.ctx.redis.exists(keys.roster), 0, 'the roster is forgotten once recorded');
+    const v = await verifyFairness(s.url, id);
+    t.true(v.ok, v.lines.join('\n'));
+    t.is(v.entries, 12);
+  },
+);
+
+test.serial(
+  'when a member joins after the opening but before the draw is applied, then its position counts the whole roster ahead and does not rise once drawn',
+  async (t) => {
+    const s = await Stack.start({ workers: 0, env: { ADMISSION_TICK_MS: '200' } });
+    t.teardown(() => s.close());
+    const { performanceId: id } = await s.performance(50, 2);
+    const opensAt = new Date(Date.now() + 3_000);
+    const patched = await s.http('PATCH', `/api/performances/${id}`, {
+      token: await s.admin(),
+      body: { salesOpenAt: opensAt.toISOString(), queueMode: 'shuffle-at-open' },
+    });
+    t.is(patched.status, 200);
+    const [newcomer, ...early] = await s.members(9);
+    for (const m of early) t.is((await join(s, m, id)).body.drawAt, opensAt.toISOString());
+    await eventually(async () => Date.now() > opensAt.getTime() + 100, 10_000, 50);
+    // No worker yet: the pre-queue is frozen by this join, and its draw not applied.
+    const before = (await join(s, newcomer!, id)).body;
+    t.is(before.status, 'waiting');
+    t.is(before.position, early.length + 1, 'the 8 members of the roster are ahead');
+    await s.startWorker();
+    await eventually(async () => (await s.ctx.redis.exists(s.ctx.waitingRoom.keys(id).drawn)) === 1, 20_000);
+    const after = (await read(s, newcomer!, id)).body;
+    t.is(after.status, 'waiting');
+    t.true(after.position <= before.position, `position ${before.position} -> ${after.position}`);
+  },
+);

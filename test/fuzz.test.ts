@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { QueryTypes } from 'sequelize';
 import { Stack, eventually, type TestMember } from './helpers/stack.js';
+import { disagreement } from './helpers/openapi-check.js';
 import { performanceBody } from '../shared/testing/seed.js';
 
 // The standing fuzz test: a few thousand random and malformed requests across every endpoint, with
-// valid, forged, expired and foreign tokens. Nothing may answer 5xx, and the seats, holds and
+// valid, forged, expired and foreign tokens. Nothing may answer 5xx, every answer must agree with
+// the OpenAPI document (status, content type, body), and the seats, holds and
 // requests of the sale must be exactly as they were. A valid token is only ever sent with a request
 // that cannot be valid (or one that changes none of those: reads, the waiting room), so any change
 // is a request that should have been refused. FUZZ_SEED reproduces a run; FUZZ_REQUESTS sizes it.
@@ -455,8 +457,18 @@ test('when thousands of random and malformed requests hit every endpoint, then n
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         if (res.status === 202)
           accepted.push(`${req.method} ${req.path} [${req.label}] ${(req.body ?? '').slice(0, 200)}`);
+        let text: string | undefined;
         if ((res.headers.get('content-type') ?? '').startsWith('text/event-stream')) await res.body?.cancel();
-        else await res.arrayBuffer();
+        else text = await res.text();
+        // Every answer, to the strangest request, is one the OpenAPI document describes.
+        const mismatch = disagreement({
+          method: req.method,
+          url: req.path,
+          status: res.status,
+          headers: res.headers,
+          text,
+        });
+        if (mismatch) failures.push(`${mismatch} [${req.label}] ${(req.body ?? '').slice(0, 200)}`);
         if (res.status >= 500)
           failures.push(
             `${res.status} ${req.method} ${req.path} [${req.label}] ${(req.body ?? '').slice(0, 200)}`,

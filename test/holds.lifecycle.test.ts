@@ -81,20 +81,16 @@ test('when a hold is released, then its seats are available again and it cannot 
     token: m.token,
   });
   t.is(((await stack.settle(m.token, again.body.requestId)) as Final).reason, 'hold-not-found');
-  const c = await stack.http<{ requestId: number }>('POST', `/api/holds/${held.hold!.id}/confirm`, {
+  const c = await stack.http<{ code: string }>('POST', `/api/holds/${held.hold!.id}/confirm`, {
     token: m.token,
     body: { payment: { method: 'card', token: 'approve-2' } },
   });
-  const final = (await stack.settle(m.token, c.body.requestId)) as Final;
-  t.is(final.status, 'rejected');
-  t.is(
-    (await Payment.findOne({ where: { holdId: held.hold!.id } }))?.status,
-    'voided',
-    'the authorisation is voided',
-  );
+  t.is(c.status, 409);
+  t.is(c.body.code, 'hold-not-held');
+  t.is(await Payment.count({ where: { holdId: held.hold!.id } }), 0, 'nothing was authorised');
 });
 
-test('when a hold outlives its TTL, then it expires, its seats return and a late confirm is hold-expired with the payment voided', async (t) => {
+test('when a hold outlives its TTL, then it expires, its seats return and a late confirm is 409 hold-not-held with nothing authorised', async (t) => {
   const short = await Stack.start({ workers: 1, env: { HOLD_TTL_SECONDS: '2' } });
   t.teardown(() => short.close());
   const { performanceId, seatIds } = await short.performance(3);
@@ -109,15 +105,13 @@ test('when a hold outlives its TTL, then it expires, its seats return and a late
   await eventually(async () => (await Hold.findByPk(holdId))?.status === 'expired', 15_000);
   t.deepEqual(await seatStatuses(performanceId, [seatIds[1]!]), ['available']);
   await short.admit(m!.token, performanceId);
-  const c = await short.http<{ requestId: number }>('POST', `/api/holds/${holdId}/confirm`, {
+  const c = await short.http<{ code: string }>('POST', `/api/holds/${holdId}/confirm`, {
     token: m!.token,
     body: { payment: { method: 'card', token: 'approve-3' } },
   });
-  t.is(c.status, 202);
-  const final = (await short.settle(m!.token, c.body.requestId)) as Final;
-  t.is(final.status, 'rejected');
-  t.is(final.reason, 'hold-expired');
-  t.is((await Payment.findOne({ where: { holdId } }))?.status, 'voided');
+  t.is(c.status, 409);
+  t.is(c.body.code, 'hold-not-held');
+  t.is(await Payment.count({ where: { holdId } }), 0, 'nothing was authorised');
   t.is(await Ticket.count({ where: { holdId } }), 0);
 });
 

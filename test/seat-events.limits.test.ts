@@ -81,6 +81,25 @@ test.serial(
 );
 
 test.serial(
+  'when a client reconnects with an id beyond the latest event (a reset or a restore), then it is told to reload',
+  async (t) => {
+    const { performanceId, seatIds } = await stack.performance(4);
+    const [m, watcher] = await stack.members(2);
+    await holdAll(m!, performanceId, seatIds); // four events
+    const ahead = await SseClient.open(eventsUrl(performanceId), watcher!.token, 1000);
+    const exact = await SseClient.open(eventsUrl(performanceId), watcher!.token, 4);
+    await eventually(async () => ahead.others.length > 0);
+    t.like(ahead.others[0], { event: 'reload', id: '4' });
+    t.deepEqual(JSON.parse(ahead.others[0]!.data), { reason: 'unknown-id', lastEventId: 4 });
+    t.deepEqual(ahead.events, []);
+    t.deepEqual(exact.others, [], 'the latest id itself is no reason to reload');
+    await ahead.close();
+    await exact.close();
+    await eventually(async () => hub().size === 0);
+  },
+);
+
+test.serial(
   'when a client does not read its stream, then it is dropped instead of buffered without bound',
   async (t) => {
     const { performanceId, seatIds } = await stack.performance(4);

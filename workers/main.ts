@@ -6,6 +6,7 @@ import { isMain, runProcess } from '../shared/entrypoint.js';
 import { startHeartbeat } from '../shared/deployment.js';
 import { SeatWorkers } from './seat.worker.js';
 import { startAdmissionTicker } from '../shared/waiting-room/admission-ticker.js';
+import { startAdmissionLogWriter } from '../shared/fairness/log-writer.js';
 import { startSweeper } from './sweeper.js';
 import { registerWorkerGauges } from './gauges.js';
 
@@ -31,7 +32,10 @@ export async function startWorkerProcess(
   const stopHeartbeat = startHeartbeat(ctx.redis, config.keyPrefix, 'workers');
   const workers = new SeatWorkers(ctx);
   await workers.start();
+  if (config.faultInjection === 'kill-before-reveal')
+    ctx.fairness.beforeReveal = () => process.kill(process.pid, 'SIGKILL');
   const stopTicker = startAdmissionTicker(ctx);
+  const stopLogWriter = startAdmissionLogWriter(ctx);
   const stopSweeper = startSweeper(ctx);
   const stopGauges = registerWorkerGauges(ctx, () => workers.performanceIds);
   let metricsServer: Server | undefined;
@@ -52,6 +56,7 @@ export async function startWorkerProcess(
     async close() {
       await stopHeartbeat();
       stopTicker();
+      await stopLogWriter();
       stopGauges();
       stopSweeper();
       await new Promise((r) => (metricsServer ? metricsServer.close(r) : r(undefined)));

@@ -1,6 +1,7 @@
 import { QueryTypes } from 'sequelize';
 import type { Context } from '../shared/context.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
+import { CommitFenceRepository } from '../shared/db/repositories/commit-fence.repository.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
 
@@ -22,18 +23,11 @@ export async function restoreQueue(
     await queues.register(performanceId);
     // The operator's controls first: a queue whose holds were paused stays paused once refilled.
     await new SaleControls(ctx).applyLatest(performanceId);
+    const fences = new CommitFenceRepository(sequelize);
     const floor = await sequelize.transaction(async (transaction) => {
-      const [row] = await sequelize.query<{ appliedSeq: number }>(
-        'SELECT applied_seq AS appliedSeq FROM performances WHERE id = ? FOR UPDATE',
-        { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
-      );
-      const fence = Number(row?.appliedSeq ?? 0);
+      const fence = (await fences.lock(performanceId, transaction))?.appliedSeq ?? 0;
       const f = await queues.restoreSequence(performanceId, fence);
-      if (f > fence)
-        await sequelize.query('UPDATE performances SET applied_seq = ? WHERE id = ?', {
-          replacements: [f, performanceId],
-          transaction,
-        });
+      if (f > fence) await fences.raise(performanceId, f, transaction);
       return f;
     });
     const rows = new HoldRequestRepository(sequelize);

@@ -16,7 +16,15 @@ import {
   jobProcessing,
   jobWait,
 } from '../shared/metrics.js';
-import { applyQueuedBatch, JobsOutOfOrderError, SeatCommitPath } from './processors/seat-batch.processor.js';
+import {
+  applyQueuedBatch,
+  JobsOutOfOrderError,
+  LockLostError,
+  NotHolderError,
+  SeatCommitPath,
+  toBatchJob,
+} from './processors/seat-batch.processor.js';
+import { failoverTimings, RUN_RETRY_DELAY_MS, type FailoverTimings } from '../shared/queues/failover.js';
 import type { RequestView } from '../shared/holds/views.js';
 import { performCommitWork } from './after-commit.js';
 import { restoreQueue } from './queue-recovery.js';
@@ -24,13 +32,19 @@ import { restoreQueue } from './queue-recovery.js';
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
 /** Most jobs a batch led by a newly running job takes (the batches read ahead grow from there). */
 const FIRST_BATCH = 64;
+/** A running job enqueued longer ago than this has a backlog behind it: its batch takes all it may. */
+const BACKLOG_MS = 500;
+/** Infrastructure errors are retried in place, at most this far apart. */
+const MAX_RETRY_DELAY_MS = 500;
 
-/** Sequences a batch applied: when these jobs come up they complete without MySQL. */
-type Applied = { from: number; to: number; poison: Set<number> };
+/** Sequences known applied (by this process's batches): when these jobs come up they complete without MySQL. */
+type Applied = { from: number; to: number };
 
 type QueueState = {
   /** The last batches this process applied, oldest first. */
   applied: Applied[];
+  /** The highest fence this process has seen: every sequence at or below it is applied. */
+  fence: number;
   /** The batch being applied ahead, if any. */
   ahead?: Promise<void>;
   /** After-commit work, chained in commit order. */
@@ -58,12 +72,14 @@ export class SeatWorkers {
   private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly cleanup = new Map<number, NodeJS.Timeout>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timings: FailoverTimings;
   private closing = false;
 
   constructor(private readonly ctx: Context) {
     this.connection = createRedis(ctx.config, 'blocking', 'worker');
     this.connection.on('error', (err) => ctx.logger.debug({ err }, 'worker redis error'));
     this.path = new SeatCommitPath(ctx.sequelize);
+    this.timings = failoverTimings(ctx.config.workerLockSeconds);
   }
 
   async start(discoveryMs = 1000, expiryMs = 250): Promise<void> {
@@ -81,7 +97,8 @@ export class SeatWorkers {
     };
     every(discoveryMs, 'queue discovery', () => this.sync());
     every(expiryMs, 'expiry release', () => this.releaseExpiries());
-    every(discoveryMs, 'after-commit takeover', () => this.redoLeftovers());
+    every(this.timings.outboxCheckMs, 'after-commit takeover', () => this.redoLeftovers());
+    every(this.timings.outboxRenewMs, 'after-commit lease', () => this.renewLeases());
   }
 
   get performanceIds(): number[] {
@@ -103,7 +120,7 @@ export class SeatWorkers {
       // The fence first, then Redis: the id counter only grows, so a counter read after the fence
       // that is below it means Redis lost the queue (read the other way round, a batch committed in
       // between would look like a loss and trigger a needless restore).
-      const fence = await this.path.reader.fence(id);
+      const fence = (await this.path.fences.read(id)).appliedSeq;
       const h = await this.ctx.queues.health(id);
       if (h.epoch && h.concurrency && h.lastId >= fence) continue;
       const restored = await restoreQueue(this.ctx, id);
@@ -113,15 +130,15 @@ export class SeatWorkers {
   }
 
   private serve(id: number): void {
-    const lock = this.ctx.config.workerLockSeconds * 1000;
-    const worker = new Worker(performanceQueueName(id), (job) => this.process(id, job), {
+    const worker = new Worker(performanceQueueName(id), (job, token) => this.process(id, job, token ?? ''), {
       connection: this.connection,
       prefix: queuePrefix(this.ctx.config.keyPrefix),
       concurrency: 1,
-      lockDuration: lock,
-      stalledInterval: lock,
+      lockDuration: this.timings.lockMs,
+      stalledInterval: this.timings.stalledMs,
       // A stalled job goes back to the head of its queue; never fail it for stalling.
       maxStalledCount: 1_000_000,
+      runRetryDelay: RUN_RETRY_DELAY_MS,
     });
     worker.on('error', (err) => this.ctx.logger.warn({ err, performanceId: id }, 'worker error'));
     worker.on('failed', (job, err) =>
@@ -131,46 +148,79 @@ export class SeatWorkers {
     this.ctx.logger.debug({ performanceId: id }, 'serving performance queue');
   }
 
-  async process(performanceId: number, job: Job): Promise<{ outcome: string; batch: number }> {
+  async process(performanceId: number, job: Job, token: string): Promise<{ outcome: string; batch: number }> {
     const seq = Number(job.id);
     const st = this.state(performanceId);
     for (;;) {
       const range = st.applied.find((r) => seq >= r.from && seq <= r.to);
-      if (range) {
-        this.readAhead(performanceId, st, seq);
-        if (range.poison.has(seq)) throw new UnrecoverableError(`malformed seat job ${seq}`);
-        return { outcome: 'applied', batch: range.from };
+      if (range || seq <= st.fence) {
+        // Applied already (by this process, or below a fence it saw): completes without MySQL.
+        if (range) this.readAhead(performanceId, st, seq);
+        if (toBatchJob(seq, job.data, performanceId).kind === 'poison')
+          throw new UnrecoverableError(`malformed seat job ${seq}`);
+        return { outcome: 'applied', batch: range?.from ?? seq };
       }
       if (!st.ahead) break;
       await st.ahead; // the batch being read ahead may hold this job
     }
-    const run = await this.retrying(job, () => this.lead(performanceId, st, job));
+    const run = await this.retrying(job, () => this.lead(performanceId, st, job, token));
     if (run.poison) throw new UnrecoverableError(`malformed seat job ${seq}`);
     return { outcome: run.outcome, batch: seq };
   }
 
   private state(performanceId: number): QueueState {
     let st = this.queues.get(performanceId);
-    if (!st) this.queues.set(performanceId, (st = { applied: [], work: Promise.resolve() }));
+    if (!st) this.queues.set(performanceId, (st = { applied: [], fence: 0, work: Promise.resolve() }));
     return st;
   }
 
-  /** Applies a batch led by `job`, then its after-commit work and any a dead worker left. */
+  /**
+   * Applies a batch led by `job`: first this process makes sure it is the performance's holder
+   * (taking it over if another process was, while it holds the job's lock), then applies the jobs
+   * above the fence (all it may when a backlog waits: after a takeover it catches up at once).
+   */
   private async lead(
     performanceId: number,
     st: QueueState,
     job: Job,
+    token: string,
   ): Promise<{ outcome: string; poison: boolean }> {
     const seq = Number(job.id);
+    const fence = await this.path.fences.read(performanceId);
+    st.fence = Math.max(st.fence, fence.appliedSeq);
+    if (fence.holder !== this.owner) {
+      const before = await this.path.claim(performanceId, this.owner, {
+        ownsJob: async () => (await this.ctx.queues.jobLock(performanceId, seq)) === token,
+        staleMs: this.timings.fenceStaleMs,
+        pollMs: this.timings.fencePollMs,
+        onTakeover: (stale) =>
+          this.ctx.logger.warn(
+            { performanceId, jobId: seq, staleConnection: stale.conn, heldMs: stale.heldMs },
+            'ended a stale holder of the performance',
+          ),
+      });
+      st.fence = Math.max(st.fence, before.appliedSeq);
+      this.ctx.logger.info(
+        { performanceId, jobId: seq, from: before.holder || undefined },
+        'holding the performance',
+      );
+    }
+    const applied = st.fence;
+    const backlog = seq <= applied || Date.now() - job.timestamp > BACKLOG_MS;
     const run = await this.applyBatch(performanceId, st, seq, {
       running: { seq, data: job.data, enqueuedAt: job.timestamp },
-      max: FIRST_BATCH,
+      after: applied,
+      skip: Math.max(0, applied - seq),
+      max: backlog ? this.ctx.config.batchMaxJobs : FIRST_BATCH,
     });
     // The next batch starts now; this batch's after-commit work goes on in the background (in
     // commit order, recorded in the outbox until done).
     this.readAhead(performanceId, st, seq);
     const own = run?.commit.plan.results.find((r) => r.seq === seq);
-    return { outcome: own?.outcome ?? 'applied', poison: own?.outcome === 'poison' };
+    const poison = own
+      ? own.outcome === 'poison'
+      : toBatchJob(seq, job.data, performanceId).kind === 'poison';
+    return { outcome: own?.outcome ?? 'applied', poison };
   }
 
   /**
@@ -187,7 +237,12 @@ export class SeatWorkers {
     st.ahead = this.applyBatch(performanceId, st, seq, { after: last.to, skip: last.to - seq, max })
       .then(
         () => undefined,
-        (err: unknown) => this.ctx.logger.warn({ err, performanceId }, 'reading ahead failed'),
+        (err: unknown) => {
+          // Another process took the performance over: its running job leads from now on.
+          if (err instanceof NotHolderError) st.applied = [];
+          const level = err instanceof NotHolderError ? 'info' : 'warn';
+          this.ctx.logger[level]({ err, performanceId }, 'reading ahead stopped');
+        },
       )
       .finally(() => (st.ahead = undefined));
   }
@@ -211,14 +266,12 @@ export class SeatWorkers {
     const done = this.completed.get(performanceId);
     completed.forEach((s) => done?.delete(s));
 
-    const first = commit.applied[0];
-    if (first) {
-      const poison = new Set(commit.plan.results.filter((r) => r.outcome === 'poison').map((r) => r.seq));
+    st.fence = Math.max(st.fence, commit.appliedThrough);
+    if (commit.appliedThrough >= current)
       st.applied = [
         ...st.applied.filter((r) => r.to >= current),
-        { from: first.seq, to: commit.appliedThrough, poison },
+        { from: current, to: commit.appliedThrough },
       ];
-    }
     const enqueued = new Map(jobs.map((j) => [j.seq, j.enqueuedAt]));
     const now = Date.now();
     if (commit.applied.length) {
@@ -271,13 +324,19 @@ export class SeatWorkers {
     return set;
   }
 
-  /** Takes over after-commit work whose worker died (claimed longer ago than a worker lock). */
+  /** Keeps this process's claims on after-commit work fresh while it has some to do. */
+  private async renewLeases(): Promise<void> {
+    const ids = [...this.inFlight].filter(([, set]) => set.size).map(([id]) => id);
+    if (ids.length) await this.path.outbox.renewClaims(ids, this.owner);
+  }
+
+  /** Takes over after-commit work whose worker died or froze (its claim was not renewed). */
   private async redoLeftovers(): Promise<void> {
     const ids = [...this.workers.keys()];
     const left = await this.path.outbox.claimStale(
       ids,
       this.owner,
-      this.ctx.config.workerLockSeconds * 1000,
+      this.timings.outboxLeaseMs,
       (id, lastSeq) => !!this.inFlight.get(id)?.has(lastSeq) || !!this.finished.get(id)?.has(lastSeq),
     );
     for (const id of ids) {
@@ -328,16 +387,17 @@ export class SeatWorkers {
       try {
         return await fn();
       } catch (err) {
-        if (err instanceof UnrecoverableError) throw err;
+        if (err instanceof UnrecoverableError || err instanceof LockLostError) throw err;
         const infra =
           isInfrastructureError(err) ||
           err instanceof JobsOutOfOrderError ||
+          err instanceof NotHolderError ||
           err instanceof QueueStateLostError ||
           (err instanceof Error && err.name === 'SequelizeUniqueConstraintError');
         if (!infra && attempt >= MAX_UNKNOWN_ERROR_ATTEMPTS) throw err;
         jobInfraRetries.inc();
         this.ctx.logger.warn({ err, jobId: job.id, attempt }, 'seat job failed, retrying in place');
-        await sleep(Math.min(5000, 50 * 2 ** Math.min(attempt, 7)));
+        await sleep(Math.min(MAX_RETRY_DELAY_MS, 50 * 2 ** Math.min(attempt, 7)));
         if (this.closing) await new Promise(() => undefined);
       }
     }

@@ -4,16 +4,26 @@ import { performanceTag } from '../shared/redis.js';
 import { Hold } from '../shared/db/models/index.js';
 import { requestJobOf, type RequestJob } from '../shared/queues/jobs.js';
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
-import { CommitSnapshotReader } from '../shared/db/repositories/commit-snapshot.repository.js';
+import { CommitFenceRepository } from '../shared/db/repositories/commit-fence.repository.js';
 import { paymentAuthorizations } from '../shared/metrics.js';
 import { SaleControls } from '../shared/sales/sale-controls.service.js';
+import { RequestEnqueuer } from '../shared/holds/request-enqueuer.js';
+
+/**
+ * An accepted request with no queue sequence this long after its insert is taken for one whose API
+ * process died before its enqueue (a live one enqueues within milliseconds; it marks the add in
+ * Redis, so a slow one is only re-added, harmlessly, if it took longer than this).
+ */
+export const UNENQUEUED_AFTER_MS = 2000;
+/** How often workers look for such requests: with the grace, a request is enqueued within ~3 s. */
+export const UNENQUEUED_CHECK_MS = 1000;
 
 /**
  * The backstop for what a crash between two steps could leave behind:
  * - a live hold past its expiry whose expiry was never scheduled or got lost with Redis;
- * - an accepted request without a live job: its job is gone (Redis lost it), was voided by a
- *   restore, or was never added (the API died between its insert and the enqueue; such a request
- *   was never answered as accepted, and joins the back of the line here).
+ * - an accepted request without a live job: its job is gone (Redis lost it) or was voided by a
+ *   restore. (One never added, its API having died between its insert and the enqueue, is
+ *   enqueued within seconds by `enqueueUnenqueued`; this catches what that missed.)
  * Both re-adds are idempotent: MySQL fences every job.
  */
 export async function sweep(ctx: Context): Promise<{ expiries: number; requeued: number; voided: number }> {
@@ -46,13 +56,13 @@ export async function sweep(ctx: Context): Promise<{ expiries: number; requeued:
     expiries++;
   }
   const rows = new HoldRequestRepository(ctx.sequelize);
-  const commits = new CommitSnapshotReader(ctx.sequelize);
+  const fences = new CommitFenceRepository(ctx.sequelize);
   let requeued = 0;
   for (const performanceId of ids) {
     const stale = await rows.queued(performanceId, ctx.config.sweepOrphanSeconds * 1000, 200);
     if (!stale.length) continue;
     const queue = await ctx.queues.get(performanceId);
-    const fence = await commits.fence(performanceId);
+    const fence = (await fences.read(performanceId)).appliedSeq;
     const orphans: RequestJob[] = [];
     for (const r of stale) {
       const seq = r.queueSeq;
@@ -105,16 +115,55 @@ async function voidOrphanPayments(ctx: Context, performanceIds: number[]): Promi
   return voided;
 }
 
-/** The sale controls' copy in Redis (waiting-room gate, queue pause) again, where Redis lost it. */
+/**
+ * The sale controls' copy in Redis (waiting-room gate, queue pause) again, where Redis lost it or
+ * a committed change could not be applied at the time.
+ */
 async function restoreSaleControls(ctx: Context, ids: number[]): Promise<void> {
+  const controls = new SaleControls(ctx);
   const lost: number[] = [];
-  for (const id of ids) if (!(await ctx.redis.exists(ctx.waitingRoom.keys(id).gate))) lost.push(id);
-  if (lost.length) await new SaleControls(ctx).applyAll(lost);
+  for (const id of ids) if (await controls.unapplied(id)) lost.push(id);
+  if (lost.length) await controls.applyAll(lost);
+}
+
+/**
+ * Enqueues the requests accepted a moment ago whose API process died between the insert and the
+ * enqueue (their clients got no request id, and may retry with the same key: the retry finds the
+ * same request). A request whose job was added is only given its sequence in MySQL; every worker
+ * process may run this, and the enqueuer's claim lets one of them add each job.
+ */
+export async function enqueueUnenqueued(ctx: Context): Promise<number> {
+  const ids = await ctx.queues.registeredPerformanceIds();
+  const rows = new HoldRequestRepository(ctx.sequelize);
+  const stranded = await rows.unsequenced(ids, UNENQUEUED_AFTER_MS, ctx.config.sweepOrphanSeconds * 1000);
+  if (!stranded.length) return 0;
+  const enqueuer = new RequestEnqueuer(ctx.redis, ctx.config.keyPrefix, ctx.queues, rows);
+  let added = 0;
+  for (const r of stranded) {
+    const seq = await enqueuer.recover(r).catch((err: unknown) => {
+      ctx.logger.warn({ err, requestId: r.id }, 'could not enqueue a stranded request');
+      return undefined;
+    });
+    if (seq !== undefined) added++;
+  }
+  ctx.logger.info({ requests: stranded.length }, 'enqueued requests their API process left unenqueued');
+  return added;
 }
 
 export function startSweeper(ctx: Context): () => void {
   const timer = setInterval(() => {
     sweep(ctx).catch((err: unknown) => ctx.logger.warn({ err }, 'sweep failed'));
   }, ctx.config.sweepIntervalSeconds * 1000);
-  return () => clearInterval(timer);
+  let running = false;
+  const fast = setInterval(() => {
+    if (running) return;
+    running = true;
+    enqueueUnenqueued(ctx)
+      .catch((err: unknown) => ctx.logger.warn({ err }, 'enqueue of stranded requests failed'))
+      .finally(() => (running = false));
+  }, UNENQUEUED_CHECK_MS);
+  return () => {
+    clearInterval(timer);
+    clearInterval(fast);
+  };
 }

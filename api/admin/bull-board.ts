@@ -5,6 +5,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Context } from '../../shared/context.js';
 import { verifyAccessToken } from '../../shared/auth/tokens.js';
+import { isAdmin } from '../../shared/auth/identity.service.js';
 import { bearerToken } from '../middlewares/auth.js';
 import { RateLimiter } from '../middlewares/rate-limit.js';
 import { SaleControls } from '../../shared/sales/sale-controls.service.js';
@@ -50,10 +51,10 @@ function adminOnly(ctx: Context): RequestHandler {
     const token = bearerToken(req);
     if (token) {
       const identity = await verifyAccessToken(ctx.config.jwtSecret, token);
-      if (identity?.role === 'ADMIN') return next();
+      if (await isAdmin(identity)) return next();
     }
     const cookie = boardCookie(req.headers.cookie);
-    if (cookie && (await verifyAccessToken(ctx.config.jwtSecret, cookie))?.role === 'ADMIN') return next();
+    if (cookie && (await isAdmin(await verifyAccessToken(ctx.config.jwtSecret, cookie)))) return next();
     const basic = req.headers.authorization?.startsWith('Basic ')
       ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString('utf8')
       : undefined;

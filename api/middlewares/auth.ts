@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { ForbiddenError, UnauthenticatedError } from '../../shared/errors.js';
 import { verifyAccessToken, type Identity } from '../../shared/auth/tokens.js';
-import { memberExists } from '../../shared/auth/identity.service.js';
+import { isAdmin, memberExists } from '../../shared/auth/identity.service.js';
 import type { RateLimiter } from './rate-limit.js';
 
 declare module 'express-serve-static-core' {
@@ -12,9 +12,10 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** The token of `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
 export function bearerToken(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  return h?.startsWith('Bearer ') ? h.slice(7).trim() : undefined;
+  const m = /^bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
+  return m?.[1];
 }
 
 /** Any valid token of an existing member; counts against the member's rate limit. */
@@ -29,8 +30,9 @@ export function requireMember(secret: string, limiter: RateLimiter): RequestHand
   };
 }
 
-export const requireAdmin: RequestHandler = (req, _res, next) => {
-  if (req.identity?.role !== 'ADMIN') throw new ForbiddenError('Only an ADMIN may do this.');
+/** ADMIN in the token and in MySQL (a demoted admin is refused within a few seconds). */
+export const requireAdmin: RequestHandler = async (req, _res, next) => {
+  if (!(await isAdmin(req.identity))) throw new ForbiddenError('Only an ADMIN may do this.');
   next();
 };
 

@@ -38,7 +38,11 @@ export const PROBLEM_CODES: Record<string, { status: number; description: string
   'payment-declined': { status: 402, description: 'The payment gateway declined; nothing was enqueued.' },
   forbidden: { status: 403, description: 'The role may not do this (ADMIN only).' },
   'not-admitted': { status: 403, description: 'The member is not admitted from the waiting room.' },
-  'not-found': { status: 404, description: 'No route for this method and path.' },
+  'not-found': { status: 404, description: 'No route for this path.' },
+  'method-not-allowed': {
+    status: 405,
+    description: 'The path does not take this method; `Allow` lists the ones it takes.',
+  },
   'performance-not-found': { status: 404, description: 'No such performance.' },
   'zone-not-found': { status: 404, description: 'The performance has no such zone.' },
   'not-in-line': { status: 404, description: 'The member is not in this waiting room.' },
@@ -46,16 +50,24 @@ export const PROBLEM_CODES: Record<string, { status: number; description: string
   'request-not-found': { status: 404, description: "No such request of the member's." },
   'email-taken': { status: 409, description: 'That email is already registered.' },
   'sale-open': { status: 409, description: 'The queue mode and the draw are fixed once the sale opened.' },
-  'idempotency-key-reused': { status: 409, description: 'A request with this key is in flight.' },
+  'idempotency-key-reused': {
+    status: 409,
+    description: 'This Idempotency-Key is in flight, or was used for a different request.',
+  },
+  'hold-not-held': {
+    status: 409,
+    description: 'The hold is released, expired or confirmed; nothing was paid.',
+  },
   'payload-too-large': { status: 413, description: 'The body is over the limit (16 KiB).' },
-  'unsupported-media-type': { status: 415, description: 'Send UTF-8 JSON.' },
+  'unsupported-media-type': { status: 415, description: 'A body that is not UTF-8 `application/json`.' },
   'rate-limited': { status: 429, description: 'Too many requests; see `Retry-After`.' },
   internal: { status: 500, description: 'Something went wrong on our side.' },
   unavailable: { status: 503, description: 'MySQL or Redis unreachable; see `Retry-After`.' },
 };
 
-/** Codes any route may answer. */
-const EVERYWHERE = ['not-found', 'rate-limited', 'internal', 'unavailable'];
+/** Codes any route may answer (405 for a method of the path that this operation is not). */
+const EVERYWHERE = ['not-found', 'method-not-allowed', 'rate-limited', 'internal', 'unavailable'];
+/** Codes any route under /api may answer: a body, where one is sent, is JSON with known fields only. */
 const WITH_BODY = [
   'validation-failed',
   'malformed-json',
@@ -168,6 +180,7 @@ const controls = z.object({
   queueMode: z.enum(['fifo', 'shuffle-at-open']),
   admissionsPerMinute: z.number().int().nullable(),
 });
+const count = z.number().int().min(0);
 const performance = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -176,8 +189,16 @@ const performance = z.object({
   salesOpenAt: iso.nullable(),
   admissionCapacity: z.number().int(),
   maxSeatsPerMember: z.number().int(),
+  currency: z.string().describe('ISO 4217 code of every price'),
+  seatCount: count,
+  availableCount: count.describe('May lag a commit by up to a second'),
+  heldCount: count.describe('May lag a commit by up to a second'),
+  soldCount: count.describe('May lag a commit by up to a second'),
+  soldOut: z.boolean().describe('Every seat is sold'),
   grades: z.array(z.object({ id: z.number().int(), name: z.string(), price: z.number() })),
-  zones: z.array(z.object({ id: z.number().int(), name: z.string() })),
+  zones: z.array(
+    z.object({ id: z.number().int(), name: z.string(), seatCount: count, availableCount: count }),
+  ),
 });
 const liveState = z.object({
   id: z.number().int(),
@@ -324,8 +345,10 @@ const routes: Route[] = [
               place: z.string(),
               showtime: iso,
               salesOpenAt: iso.nullable(),
-              seatCount: z.number().int(),
-              availableCount: z.number().int(),
+              seatCount: count,
+              availableCount: count,
+              soldOut: z.boolean(),
+              currency: z.string(),
             }),
           ),
         }),
@@ -514,8 +537,10 @@ const routes: Route[] = [
         description: 'Accepted and enqueued; poll `Location`.',
         schema: z.object({
           requestId: z.number().int(),
-          status: z.literal('queued'),
-          position: z.number().int(),
+          status: z
+            .enum(['queued', 'processing', 'succeeded', 'rejected'])
+            .describe('queued for a new request; a repeat with its Idempotency-Key: where it stands'),
+          position: z.number().int().optional().describe('While queued'),
         }),
       },
     },
@@ -530,7 +555,7 @@ const routes: Route[] = [
     body: confirmBody,
     headers: idempotency,
     ok: queued,
-    problems: ['hold-not-found', 'payment-declined', 'idempotency-key-reused'],
+    problems: ['hold-not-found', 'hold-not-held', 'payment-declined', 'idempotency-key-reused'],
   },
   {
     method: 'delete',
@@ -577,6 +602,7 @@ const routes: Route[] = [
               seatId: z.number().int(),
               performanceId: z.number().int(),
               seatCode: z.string(),
+              zone: z.string().describe("The seat's zone (a seat code means little without it)"),
               price: z.number(),
             }),
           ),
@@ -637,7 +663,7 @@ function operation(r: Route): Record<string, unknown> {
     });
   const codes = new Set([...AUTH_PROBLEMS[r.auth], ...r.problems, ...EVERYWHERE]);
   if (r.body || r.query || parameters.length) codes.add('validation-failed');
-  if (r.body) WITH_BODY.forEach((c) => codes.add(c));
+  if (r.body || r.path.startsWith('/api/')) WITH_BODY.forEach((c) => codes.add(c));
   const responses: Record<string, unknown> = {};
   for (const [status, res] of Object.entries(r.ok))
     responses[status] = {
@@ -671,6 +697,18 @@ function operation(r: Route): Record<string, unknown> {
       : {}),
     responses,
   };
+}
+
+/** Every documented path with its methods and the methods that take a body (api/middlewares/doors.ts). */
+export function documentedPaths(): { path: string; methods: string[]; bodies: string[] }[] {
+  const out = new Map<string, { path: string; methods: string[]; bodies: string[] }>();
+  for (const r of routes) {
+    const p = out.get(r.path) ?? { path: r.path, methods: [], bodies: [] };
+    p.methods.push(r.method.toUpperCase());
+    if (r.body) p.bodies.push(r.method.toUpperCase());
+    out.set(r.path, p);
+  }
+  return [...out.values()];
 }
 
 let built: Record<string, unknown> | undefined;

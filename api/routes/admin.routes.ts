@@ -15,6 +15,7 @@ export function adminRoutes({ ctx, member }: ApiDeps): Router {
   r.patch('/performances/:id', member, requireAdmin, async (req, res) => {
     const id = pathId(req.params, 'id');
     const patch = parse(saleControlsSchema, req.body, 'body');
+    if (patch.salesOpenAt) await ctx.catalogue.checkSalesOpenAt(id, patch.salesOpenAt);
     res.json(await controls.update(id, patch));
   });
 

@@ -4,6 +4,7 @@ import { bestRequestSchema } from '../../shared/queues/jobs.js';
 import { idempotencyKeySchema, paymentSchema, type Accepted } from '../../shared/holds/requests.service.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
+import { capWaits, waitsInQuery } from '../middlewares/wait-cap.js';
 import { pathId, waitSecondsQuery } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -12,7 +13,8 @@ export const holdBody = z.union([
   z.strictObject({ seatIds: z.array(z.number().int().positive()).min(1) }),
   z.strictObject({ best: bestRequestSchema }),
 ]);
-export const confirmBody = z.object({ payment: paymentSchema });
+// Strict at every level: an unknown field is 400 on every route (contract §2).
+export const confirmBody = z.strictObject({ payment: z.strictObject(paymentSchema.shape) });
 export const waitQuery = waitSecondsQuery(10);
 
 /**
@@ -38,10 +40,11 @@ function idempotencyKey(req: Request): string | undefined {
   return key === undefined ? undefined : parse(idempotencyKeySchema, key, 'headers');
 }
 
-export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
+export function holdRoutes({ requests, member, admitted, waits }: ApiDeps): Router {
   const r = Router();
+  const preferring = capWaits(waits, (req) => preferWait(req) > 0);
 
-  r.post('/performances/:id/holds', member, async (req, res) => {
+  r.post('/performances/:id/holds', member, preferring, async (req, res) => {
     const performanceId = pathId(req.params, 'id');
     const body = parse(holdBody, req.body, 'body');
     const key = idempotencyKey(req);
@@ -58,7 +61,7 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     answer(res, out, { requestId, status, ...(position !== undefined ? { position } : {}) }, wait);
   });
 
-  r.post('/holds/:holdId/confirm', member, async (req, res) => {
+  r.post('/holds/:holdId/confirm', member, preferring, async (req, res) => {
     const { payment } = parse(confirmBody, req.body, 'body');
     const key = idempotencyKey(req);
     const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
@@ -68,7 +71,7 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     answer(res, out, { requestId: out.requestId }, wait);
   });
 
-  r.delete('/holds/:holdId', member, async (req, res) => {
+  r.delete('/holds/:holdId', member, preferring, async (req, res) => {
     const key = idempotencyKey(req);
     const hold = await requests.ownHold(who(req).memberId, pathId(req.params, 'holdId'));
     const wait = preferWait(req);
@@ -76,7 +79,7 @@ export function holdRoutes({ requests, member, admitted }: ApiDeps): Router {
     answer(res, out, { requestId: out.requestId }, wait);
   });
 
-  r.get('/requests/:requestId', member, async (req, res) => {
+  r.get('/requests/:requestId', member, capWaits(waits, waitsInQuery), async (req, res) => {
     const { waitSeconds } = parse(waitQuery, req.query, 'query');
     res.json(await requests.get(who(req).memberId, pathId(req.params, 'requestId'), waitSeconds ?? 0));
   });

@@ -4,8 +4,8 @@ import { login, registerMember } from '../../shared/auth/identity.service.js';
 import { parse } from '../middlewares/validate.js';
 import type { ApiDeps } from '../deps.js';
 
-export const credentials = z.object({ email: z.email().max(254), password: z.string().min(8).max(72) });
-export const loginBody = z.object({
+export const credentials = z.strictObject({ email: z.email().max(254), password: z.string().min(8).max(72) });
+export const loginBody = z.strictObject({
   email: z.string().min(1).max(254),
   password: z.string().min(1).max(200),
 });

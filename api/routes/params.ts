@@ -18,14 +18,20 @@ export function pathId(params: Record<string, string | string[] | undefined>, na
   return parse(schema, params, 'params')[name]!;
 }
 
-/** `?waitSeconds=N`: how long a long-poll may hold its answer, from 0 to `max` seconds. */
-export function waitSecondsQuery(max: number) {
+/**
+ * `?waitSeconds=N`: how long a long-poll may hold its answer, from 0 to `max` seconds (a multiple
+ * of 10). The pattern itself carries the bound, so the OpenAPI document states it too.
+ */
+export function waitSecondsQuery(max: 10 | 20 | 30) {
+  const tens = max / 10 - 1;
+  const pattern = new RegExp(`^(?:[0-${tens}]?\\d(?:\\.\\d+)?|${max}(?:\\.0+)?)$`);
   return z.object({
     waitSeconds: z
       .string()
-      .regex(/^\d+(\.\d+)?$/, `a number of seconds from 0 to ${max}`)
+      .regex(pattern, `a number of seconds from 0 to ${max}`)
       .transform(Number)
       .pipe(z.number().min(0).max(max))
-      .optional(),
+      .optional()
+      .describe(`Seconds, 0 to ${max}`),
   });
 }

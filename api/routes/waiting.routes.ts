@@ -3,6 +3,7 @@ import { NotFoundError } from '../../shared/errors.js';
 import type { WaitingStatus } from '../../shared/waiting-room/waiting-room.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
+import { capWaits, waitsInQuery } from '../middlewares/wait-cap.js';
 import { pathId, waitSecondsQuery } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -19,7 +20,7 @@ function answer(res: Response, s: WaitingStatus): void {
   res.json(s.drawAt ? drawn : { ...drawn, position });
 }
 
-export function waitingRoutes({ ctx, member, lineReader, line }: ApiDeps): Router {
+export function waitingRoutes({ ctx, member, lineReader, line, waits }: ApiDeps): Router {
   const r = Router();
 
   r.post('/performances/:id/waiting', member, async (req, res) => {
@@ -29,7 +30,7 @@ export function waitingRoutes({ ctx, member, lineReader, line }: ApiDeps): Route
 
   // The line's hot read: counted against a per-process limit, so that a member far back costs no
   // Redis round trip at all (see LineView); `waitSeconds` holds the answer until admitted or sold out.
-  r.get('/performances/:id/waiting', lineReader, async (req, res) => {
+  r.get('/performances/:id/waiting', lineReader, capWaits(waits, waitsInQuery), async (req, res) => {
     const { waitSeconds } = parse(lineWaitQuery, req.query, 'query');
     const { id, capacity } = await ctx.catalogue.info(pathId(req.params, 'id'));
     const memberId = who(req).memberId;

@@ -169,12 +169,18 @@ export class Members {
     if (st?.status !== 200) return void c.timedOut++;
     c.joined++;
     this.arrivals.push(i);
-    this.answers.tickets.push(Number(st.body['ticket']));
+    // In a shuffle-at-open pre-queue the ticket comes with the draw (0 until then).
+    let ticketKnown = Number(st.body['ticket']) > 0;
+    if (ticketKnown) this.answers.tickets.push(Number(st.body['ticket']));
     let last = Infinity;
     let inLine = false;
     // Follow the position until admitted; leave when the sale is sold out or over.
     for (;;) {
       const status = String(st.body['status']);
+      if (!ticketKnown && Number(st.body['ticket']) > 0) {
+        ticketKnown = true;
+        this.answers.tickets.push(Number(st.body['ticket']));
+      }
       if (status === 'admitted') break;
       if (status === 'sold-out' || this.sale.soldOut || this.over()) {
         if (inLine) c.inLine--;

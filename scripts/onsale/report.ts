@@ -60,6 +60,10 @@ export type Summary = {
     logEntries: number;
     verified: boolean;
     verify: string[];
+    /** shuffle-at-open: Kendall's tau among the pre-queue's admitted members (≈ 0: drawn) … */
+    preQueue?: { members: number; kendallTau: number };
+    /** … and among those who arrived after the opening (1: arrival order). */
+    afterPreQueue?: { members: number; kendallTau: number };
   };
   invariants: Invariant[];
   ok: boolean;

@@ -35,6 +35,9 @@ export type OnsaleOptions = {
   capacity: number;
   holdTtlSeconds: number;
   declineRate: number;
+  queueMode: 'fifo' | 'shuffle-at-open';
+  /** shuffle-at-open: the share of the arrivals before the opening (the pre-queue). */
+  preQueueShare: number;
   command: string;
 };
 
@@ -124,6 +127,18 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       people.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 7200)),
     );
 
+    // shuffle-at-open: the sale opens once the pre-queue's share of the arrivals is in (the ramp
+    // starts a few seconds from now, after the members are seeded).
+    const opensInMs = o.queueMode === 'shuffle-at-open' ? 3000 + o.rampSeconds * 1000 * o.preQueueShare : 0;
+    if (opensInMs) {
+      const patched = await http.send('PATCH', `${bases[0]}/api/performances/${performanceId}`, {
+        token: adminToken,
+        body: { queueMode: 'shuffle-at-open', salesOpenAt: new Date(Date.now() + opensInMs).toISOString() },
+      });
+      if (patched.status !== 200)
+        throw new Error(`setting the queue mode: ${patched.status} ${patched.body}`);
+      await sleep(3000 - 50);
+    }
     const watcher = new QueueWatcher(ctx, performanceId);
     const room = new RoomSampler(ctx, performanceId, o.capacity);
     const countSamples = { bad: 0, samples: 0 };
@@ -261,7 +276,32 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     const admittedOrder = firstAdmission.filter((id) => inBoth.has(id));
     const admittedSet = new Set(admittedOrder);
     const verdict = await verifyFairness(bases[0]!, performanceId);
+    // shuffle-at-open: the order within the pre-queue (the drawn roster) and after it, apart.
+    const [roster] = (await ctx.sequelize.query(
+      'SELECT member_id FROM fairness_roster WHERE performance_id = ?',
+      { replacements: [performanceId] },
+    )) as [{ member_id: number }[], unknown];
+    const preQueued = new Set(roster.map((r) => Number(r.member_id)));
+    const tauAmong = (keep: (id: number) => boolean) => {
+      const admitted = admittedOrder.filter(keep);
+      return {
+        members: admitted.length,
+        kendallTau: round(
+          kendallTau(
+            admitted,
+            arrived.filter((id) => admittedSet.has(id) && keep(id)),
+          ),
+          3,
+        ),
+      };
+    };
     const fairness = {
+      ...(o.queueMode === 'shuffle-at-open'
+        ? {
+            preQueue: tauAmong((id) => preQueued.has(id)),
+            afterPreQueue: tauAmong((id) => !preQueued.has(id)),
+          }
+        : {}),
       kendallTau: round(
         kendallTau(
           admittedOrder,
@@ -407,6 +447,11 @@ function printSummary(s: Summary, dir: string): string {
     ...(s.fairness
       ? [
           `  fairness  Kendall's tau ${s.fairness.kendallTau} (arrival vs admission), largest displacement ${s.fairness.largestDisplacement}, seats by arrival decile ${s.fairness.seatsShareByArrivalDecile.join(' ')}; verify: ${s.fairness.verified ? 'VERIFIED' : 'BROKEN'} (${s.fairness.logEntries} entries)`,
+          ...(s.fairness.preQueue && s.fairness.afterPreQueue
+            ? [
+                `            shuffle-at-open: Kendall's tau within the pre-queue ${s.fairness.preQueue.kendallTau} (${s.fairness.preQueue.members} admitted members, drawn), after it ${s.fairness.afterPreQueue.kendallTau} (${s.fairness.afterPreQueue.members}, in arrival order)`,
+              ]
+            : []),
         ]
       : []),
     `  phases    ${s.phases.map((p) => `${p.name} ${p.startSeconds}-${p.endSeconds} s (${p.requests} requests, ${p.errors} errors)`).join('; ')}`,

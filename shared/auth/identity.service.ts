@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { ConflictError, InvalidCredentialsError } from '../errors.js';
 import { Member, type Role } from '../db/models/index.js';
 import { hashPassword, verifyPassword } from './passwords.js';
-import { signAccessToken } from './tokens.js';
+import { signAccessToken, type Identity } from './tokens.js';
 
 export async function registerMember(
   email: string,
@@ -111,4 +111,25 @@ async function lookUp(pending: Map<number, Waiter[]>): Promise<void> {
   } catch (err) {
     for (const waiters of pending.values()) for (const w of waiters) w.reject(err);
   }
+}
+
+/** How long a member's role read from MySQL is trusted: a demoted ADMIN loses its rights within this. */
+export const ROLE_CACHE_MS = 5000;
+const roles = new Map<number, { role: Promise<Role | undefined>; at: number }>();
+
+/** The member's role in MySQL (cached up to ROLE_CACHE_MS); undefined for no such member. */
+export function memberRole(memberId: number): Promise<Role | undefined> {
+  const now = Date.now();
+  const hit = roles.get(memberId);
+  if (hit && now - hit.at < ROLE_CACHE_MS) return hit.role;
+  if (roles.size > 10_000) roles.clear(); // admins are few; a flood of ids must not grow it
+  const role = Member.findByPk(memberId, { attributes: ['id', 'role'] }).then((m) => m?.role);
+  roles.set(memberId, { role, at: now });
+  role.catch(() => roles.delete(memberId));
+  return role;
+}
+
+/** ADMIN in the token and, still, in MySQL: a token outlives a demotion by at most ROLE_CACHE_MS. */
+export async function isAdmin(identity: Identity | undefined): Promise<boolean> {
+  return identity?.role === 'ADMIN' && (await memberRole(identity.memberId)) === 'ADMIN';
 }

@@ -34,6 +34,14 @@ export async function signAccessToken(
     .sign(await keyFor(secret));
 }
 
+/**
+ * The longest lifetime a token may claim: 7 days, the most JWT_TTL_SECONDS allows. A token whose
+ * `exp` lies further ahead than this (from now, or from its `iat`) is refused, however it was signed.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 86400;
+/** Clocks differ a little: an `iat` (or `nbf`) up to this far in the future is still accepted. */
+export const CLOCK_SKEW_SECONDS = 60;
+
 /** The longest token accepted: ours are about 200 characters; anything far longer is abuse. */
 export const MAX_TOKEN_LENGTH = 1024;
 
@@ -116,8 +124,13 @@ async function verifyUncached(
     const now = Math.floor(Date.now() / 1000);
     const { exp, nbf, iat, sub, role } = payload;
     if (typeof exp !== 'number' || !Number.isFinite(exp) || exp <= now) return undefined;
-    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now)) return undefined;
-    if (iat !== undefined && typeof iat !== 'number') return undefined;
+    if (exp - now > MAX_TOKEN_LIFETIME_SECONDS) return undefined;
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + CLOCK_SKEW_SECONDS)) return undefined;
+    if (iat !== undefined) {
+      if (typeof iat !== 'number' || !Number.isFinite(iat) || iat > now + CLOCK_SKEW_SECONDS)
+        return undefined;
+      if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) return undefined;
+    }
     if (typeof sub !== 'string' || !/^[1-9]\d{0,15}$/.test(sub) || (role !== 'USER' && role !== 'ADMIN'))
       return undefined;
     return { memberId: Number(sub), role, exp };

@@ -4,12 +4,13 @@ import { isSoldOut, SeatStockRepository } from '../db/repositories/seat-stock.re
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { NotFoundError, ValidationError, type FieldError } from '../errors.js';
-import { Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
+import { CommitFence, Performance, Seat, SeatGrade, Zone } from '../db/models/index.js';
 import type { PerformanceQueues } from '../queues/performance-queues.js';
 import type { StockState } from '../domain/seats.js';
+import { SeatTallies } from './seat-tally.js';
 
 const name = z.string().trim().min(1).max(100);
-const rowSchema = z.object({
+const rowSchema = z.strictObject({
   name: z
     .string()
     .trim()
@@ -20,48 +21,69 @@ const rowSchema = z.object({
   grade: name,
   start: z.number().int().min(0).max(1_000_000).optional(),
 });
-const seatSchema = z.object({ code: z.string().trim().min(1).max(50), grade: name });
-export const createPerformanceSchema = z.object({
-  name: z.string().trim().min(1).max(200),
-  place: z.string().trim().min(1).max(200),
-  // MySQL's DATETIME holds years 1000 to 9999 in UTC: 9999-12-31T23:00:00-05:00 is in year 10000.
-  showtime: z.iso
-    .datetime({ offset: true })
-    .refine((v) => {
-      const year = new Date(v).getUTCFullYear();
-      return year >= 1000 && year <= 9999;
-    }, 'must fall between the years 1000 and 9999 in UTC')
-    .refine((s) => Date.parse(s) > Date.now(), 'the showtime is in the past'),
-  salesOpenAt: z.iso.datetime({ offset: true }).optional(),
-  admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
-  queueMode: z
-    .enum(['fifo', 'shuffle-at-open'])
-    .optional()
-    .describe(
-      'fifo (default): ticket order; shuffle-at-open: who joins before salesOpenAt is shuffled at opening',
-    ),
-  admissionsPerMinute: z
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .optional()
-    .describe('Outflow cap (unset: none)'),
-  grades: z
-    .array(z.object({ name, price: z.number().min(0).max(9_999_999_999) }))
-    .min(1)
-    .max(50),
-  zones: z
-    .array(
-      z.object({
-        name,
-        seats: z.array(seatSchema).max(MAX_SEATS_PER_PERFORMANCE).optional(),
-        rows: z.array(rowSchema).max(10_000).optional(),
-      }),
-    )
-    .min(1)
-    .max(500),
-});
+const seatSchema = z.strictObject({ code: z.string().trim().min(1).max(50), grade: name });
+
+/** The years MySQL's DATETIME holds (and reads back as written): 1000 to 9999, in UTC. */
+export function inStoredYears(iso: string): boolean {
+  const year = new Date(iso).getUTCFullYear();
+  return year >= 1000 && year <= 9999;
+}
+
+/**
+ * A time of the sale (showtime, salesOpenAt): ISO 8601 with an offset, in the years 1000 to 9999
+ * UTC. `9999-12-31T23:00:00-05:00` is in year 10000 and `1000-01-01T00:30:00+01:00` in year 999:
+ * both refused (MySQL would fail on the first and read the second back wrong).
+ */
+export const saleTime = z.iso
+  .datetime({ offset: true })
+  .regex(/^[1-9]/, 'a year from 1000 to 9999')
+  .refine(inStoredYears, 'must fall between the years 1000 and 9999 in UTC')
+  .meta({ description: 'ISO 8601 with an offset; the year in UTC is 1000 to 9999' });
+
+export const SALES_OPEN_AFTER_SHOWTIME = 'salesOpenAt must be before the showtime';
+
+export const createPerformanceSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    place: z.string().trim().min(1).max(200),
+    showtime: saleTime.refine((s) => Date.parse(s) > Date.now(), 'the showtime is in the past'),
+    salesOpenAt: saleTime.optional().describe('Before the showtime; unset: the sale is open at once'),
+    admissionCapacity: z.number().int().min(1).max(1_000_000).optional(),
+    queueMode: z
+      .enum(['fifo', 'shuffle-at-open'])
+      .optional()
+      .describe(
+        'fifo (default): ticket order; shuffle-at-open: who joins before salesOpenAt is shuffled at opening',
+      ),
+    admissionsPerMinute: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .optional()
+      .describe('Outflow cap (unset: none)'),
+    grades: z
+      .array(z.strictObject({ name, price: z.number().min(0).max(9_999_999_999) }))
+      .min(1)
+      .max(50),
+    zones: z
+      .array(
+        z
+          .strictObject({
+            name,
+            seats: z.array(seatSchema).max(MAX_SEATS_PER_PERFORMANCE).optional(),
+            rows: z.array(rowSchema).max(10_000).optional(),
+          })
+          // Not expressible in zod's types; layout.ts refuses a zone without seats, the document says so.
+          .meta({ anyOf: [{ required: ['rows'] }, { required: ['seats'] }] }),
+      )
+      .min(1)
+      .max(500),
+  })
+  .superRefine((body, ctx) => {
+    if (body.salesOpenAt && Date.parse(body.salesOpenAt) >= Date.parse(body.showtime))
+      ctx.addIssue({ code: 'custom', path: ['salesOpenAt'], message: SALES_OPEN_AFTER_SHOWTIME });
+  });
 export type CreatePerformance = z.infer<typeof createPerformanceSchema>;
 
 const LIST_TTL_MS = 1000;
@@ -110,11 +132,19 @@ const INSERT_CHUNK = 5000;
 export class Catalogue {
   // Performances and their seats never change after creation, so each process caches what it reads.
   private readonly infos = new Map<number, Promise<PerformanceInfo | null>>();
+  private readonly layouts = new Map<
+    number,
+    Promise<{ grades: { id: number; name: string; price: number }[]; zones: { id: number; name: string }[] }>
+  >();
+  /** Seat counts per performance, following the seat events (seat-tally.ts). */
+  readonly tallies: SeatTallies;
 
   constructor(
     private readonly config: Config,
     private readonly queues: PerformanceQueues,
-  ) {}
+  ) {
+    this.tallies = new SeatTallies(Performance.sequelize!);
+  }
 
   async create(body: CreatePerformance): Promise<{ id: number }> {
     const { seats, errors } = crossCheck(body);
@@ -231,17 +261,18 @@ export class Catalogue {
     }));
   }
 
+  /**
+   * The performance as the public reads it (the busiest URL of a sale): one primary-key read, the
+   * grades and zones cached (they never change), and the counts from this process's seat tally,
+   * which follows the seat events: exact when no commit came since, else at most MAX_LAG_MS behind.
+   */
   async get(id: number) {
     const p = await Performance.findByPk(id);
     if (!p) throw performanceNotFound(id);
-    const repo = new SeatStockRepository(Performance.sequelize!);
-    const [grades, zones, stocks, byZone] = await Promise.all([
-      SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
-      Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
-      repo.counts([id]),
-      repo.byZone(id),
+    const [{ grades, zones }, { stock, zones: byZone }] = await Promise.all([
+      this.layout(id),
+      this.tallies.counts(id, Number(p.eventSeq)),
     ]);
-    const stock = stocks.get(id)!;
     return {
       id: p.id,
       name: p.name,
@@ -256,14 +287,30 @@ export class Catalogue {
       heldCount: stock.held,
       soldCount: stock.sold,
       soldOut: isSoldOut(stock),
-      grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
+      grades,
       zones: zones.map((z) => ({
-        id: z.id,
-        name: z.name,
+        ...z,
         seatCount: byZone.get(z.id)?.seatCount ?? 0,
         availableCount: byZone.get(z.id)?.available ?? 0,
       })),
     };
+  }
+
+  private layout(id: number) {
+    let l = this.layouts.get(id);
+    if (!l) {
+      if (this.layouts.size >= 1000) this.layouts.clear();
+      l = Promise.all([
+        SeatGrade.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+        Zone.findAll({ where: { performanceId: id }, order: [['id', 'ASC']] }),
+      ]).then(([grades, zones]) => ({
+        grades: grades.map((g) => ({ id: g.id, name: g.name, price: Number(g.price) })),
+        zones: zones.map((z) => ({ id: z.id, name: z.name })),
+      }));
+      this.layouts.set(id, l);
+      l.catch(() => this.layouts.delete(id));
+    }
+    return l;
   }
 
   /**
@@ -275,7 +322,7 @@ export class Catalogue {
     return Performance.sequelize!.transaction(
       { isolationLevel: Transaction.ISOLATION_LEVELS.REPEATABLE_READ },
       async (transaction) => {
-        const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
+        const p = await CommitFence.findByPk(performanceId, { attributes: ['eventSeq'], transaction });
         if (zoneId !== undefined) {
           const zone = await Zone.findOne({ where: { id: zoneId, performanceId }, transaction });
           if (!zone)
@@ -314,6 +361,16 @@ export class Catalogue {
       price: Number(r.price),
       ...(row === null ? {} : { row, number: Number(number) }),
     }));
+  }
+
+  /** 400 unless `salesOpenAt` is before the performance's showtime; 404 if there is no performance. */
+  async checkSalesOpenAt(performanceId: number, salesOpenAt: string): Promise<void> {
+    const p = await Performance.findByPk(performanceId, { attributes: ['id', 'showtime'] });
+    if (!p) throw performanceNotFound(performanceId);
+    if (Date.parse(salesOpenAt) >= p.showtime.getTime())
+      throw new ValidationError([
+        { path: 'body.salesOpenAt', message: `${SALES_OPEN_AFTER_SHOWTIME} (${p.showtime.toISOString()})` },
+      ]);
   }
 
   /** What is left to sell, for the waiting room. */

@@ -9,6 +9,7 @@ import * as security from './migrations/0004-security.js';
 import * as seatRows from './migrations/0005-seat-rows.js';
 import * as saleControls from './migrations/0006-sale-controls.js';
 import * as fairness from './migrations/0007-fairness.js';
+import * as fences from './migrations/0008-commit-fences.js';
 
 // Migrations are listed in code (not globbed) so they work the same under tsx and in any bundle.
 const migrations = [
@@ -19,6 +20,7 @@ const migrations = [
   { name: '0005-seat-rows', ...seatRows },
   { name: '0006-sale-controls', ...saleControls },
   { name: '0007-fairness', ...fairness },
+  { name: '0008-commit-fences', ...fences },
 ];
 
 /**

@@ -1,6 +1,6 @@
 // The published rules of a fair sale: pure functions anyone can recompute (the verifier, the tests
 // and the service use these same functions). Hex strings are lowercase SHA-256 digests.
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -15,7 +15,13 @@ export function commitmentOf(seedHex: string): string {
 
 /** A member id as the public sees it: HMAC-SHA256(per-performance salt, decimal id). */
 export function memberHashOf(saltHex: string, memberId: number): string {
-  return createHmac('sha256', Buffer.from(saltHex, 'hex')).update(String(memberId)).digest('hex');
+  return memberHasher(saltHex)(memberId);
+}
+
+/** `memberHashOf` for many members of one performance (the salt decoded once). */
+export function memberHasher(saltHex: string): (memberId: number) => string {
+  const key = createSecretKey(Buffer.from(saltHex, 'hex'));
+  return (memberId) => createHmac('sha256', key).update(String(memberId)).digest('hex');
 }
 
 /**
@@ -87,12 +93,27 @@ export type MerkleStep = { side: 'left' | 'right'; hash: string };
 
 /** The proof that roster[index] is in the tree: the sibling hashes from the leaf up. */
 export function merkleProof(roster: readonly string[], index: number): MerkleStep[] {
+  return merkleProofIn(merkleTree(roster), index);
+}
+
+/** A roster's whole Merkle tree, leaves first, each level one buffer of 32-byte nodes (compact to keep). */
+export type MerkleTree = Buffer[];
+
+export function merkleTree(roster: readonly string[]): MerkleTree {
+  return levels(roster).map((level) => Buffer.concat(level));
+}
+
+/** `merkleProof` from a tree built once: O(log n) per proof. */
+export function merkleProofIn(tree: MerkleTree, index: number): MerkleStep[] {
   const proof: MerkleStep[] = [];
   let i = index;
-  for (const level of levels(roster).slice(0, -1)) {
+  for (const level of tree.slice(0, -1)) {
     const sibling = i % 2 === 0 ? i + 1 : i - 1;
-    if (sibling < level.length)
-      proof.push({ side: i % 2 === 0 ? 'right' : 'left', hash: level[sibling]!.toString('hex') });
+    if (sibling * 32 < level.length)
+      proof.push({
+        side: i % 2 === 0 ? 'right' : 'left',
+        hash: level.subarray(sibling * 32, sibling * 32 + 32).toString('hex'),
+      });
     i = Math.floor(i / 2);
   }
   return proof;

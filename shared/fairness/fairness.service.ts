@@ -9,14 +9,27 @@ import {
   drawOrder,
   entryHashOf,
   memberHashOf,
-  merkleProof,
+  memberHasher,
+  merkleProofIn,
+  merkleTree,
   sortKeyOf,
   merkleRoot,
   type LogEntry,
+  type MerkleStep,
+  type MerkleTree,
 } from '../domain/fairness.js';
 import type { WaitingRoom } from '../waiting-room/waiting-room.js';
 
 const DRAIN_BATCH = 2000;
+/**
+ * A room's log writes start at most this often per process: while admissions stream in, each
+ * write takes what gathered since the last (one transaction for many entries, not one for each).
+ */
+const DRAIN_EVERY_MS = 100;
+/** How long an admission made on a request's path may wait for the workers' writer before its process writes it. */
+const CATCH_UP_MS = 500;
+/** Recorded rosters whose Merkle tree a process keeps (a 100,000-member roster's takes 6.4 MB). */
+const TREES_KEPT = 4;
 export const LOG_PAGE = 1000;
 export const ROSTER_PAGE = 10_000;
 
@@ -54,7 +67,16 @@ export class Fairness {
     number,
     { drawKey: string; last: number; byMember: Map<number, { hash: string; sortKey: string }> }
   >();
-  private readonly draining = new Map<number, { running?: Promise<void>; next?: Promise<void> }>();
+  private readonly draining = new Map<
+    number,
+    { running?: Promise<void>; next?: Promise<void>; startedAt: number }
+  >();
+  /** Per process: recorded rosters' Merkle trees, for receipts (`rosterTree`). */
+  private readonly trees = new Map<number, Promise<MerkleTree>>();
+  /** Fault injection (tests): runs after a draw is applied, before it is recorded. */
+  beforeReveal: (() => void) | undefined;
+  /** Per room: the highest ticket admitted here whose entry `catchUp` checks for, and its timer. */
+  private readonly catchingUp = new Map<number, { ticket: number; timer: NodeJS.Timeout }>();
 
   constructor(
     sequelize: Sequelize,
@@ -98,19 +120,21 @@ export class Fairness {
     // Coalesced per process and room: a caller arriving while a drain runs waits for the one run
     // after it (which sees its admissions); any number of callers meanwhile share that run.
     let st = this.draining.get(performanceId);
-    if (!st) this.draining.set(performanceId, (st = {}));
+    if (!st) this.draining.set(performanceId, (st = { startedAt: 0 }));
     const state = st;
     if (state.next) return state.next;
     const start = (): Promise<void> => {
+      state.startedAt = performance.now();
       const p = this.drainOnce(performanceId).finally(() => {
         if (state.running === p) state.running = undefined;
       });
       state.running = p;
       return p;
     };
-    if (!state.running) return start();
-    state.next = state.running
+    if (!state.running && performance.now() - state.startedAt >= DRAIN_EVERY_MS) return start();
+    state.next = (state.running ?? Promise.resolve())
       .catch(() => undefined)
+      .then(() => new Promise((r) => setTimeout(r, state.startedAt + DRAIN_EVERY_MS - performance.now())))
       .then(() => {
         state.next = undefined;
         return start();
@@ -118,26 +142,57 @@ export class Fairness {
     return state.next;
   }
 
+  /**
+   * The fallback for an admission made on a request's path (up to `ticket`): the workers' writer logs
+   * it within milliseconds; if it is still not in the log after CATCH_UP_MS (no worker heard its
+   * head), this process writes it. One timer per room and process, however many admissions.
+   */
+  catchUp(performanceId: number, ticket: number): void {
+    const pending = this.catchingUp.get(performanceId);
+    if (pending) {
+      pending.ticket = Math.max(pending.ticket, ticket);
+      return;
+    }
+    const timer = setTimeout(() => {
+      const entry = this.catchingUp.get(performanceId);
+      this.catchingUp.delete(performanceId);
+      if (!entry) return;
+      this.room
+        .loggedThrough(performanceId)
+        .then((logged) => (logged < entry.ticket ? this.drain(performanceId) : undefined))
+        .catch((err: unknown) => this.logger.warn({ err, performanceId }, 'admission log write failed'));
+    }, CATCH_UP_MS);
+    timer.unref();
+    this.catchingUp.set(performanceId, { ticket, timer });
+  }
+
+  /** Stops the fallback's timers (the process is closing). */
+  close(): void {
+    for (const { timer } of this.catchingUp.values()) clearTimeout(timer);
+    this.catchingUp.clear();
+  }
+
   private async drainOnce(performanceId: number): Promise<void> {
-    const salt = await this.salt(performanceId);
+    const hashMember = memberHasher(await this.salt(performanceId));
     for (;;) {
       const pending = await this.room.unlogged(performanceId, DRAIN_BATCH);
       const last = pending[pending.length - 1];
       if (!last) return;
       await this.rows.sequelize.transaction(async (transaction) => {
-        const row = await this.rows.draw(performanceId, transaction);
+        const row = await this.rows.chainHead(performanceId, transaction);
         if (!row) throw new Error(`no draw row for performance ${performanceId}`);
         let n = row.logLength;
         let prev = row.logHead;
         const fresh = pending.filter((a) => !(row.lastGen === String(a.g) && a.s <= (row.lastRseq ?? 0)));
         if (!fresh.length) return;
         const out: LogRow[] = fresh.map((a) => {
+          const at = new Date(a.at);
           const e = {
             n: ++n,
             epoch: String(a.g),
             ticket: a.t,
-            memberHash: memberHashOf(salt, a.m),
-            at: new Date(a.at).toISOString(),
+            memberHash: hashMember(a.m),
+            at: at.toISOString(),
             trigger: a.why,
             capacity: a.cap,
             occupancy: a.occ,
@@ -145,7 +200,7 @@ export class Fairness {
             prev,
           };
           prev = entryHashOf(e);
-          return { ...e, roomGen: e.epoch, rseq: a.s, memberId: a.m, at: new Date(a.at), hash: prev };
+          return { ...e, roomGen: e.epoch, rseq: a.s, memberId: a.m, at, hash: prev };
         });
         const tail = fresh[fresh.length - 1]!;
         await this.rows.append(
@@ -163,10 +218,13 @@ export class Fairness {
   /**
    * Draws a frozen roster ("base:size"): member hashes in arrival order, sorted by the published
    * rule, applied to the line (admission begins), then the roster, its root and the seed are
-   * recorded and so revealed.
+   * recorded and so revealed. Run again (the ticker does, while the roster is in Redis and not
+   * recorded), it records the draw applied before without applying it twice.
    */
   async draw(performanceId: number, frozen: string): Promise<void> {
     const row = await this.ensure(performanceId);
+    // Recorded already (a worker stopped before it could forget the roster): nothing more to do.
+    if (row.revealedAt) return this.room.forgetRoster(performanceId);
     const ids = await this.room.roster(performanceId);
     const [base, size] = frozen.split(':').map(Number) as [number, number];
     if (ids.length !== size) {
@@ -185,13 +243,19 @@ export class Fairness {
     const byHash = new Map(hashes.map((h, i) => [h, ids[i]!]));
     const order = drawOrder(hashes, key, sortKeys);
     this.prepared.delete(performanceId);
-    await this.room.applyDraw(
-      performanceId,
-      frozen,
-      order.map((h) => byHash.get(h)!),
-    );
+    // Applied already when a worker stopped between applying the draw and recording it: the same
+    // order (a pure function of seed and roster) is recorded now.
+    if (await this.room.drawApplied(performanceId))
+      this.logger.info({ performanceId, frozen }, 'recording a draw applied earlier');
+    else
+      await this.room.applyDraw(
+        performanceId,
+        frozen,
+        order.map((h) => byHash.get(h)!),
+      );
     // The first admissions count once logged: write them before recording the roster (a second).
     await this.drain(performanceId);
+    this.beforeReveal?.();
     const place = new Map(order.map((h, i) => [h, i + 1]));
     const gen = await this.room.generation(performanceId);
     await this.rows.reveal(
@@ -266,6 +330,22 @@ export class Fairness {
     return { items, ...(items.length === ROSTER_PAGE ? { next: after + items.length } : {}) };
   }
 
+  /**
+   * The recorded roster's Merkle tree, built once per process and kept for the last few
+   * performances: a recorded roster never changes, and receipts are read by many members at once
+   * after a sale (each would otherwise read the whole roster and hash it again).
+   */
+  private rosterTree(performanceId: number): Promise<MerkleTree> {
+    let tree = this.trees.get(performanceId);
+    if (!tree) {
+      tree = this.rows.roster(performanceId, 0, 10_000_000).then(merkleTree);
+      tree.catch(() => this.trees.delete(performanceId));
+      this.trees.set(performanceId, tree);
+      for (const id of this.trees.keys()) if (this.trees.size > TREES_KEPT) this.trees.delete(id);
+    }
+    return tree;
+  }
+
   /** A member's receipt: its hash, its drawn place with the Merkle proof, its admission entry. */
   async receipt(performanceId: number, memberId: number) {
     const row = await this.ensure(performanceId);
@@ -274,15 +354,13 @@ export class Fairness {
       this.rows.memberEntry(performanceId, memberId),
       row.revealedAt ? this.rows.rosterMember(performanceId, memberId) : undefined,
     ]);
-    let draw:
-      { place: number; ticket: number; arrival: number; proof: ReturnType<typeof merkleProof> } | undefined;
+    let draw: { place: number; ticket: number; arrival: number; proof: MerkleStep[] } | undefined;
     if (inRoster) {
-      const roster = await this.rows.roster(performanceId, 0, 10_000_000);
       draw = {
         arrival: inRoster.arrival,
         place: inRoster.place,
         ticket: row.ticketBase! + inRoster.place,
-        proof: merkleProof(roster, inRoster.arrival - 1),
+        proof: merkleProofIn(await this.rosterTree(performanceId), inRoster.arrival - 1),
       };
     }
     return {

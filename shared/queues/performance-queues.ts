@@ -155,6 +155,14 @@ export class PerformanceQueues {
     return out;
   }
 
+  /**
+   * The token of the BullMQ lock on job `seq` (null once it expired or the job finished): the
+   * worker whose token it is runs the job; any other holds a stale copy.
+   */
+  async jobLock(performanceId: number, seq: number): Promise<string | null> {
+    return this.redis.get(`${this.keys(performanceId).job}${seq}:lock`);
+  }
+
   /** True if a job with a sequence in [from, to] is still waiting or running. */
   async pendingBetween(performanceId: number, from: number, to: number): Promise<boolean> {
     const k = this.keys(performanceId);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Context } from '../context.js';
-import { performanceNotFound } from '../catalogue/catalogue.service.js';
+import { performanceNotFound, saleTime } from '../catalogue/catalogue.service.js';
 import { SaleStateRepository, type SaleControlRow } from '../db/repositories/sale-state.repository.js';
 import { oldestWaitingAgeMs, waitingJobs } from '../queues/queue-lag.js';
 import { performanceTag } from '../redis.js';
@@ -8,11 +8,10 @@ import { ConflictError, UnavailableError } from '../errors.js';
 
 export const saleControlsSchema = z
   .strictObject({
-    salesOpenAt: z.iso
-      .datetime({ offset: true })
+    salesOpenAt: saleTime
       .nullable()
       .optional()
-      .describe('Nobody is admitted before this time; null opens the sale now.'),
+      .describe('Nobody is admitted before this time (before the showtime); null opens the sale now.'),
     admissionCapacity: z
       .number()
       .int()
@@ -50,7 +49,8 @@ export const saleControlsSchema = z
         'Optional public random value mixed into the draw (e.g. a future drand round). Before opening only.',
       ),
   })
-  .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' });
+  .refine((o) => Object.keys(o).length > 0, { message: 'name at least one control' })
+  .meta({ minProperties: 1 });
 export type SaleControlsPatch = z.infer<typeof saleControlsSchema>;
 
 export type Controls = {
@@ -96,7 +96,11 @@ export class SaleControls {
     return row;
   }
 
-  /** Changes the controls named in `patch` and applies them; returns the performance with its controls. */
+  /**
+   * Changes the controls named in `patch` and applies them; returns the performance with its
+   * controls. Once MySQL has the change the answer is 200, whatever follows: concurrent changes
+   * share one apply (see `applyThrough`), and one that could not be applied now is applied later.
+   */
   async update(performanceId: number, patch: SaleControlsPatch) {
     const before = await this.row(performanceId);
     const { outsideRandomness, ...columns } = patch;
@@ -108,7 +112,7 @@ export class SaleControls {
       await this.ctx.fairness.ensure(performanceId);
       await this.ctx.fairness.rows.setOutsideRandomness(performanceId, outsideRandomness);
     }
-    if (!Object.keys(columns).length) return this.current(performanceId);
+    if (!Object.keys(columns).length) return this.current(performanceId, await this.row(performanceId));
     await this.rows.update(performanceId, {
       ...columns,
       salesOpenAt:
@@ -116,12 +120,85 @@ export class SaleControls {
           ? columns.salesOpenAt
           : new Date(columns.salesOpenAt),
     });
-    return this.current(performanceId);
+    let row: SaleControlRow;
+    try {
+      // Counted after the commit: an apply that read this count reads the row after the change.
+      const change = await this.ctx.redis.incr(this.keys(performanceId).changes);
+      row = await this.applyThrough(performanceId, change);
+    } catch (err) {
+      // Committed, not yet applied: answered all the same, applied in the background.
+      this.ctx.logger.warn({ err, performanceId }, 'sale controls changed, applying them later');
+      this.applySoon(performanceId);
+      row = await this.row(performanceId);
+    }
+    return this.current(performanceId, row);
   }
 
-  private async current(performanceId: number) {
-    const row = await this.applyLatest(performanceId);
+  private async current(performanceId: number, row: SaleControlRow) {
     return { ...(await this.ctx.catalogue.get(performanceId)), ...this.controlsOf(row) };
+  }
+
+  /** Retries an apply that failed after its change was committed, a few times, then leaves it to the sweeper. */
+  private applySoon(performanceId: number, attempt = 1): void {
+    setTimeout(() => {
+      this.applyLatest(performanceId).catch(() => {
+        if (attempt < 5) this.applySoon(performanceId, attempt + 1);
+      });
+    }, 500 * attempt).unref();
+  }
+
+  /** The sale controls' Redis key layout (one performance's keys share its hash tag). */
+  private keys(performanceId: number) {
+    const base = `${this.ctx.config.keyPrefix}:${performanceTag(performanceId)}`;
+    return {
+      /** One apply at a time per performance. */
+      lock: `${base}:controls-lock`,
+      /** How many changes MySQL has committed (counted right after each commit). */
+      changes: `${base}:controls-changes`,
+      /** The count of changes the last apply read before it read the row: those it carried. */
+      applied: `${base}:controls-applied`,
+    };
+  }
+
+  /**
+   * Returns once an apply that read the row after change number `change` has finished: this
+   * process's own, or another's that already carried it (of 400 concurrent changes, a handful of
+   * applies carry them all, instead of 400 in a row behind one lock).
+   */
+  private async applyThrough(performanceId: number, change: number): Promise<SaleControlRow> {
+    const k = this.keys(performanceId);
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (Number(await this.ctx.redis.get(k.applied)) >= change) return this.row(performanceId);
+      const row = await this.applyOnce(performanceId);
+      if (row) return row;
+      if (Date.now() > deadline) throw new UnavailableError('The sale controls are busy; retry shortly.');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Reads the change count, then the row, and applies it, under the lock; undefined if busy. */
+  private applyOnce(performanceId: number): Promise<SaleControlRow | undefined> {
+    const k = this.keys(performanceId);
+    return this.withLock(performanceId, async () => {
+      const through = Number(await this.ctx.redis.get(k.changes));
+      const latest = await this.row(performanceId);
+      await this.apply(latest);
+      await this.ctx.redis.set(k.applied, String(through));
+      return latest;
+    });
+  }
+
+  /** Runs `fn` holding the performance's apply lock; undefined if another process holds it. */
+  private async withLock<T>(performanceId: number, fn: () => Promise<T>): Promise<T | undefined> {
+    const lock = this.keys(performanceId).lock;
+    const token = `${process.pid}:${Math.random()}`;
+    if (!(await this.ctx.redis.set(lock, token, 'PX', 10_000, 'NX'))) return undefined;
+    try {
+      return await fn();
+    } finally {
+      if ((await this.ctx.redis.get(lock)) === token) await this.ctx.redis.del(lock);
+    }
   }
 
   /** Writes the controls to Redis. Idempotent: the sweeper re-applies them after Redis lost data. */
@@ -140,6 +217,17 @@ export class SaleControls {
     else if (!c.holdsPaused && paused) await queue.resume();
   }
 
+  /** True if Redis lost the controls' copy, or a committed change was never applied (the sweeper applies it). */
+  async unapplied(performanceId: number): Promise<boolean> {
+    const k = this.keys(performanceId);
+    const [gate, changes, applied] = await Promise.all([
+      this.ctx.redis.exists(this.ctx.waitingRoom.keys(performanceId).gate),
+      this.ctx.redis.get(k.changes),
+      this.ctx.redis.get(k.applied),
+    ]);
+    return !gate || Number(changes) > Number(applied);
+  }
+
   async applyAll(performanceIds: readonly number[]): Promise<void> {
     for (const id of performanceIds) await this.applyLatest(id);
   }
@@ -149,19 +237,12 @@ export class SaleControls {
    * changes made side by side, the one applied last read both, so Redis never keeps the older.
    */
   async applyLatest(performanceId: number): Promise<SaleControlRow> {
-    const lock = `${this.ctx.config.keyPrefix}:${performanceTag(performanceId)}:controls-lock`;
-    const token = `${process.pid}:${Math.random()}`;
     const deadline = Date.now() + 10_000;
-    while (!(await this.ctx.redis.set(lock, token, 'PX', 10_000, 'NX'))) {
+    for (;;) {
+      const row = await this.applyOnce(performanceId);
+      if (row) return row;
       if (Date.now() > deadline) throw new UnavailableError('The sale controls are busy; retry shortly.');
       await new Promise((r) => setTimeout(r, 20));
-    }
-    try {
-      const row = await this.row(performanceId);
-      await this.apply(row);
-      return row;
-    } finally {
-      if ((await this.ctx.redis.get(lock)) === token) await this.ctx.redis.del(lock);
     }
   }
 

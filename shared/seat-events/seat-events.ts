@@ -1,5 +1,5 @@
 import { Op } from 'sequelize';
-import { Performance, SeatEvent } from '../db/models/index.js';
+import { CommitFence, SeatEvent } from '../db/models/index.js';
 import type { RedisClient } from '../redis.js';
 import { performanceTag } from '../redis.js';
 import type { Logger } from '../logger.js';
@@ -147,11 +147,18 @@ export class SeatEventHub {
     // The client may have gone while the room subscribed: then it must not stay registered.
     if (client.closed) return this.release(client);
     room.clients.add(client);
+    // An id beyond the sequence (the browser kept it across a restore or a reset) names nothing we
+    // can replay from; MySQL is asked first, as this process may not have heard the latest commit.
+    const beyond =
+      lastEventId !== undefined &&
+      lastEventId > room.lastSeq &&
+      lastEventId > (await this.latest(performanceId, room));
     if (lastEventId === undefined) {
       client.lastSent = room.lastSeq;
-    } else if (room.lastSeq - lastEventId > this.limits.maxReplay) {
+    } else if (beyond || room.lastSeq - lastEventId > this.limits.maxReplay) {
       client.lastSent = room.lastSeq;
-      const data = JSON.stringify({ reason: 'too-far-behind', lastEventId: room.lastSeq });
+      const reason = beyond ? 'unknown-id' : 'too-far-behind';
+      const data = JSON.stringify({ reason, lastEventId: room.lastSeq });
       this.write(performanceId, client, `id: ${room.lastSeq}\nevent: reload\ndata: ${data}\n\n`);
     } else {
       client.lastSent = lastEventId;
@@ -165,6 +172,12 @@ export class SeatEventHub {
     this.send(performanceId, client, client.pending);
     client.pending = [];
     if (client.closed) this.remove(performanceId, client);
+  }
+
+  /** The latest sequence: what this process delivered, or MySQL's when that is further on. */
+  private async latest(performanceId: number, room: Room): Promise<number> {
+    const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'] });
+    return Math.max(room.lastSeq, Number(p?.eventSeq ?? 0));
   }
 
   remove(performanceId: number, client: SeatEventClient): void {
@@ -214,7 +227,7 @@ export class SeatEventHub {
       // Subscribe first, then read where the sequence stands: nothing committed after can be missed.
       r.ready = (async () => {
         await this.subscriber.subscribe(seatEventsChannel(this.keyPrefix, performanceId));
-        const p = await Performance.findByPk(performanceId, { attributes: ['eventSeq'] });
+        const p = await CommitFence.findByPk(performanceId, { attributes: ['eventSeq'] });
         r.lastSeq = Number(p?.eventSeq ?? 0);
       })();
       r.ready.catch(() => this.rooms.delete(performanceId));

@@ -6,16 +6,17 @@ export type RecordedHold = { memberId: number; payload: string; status: string; 
 /**
  * Replays hold requests in the order given (their queue order) under the contract's rules and
  * counts the recorded outcomes that differ (`outOfOrder`; 0 means every request was decided exactly as enqueue
- * order dictates) and the seats it leaves taken. Seat check first (all-or-nothing), then the per-member limit.
+ * order dictates; `mismatched` are their indexes) and the seats it leaves taken. Seat check first (all-or-nothing), then the per-member limit.
  */
 export function replayHolds(
   inQueueOrder: RecordedHold[],
   maxSeatsPerMember: number,
-): { outOfOrder: number; taken: Set<number> } {
+): { outOfOrder: number; taken: Set<number>; mismatched: number[] } {
   const taken = new Set<number>();
   const owned = new Map<number, number>();
   let wrong = 0;
-  for (const r of inQueueOrder) {
+  const mismatched: number[] = [];
+  for (const [i, r] of inQueueOrder.entries()) {
     const seats = (JSON.parse(r.payload) as { seatIds: number[] }).seatIds;
     const n = owned.get(r.memberId) ?? 0;
     let expected: string;
@@ -26,9 +27,12 @@ export function replayHolds(
       seats.forEach((s) => taken.add(s));
       owned.set(r.memberId, n + seats.length);
     }
-    if ((r.status === 'succeeded' ? 'succeeded' : r.reason) !== expected) wrong++;
+    if ((r.status === 'succeeded' ? 'succeeded' : r.reason) !== expected) {
+      wrong++;
+      mismatched.push(i);
+    }
   }
-  return { outOfOrder: wrong, taken };
+  return { outOfOrder: wrong, taken, mismatched };
 }
 
 /** One job of a sale in queue order: a recorded request, or a hold's expiry job. */

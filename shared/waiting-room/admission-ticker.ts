@@ -22,8 +22,10 @@ export function startAdmissionTicker(ctx: Context): () => void {
         (ids) => stock.states(ids),
         async (performanceId, r) => {
           try {
-            // A frozen roster awaits its draw: admission begins once it is applied.
-            if (r.frozen) await ctx.fairness.draw(performanceId, r.frozen);
+            // A frozen roster awaits its draw (admission begins once it is applied), or a draw
+            // applied before a worker stopped awaits its record in MySQL.
+            const roster = r.frozen ?? r.unrevealed;
+            if (roster) await ctx.fairness.draw(performanceId, roster);
             if (r.unlogged > 0 || r.admittedNow > 0 || r.frozen) await ctx.fairness.drain(performanceId);
             // A pre-queue: what its draw needs is computed ahead, as it fills.
             if (r.opensIn !== undefined) await ctx.fairness.prepare(performanceId);

@@ -10,6 +10,8 @@ import {
 import { EXACT_WINDOW, LAG_MS, positionFromHead } from './pace.js';
 
 const MAX_TICKETS = 2_000_000;
+/** How long a join that admitted holds its answer for the admission's log entry. */
+const JOIN_WAIT_MS = 5000;
 /** Heads older than this are of no use to `throughAt` (the lag is one second). */
 const HISTORY_MS = 10_000;
 
@@ -183,8 +185,16 @@ export class LineView {
     capacity: number,
     countStock: () => Promise<StockState>,
   ): Promise<WaitingStatus> {
-    const raw = await this.room.join(performanceId, memberId, capacity, countStock);
+    let raw = await this.room.join(performanceId, memberId, capacity, countStock);
     if (raw.status !== 'sold-out' && !raw.prequeue) this.remember(performanceId, memberId, raw.ticket);
+    // The join admitted the member; the admission counts once the log's writer has written it. The
+    // room did not wait for that (nor does any other admission); this answer does, as a long-poll
+    // would, for the head that says so (within JOIN_WAIT_MS, else: next, ask again now).
+    if (raw.pending) {
+      await this.waitForTurn(performanceId, raw.ticket, JOIN_WAIT_MS);
+      const again = await this.room.status(performanceId, memberId);
+      if ('status' in again) raw = again;
+    }
     return this.room.toStatus(raw, capacity);
   }
 

@@ -75,6 +75,8 @@ export type TickResult = {
   admittedNow: number;
   left: number;
   frozen?: string;
+  /** A drawn roster ("base:size") whose draw is not yet recorded in MySQL. */
+  unrevealed?: string;
   unlogged: number;
   /** A shuffle-at-open pre-queue: ms until it opens (and is drawn). */
   opensIn?: number;
@@ -138,8 +140,11 @@ export class WaitingRoom {
   private readonly idleMs: number;
   /** Set once the deployment is known (`bindDeployment`): heads are published under its namespace. */
   channels: string;
-  /** Writes the room's pending admissions to the log (set by the context: fairness.service.ts). */
-  onPending: ((performanceId: number) => Promise<void>) | undefined;
+  /**
+   * Told of an admission made here that is not yet in the log (up to `ticket`): the workers' log
+   * writer writes it at once; this is the fallback should none hear it (fairness.service.ts).
+   */
+  onPending: ((performanceId: number, ticket: number) => void) | undefined;
 
   constructor(
     private readonly redis: RedisClient,
@@ -193,12 +198,11 @@ export class WaitingRoom {
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
     if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
-    // This join admitted the member: once the admission is in the log (written at once), it counts.
-    if (raw.pending && this.onPending) {
-      await this.onPending(performanceId);
-      const again = await this.status(performanceId, memberId);
-      if ('status' in again) return again;
-    }
+    // This join admitted the member, which counts once the log's writer (a worker, told by the
+    // head this join published) has put it in MySQL. The room does not wait for that write (it
+    // would bound admissions by its latency): the answer says "next" (position 1, ask again now),
+    // and the API's answer is held, like a long-poll, for the head the write publishes (LineView).
+    if (raw.pending) this.onPending?.(performanceId, raw.ticket);
     return raw;
   }
 
@@ -234,12 +238,20 @@ export class WaitingRoom {
       for (let j = i; j < Math.min(order.length, i + 5000); j++) args.push(base + j + 1, order[j]!);
       await this.redis.zadd(key, ...args);
     }
-    const r = await this.run<{ applied: boolean; admittedNow?: number }>('draw', performanceId, [
-      frozen,
-      String(this.idleMs),
-    ]);
+    const r = await this.run<{ applied: boolean; admittedNow?: number; stale?: true; incomplete?: true }>(
+      'draw',
+      performanceId,
+      [frozen, String(this.idleMs)],
+    );
     if (r.admittedNow) admissions.inc({ trigger: 'ticker' }, r.admittedNow);
+    // Another process applied it first: the copy written here is of no use.
+    if (!r.applied && !r.stale && !r.incomplete) await this.redis.del(key);
     return r.applied;
+  }
+
+  /** Whether a frozen roster's draw is applied (its tickets are in the line). */
+  async drawApplied(performanceId: number): Promise<boolean> {
+    return (await this.redis.exists(this.keys(performanceId).drawn)) === 1;
   }
 
   /** Pre-queue members who arrived after `arrival`: [member id, arrival], at most `limit`. */
@@ -279,6 +291,11 @@ export class WaitingRoom {
     return raw.map((r) => JSON.parse(r) as RoomAdmission);
   }
 
+  /** The highest ticket whose admission is in the log (0 for a room that lost its data). */
+  async loggedThrough(performanceId: number): Promise<number> {
+    return Number((await this.redis.get(this.keys(performanceId).logged)) ?? 0);
+  }
+
   /** The log holds the room's admissions up to `last`: they count from now on. */
   async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
     await this.run('logged', performanceId, [last.g, String(last.s), String(last.t)]);
@@ -290,12 +307,14 @@ export class WaitingRoom {
   }
 
   async leave(performanceId: number, memberId: number): Promise<boolean> {
-    const r = await this.run<{ removed: number; admittedNow: number }>('leave', performanceId, [
-      String(memberId),
-      String(this.idleMs),
-    ]);
+    const r = await this.run<{ removed: number; admittedNow: number; through: number }>(
+      'leave',
+      performanceId,
+      [String(memberId), String(this.idleMs)],
+    );
     if (r.admittedNow) admissions.inc({ trigger: 'leave' }, r.admittedNow);
-    if (r.admittedNow && this.onPending) await this.onPending(performanceId);
+    // Whoever this admitted learns it by the head the log's write publishes; nobody waits for it here.
+    if (r.admittedNow) this.onPending?.(performanceId, r.through);
     return r.removed > 0;
   }
 

@@ -1,3 +1,5 @@
+import { assertConforms } from './openapi-check.js';
+
 export type SeatEvent = { id: number; seatId: number; status: string };
 
 /** A minimal event-stream reader over fetch (Node has no EventSource). */
@@ -14,6 +16,15 @@ export class SseClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'text/event-stream' };
     if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId);
     const res = await fetch(url, { headers, signal: c.controller.signal });
+    const u = new URL(url);
+    // The stream's status and content type as the document declares them (its body is read below).
+    assertConforms({
+      method: 'GET',
+      url: `${u.pathname}${u.search}`,
+      status: res.status,
+      headers: res.headers,
+      text: res.status === 200 ? undefined : await res.text(),
+    });
     if (res.status !== 200 || !res.body) throw new Error(`event stream answered ${res.status}`);
     c.done = c.read(res.body);
     return c;

@@ -7,6 +7,7 @@ import { seedMembers, seedPerformance } from '../../shared/testing/seed.js';
 import { startApiProcess, type ApiProcess } from '../../api/main.js';
 import { startWorkerProcess, type WorkerProcess } from '../../workers/main.js';
 import { Member } from '../../shared/db/models/index.js';
+import { assertConforms, prepareConformance } from './openapi-check.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -26,7 +27,6 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     RATE_LIMIT_IP_PER_SECOND: '0',
     RATE_LIMIT_MEMBER_PER_SECOND: '0',
     PAYMENT_LATENCY_MS: '5',
-    WORKER_LOCK_SECONDS: '4',
     SWEEP_INTERVAL_SECONDS: '2',
     ...(process.env['REDIS_CLUSTER_NODES']
       ? { REDIS_CLUSTER_NODES: process.env['REDIS_CLUSTER_NODES'] }
@@ -56,6 +56,7 @@ export class Stack {
   static async start(
     opts: { env?: Record<string, string>; apis?: number; workers?: number } = {},
   ): Promise<Stack> {
+    prepareConformance();
     const env = testEnv(opts.env);
     const stack = new Stack(env, parseConfig(env));
     for (let i = 0; i < (opts.apis ?? 1); i++) stack.apis.push(await startApiProcess(stack.config));
@@ -128,6 +129,7 @@ export class Stack {
     });
   }
 
+  /** One request to the API; throws when the answer disagrees with /api/openapi.json. */
   async http<T = Record<string, unknown>>(
     method: string,
     path: string,
@@ -148,6 +150,8 @@ export class Stack {
     }
     const res = await fetch(`${opts.base ?? this.url}${path}`, { method, headers, body });
     const text = await res.text();
+    // Every answer a test receives must be one the OpenAPI document describes (status, type, body).
+    assertConforms({ method, url: path, status: res.status, headers: res.headers, text });
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : {};

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sequelize } from 'sequelize';
 import type { Context } from '../../shared/context.js';
 import {
@@ -12,10 +13,21 @@ import { seatJobSchema } from '../../shared/queues/jobs.js';
 import { CommitSnapshotReader } from '../../shared/db/repositories/commit-snapshot.repository.js';
 import { CommitWriter } from '../../shared/db/repositories/commit-writer.repository.js';
 import { CommitOutboxRepository } from '../../shared/db/repositories/commit-outbox.repository.js';
+import {
+  CommitFenceRepository,
+  type Fence,
+  type FenceHolder,
+} from '../../shared/db/repositories/commit-fence.repository.js';
 import { batchViews, type RequestView } from '../../shared/holds/views.js';
 
 // The commit path, in one place: lock the fence → read a snapshot (SQL only) → plan (pure) → write
 // the plan (SQL only) → record the after-commit work (the outbox), all in one transaction.
+//
+// One writer per performance, fenced by MySQL: a batch applies only if the fence row names this
+// process as the performance's holder. A process becomes the holder by a claim, made only while it
+// holds the BullMQ lock of the queue's running job; a claim that finds the fence row locked for
+// longer than a batch takes ends the locking connection (a frozen or dead holder's), so the stale
+// holder's transaction rolls back and, when its process wakes, it is no longer the holder.
 
 /** A queued job as the batch sees it: its sequence, its payload and when it was enqueued. */
 export type QueuedJob = { seq: number; data: unknown; enqueuedAt: number };
@@ -23,6 +35,25 @@ export type QueuedJob = { seq: number; data: unknown; enqueuedAt: number };
 export class JobsOutOfOrderError extends Error {
   override name = 'JobsOutOfOrderError';
 }
+
+/** Another process took the performance over: this one applies nothing until it claims it back. */
+export class NotHolderError extends Error {
+  override name = 'NotHolderError';
+}
+
+/** The running job's BullMQ lock is no longer this worker's: another worker runs the job. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+}
+
+export type ClaimOptions = {
+  /** True while this worker still holds the BullMQ lock of the job it runs (checked under the fence). */
+  ownsJob: () => Promise<boolean>;
+  /** A holder whose lock on the fence row is older than this is stale: its connection is ended. */
+  staleMs: number;
+  pollMs: number;
+  onTakeover?: (stale: FenceHolder) => void;
+};
 
 export type BatchCommit = {
   /** The fence after it: the last sequence of the batch, or the old fence if nothing was new. */
@@ -89,6 +120,7 @@ export class SeatCommitPath {
   readonly reader: CommitSnapshotReader;
   readonly writer: CommitWriter;
   readonly outbox: CommitOutboxRepository;
+  readonly fences: CommitFenceRepository;
   private readonly layouts = new Map<number, SeatLayout>();
   private readonly stocks = new Map<number, CachedStock>();
 
@@ -96,6 +128,56 @@ export class SeatCommitPath {
     this.reader = new CommitSnapshotReader(sequelize);
     this.writer = new CommitWriter(sequelize);
     this.outbox = new CommitOutboxRepository(sequelize);
+    this.fences = new CommitFenceRepository(sequelize);
+  }
+
+  /**
+   * Makes `owner` the performance's one writer (committed before it applies anything), while it
+   * holds the running job's lock. Returns the fence as it stood.
+   */
+  async claim(performanceId: number, owner: string, o: ClaimOptions): Promise<Fence> {
+    return this.sequelize.transaction(async (transaction) => {
+      const me = await this.fences.connectionId(transaction);
+      const fence = await this.lockTakingOver(performanceId, transaction, me, o);
+      if (!fence) throw new Error(`performance ${performanceId} does not exist`);
+      if (!(await o.ownsJob()))
+        throw new LockLostError(`the job lock of performance ${performanceId} is gone`);
+      if (fence.holder !== owner) await this.fences.setHolder(performanceId, owner, transaction);
+      return fence;
+    });
+  }
+
+  /**
+   * Locks the fence row; while it waits, looks (every `pollMs`) at who holds it and ends that
+   * connection once it has held the row for `staleMs`: a batch takes far less, a frozen or dead
+   * holder's lock would otherwise last until MySQL's lock wait timeout.
+   */
+  private async lockTakingOver(
+    performanceId: number,
+    transaction: Parameters<CommitFenceRepository['lock']>[1],
+    me: number,
+    o: ClaimOptions,
+  ): Promise<Fence | undefined> {
+    let locked = false;
+    const watch = async () => {
+      for (;;) {
+        await sleep(o.pollMs);
+        if (locked) return;
+        const h = await this.fences.holderOf(performanceId).catch(() => undefined);
+        if (locked || !h || h.conn === me || h.heldMs < o.staleMs) continue;
+        const killed = await this.fences.kill(h.conn).then(
+          () => true,
+          () => false, // it ended by itself in between
+        );
+        if (killed) o.onTakeover?.(h);
+      }
+    };
+    void watch();
+    try {
+      return await this.fences.lock(performanceId, transaction);
+    } finally {
+      locked = true;
+    }
   }
 
   /** Applies the jobs above the fence, in order, in one transaction. */
@@ -103,8 +185,10 @@ export class SeatCommitPath {
     const p = performanceId;
     let settled: { eventSeq: number; plan: BatchPlan } | undefined;
     const commit = await this.sequelize.transaction(async (transaction): Promise<BatchCommit> => {
-      const fence = await this.reader.lockFence(p, transaction);
+      const fence = await this.fences.lock(p, transaction);
       if (!fence) throw new Error(`performance ${p} does not exist`);
+      if (fence.holder !== o.owner)
+        throw new NotHolderError(`performance ${p} is held by ${fence.holder || 'nobody'}, not ${o.owner}`);
       const fresh = jobs.filter((j) => j.seq > fence.appliedSeq);
       const first = fresh[0];
       if (
@@ -203,24 +287,40 @@ export class SeatCommitPath {
 
 export type BatchRun = { commit: BatchCommit; jobs: (BatchJob & { enqueuedAt: number })[] };
 
+let stopped = false;
+
+/** Test faults: die, or freeze once (SIGSTOP, until the test sends SIGCONT), inside the transaction. */
+function faultBeforeCommit(fault: Context['config']['faultInjection']): (() => void) | undefined {
+  if (fault === 'kill-before-commit') return () => process.kill(process.pid, 'SIGKILL');
+  if (fault === 'stop-before-commit' && !stopped)
+    return () => {
+      stopped = true;
+      process.kill(process.pid, 'SIGSTOP');
+    };
+  return undefined;
+}
+
 /**
  * Applies a run of queued jobs in one transaction, in queue order: the running job and the jobs
- * queued right behind it, or (reading ahead, `running` absent) the jobs after `after`, the last
- * sequence this worker applied, of which `skip` may still wait at the head of the queue. At most
- * `max` jobs (and never more than BATCH_MAX_JOBS).
+ * queued behind it (those after `after`, by default the running one), or (reading ahead, `running`
+ * absent) the jobs after `after`, the last sequence this worker knows applied. `skip` applied jobs
+ * may still wait at the head of the queue. At most `max` jobs (and never more than BATCH_MAX_JOBS).
  */
 export async function applyQueuedBatch(
   ctx: Context,
   path: SeatCommitPath,
   performanceId: number,
-  from: ({ running: QueuedJob } | { after: number; skip: number }) & { max: number },
+  from: ({ running: QueuedJob; after?: number; skip?: number } | { after: number; skip: number }) & {
+    max: number;
+  },
   outbox: Pick<CommitOptions, 'completed' | 'owner'>,
 ): Promise<BatchRun | undefined> {
   const max = Math.max(1, Math.min(from.max, ctx.config.batchMaxJobs));
   const taken: QueuedJob[] = [];
   if ('running' in from) {
     taken.push(from.running);
-    taken.push(...(await ctx.queues.takeBatch(performanceId, from.running.seq, max - 1)));
+    const after = Math.max(from.after ?? 0, from.running.seq);
+    taken.push(...(await ctx.queues.takeBatch(performanceId, after, max - 1, from.skip ?? 0)));
   } else taken.push(...(await ctx.queues.takeBatch(performanceId, from.after, max, from.skip)));
   if (!taken.length) return undefined;
   const jobs = taken.map((j) => ({ ...toBatchJob(j.seq, j.data, performanceId), enqueuedAt: j.enqueuedAt }));
@@ -230,7 +330,7 @@ export async function applyQueuedBatch(
     maxSeatsPerMember: ctx.config.maxSeatsPerMember,
     ...outbox,
     pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
-    beforeCommit: fault === 'kill-before-commit' ? () => process.kill(process.pid, 'SIGKILL') : undefined,
+    beforeCommit: faultBeforeCommit(fault),
   });
   return { commit, jobs };
 }

@@ -35,9 +35,6 @@ export class Performance extends Model<InferAttributes<Performance>, InferCreati
   declare holdsPaused: CreationOptional<boolean>;
   declare queueMode: CreationOptional<'fifo' | 'shuffle-at-open'>;
   declare admissionsPerMinute: CreationOptional<number | null>;
-  declare eventSeq: CreationOptional<number>;
-  /** The fence: the last queue sequence applied for this performance. */
-  declare appliedSeq: CreationOptional<number>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
 }
@@ -130,6 +127,16 @@ export class SeatEvent extends Model<InferAttributes<SeatEvent>, InferCreationAt
   declare createdAt: CreationOptional<Date>;
 }
 
+/**
+ * A performance's one-writer fence (the commit path's own table, no foreign key into it): the last
+ * queue sequence applied and the last seat-event sequence. Models read it; only batches write it.
+ */
+export class CommitFence extends Model<InferAttributes<CommitFence>, InferCreationAttributes<CommitFence>> {
+  declare performanceId: number;
+  declare appliedSeq: CreationOptional<number>;
+  declare eventSeq: CreationOptional<number>;
+}
+
 // Fresh objects per attribute: Sequelize writes the column name into the definition it is given.
 const id = () => ({ type: DataTypes.BIGINT.UNSIGNED, autoIncrement: true, primaryKey: true });
 const ref = () => ({ type: DataTypes.BIGINT.UNSIGNED, allowNull: false });
@@ -161,8 +168,6 @@ export function initModels(sequelize: Sequelize): void {
       holdsPaused: { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false },
       queueMode: { type: DataTypes.ENUM('fifo', 'shuffle-at-open'), allowNull: false, defaultValue: 'fifo' },
       admissionsPerMinute: { type: DataTypes.INTEGER.UNSIGNED, allowNull: true },
-      eventSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
-      appliedSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
       createdAt: createdAt(),
       updatedAt: updatedAt(),
     },
@@ -277,5 +282,13 @@ export function initModels(sequelize: Sequelize): void {
       createdAt: createdAt(),
     },
     { sequelize, tableName: 'seat_events', updatedAt: false },
+  );
+  CommitFence.init(
+    {
+      performanceId: { ...ref(), primaryKey: true },
+      appliedSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
+      eventSeq: { type: DataTypes.BIGINT.UNSIGNED, allowNull: false, defaultValue: 0 },
+    },
+    { sequelize, tableName: 'commit_fences', timestamps: false },
   );
 }

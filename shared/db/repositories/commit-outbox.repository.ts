@@ -3,7 +3,8 @@ import type { CommitWork } from '../../domain/batch.js';
 import { sqlTime } from './commit-writer.repository.js';
 
 // The commit outbox (SQL only): a batch's after-commit work, recorded in the batch's transaction and
-// claimed by one worker at a time, so that the work of a worker that died is done by another.
+// claimed by one worker at a time, so that the work of a worker that died is done by another. A claim
+// is a lease: its owner renews it while working; one left unrenewed is taken over.
 
 export type PendingWork = { lastSeq: number; work: CommitWork };
 
@@ -30,8 +31,8 @@ export class CommitOutboxRepository {
   }
 
   /**
-   * Takes over after-commit work left behind: every entry of these performances claimed longer ago
-   * than `timeoutMs` (its worker died, or its steps kept failing) is claimed for `owner` in one
+   * Takes over after-commit work left behind: every entry of these performances whose claim was not
+   * renewed for `timeoutMs` (its worker died or froze, or its steps kept failing) is claimed for `owner` in one
    * atomic update, so that one worker does it. Returns the entries `owner` holds and has not
    * `handled` (finished, or still working on).
    */
@@ -77,6 +78,15 @@ export class CommitOutboxRepository {
       .map((r) => ({ performanceId: Number(r.performanceId), lastSeq: Number(r.lastSeq), work: r.work }))
       .filter((r) => wanted.has(key(r)) && !handled(r.performanceId, r.lastSeq))
       .map((r) => ({ ...r, work: JSON.parse(r.work) as CommitWork }));
+  }
+
+  /** Renews `owner`'s claims (its lease on the work it is doing) on these performances' entries. */
+  async renewClaims(performanceIds: number[], owner: string): Promise<void> {
+    if (!performanceIds.length) return;
+    await this.sequelize.query(
+      'UPDATE commit_outbox SET claimed_at = NOW(3) WHERE performance_id IN (?) AND claimed_by = ?',
+      { type: QueryTypes.UPDATE, replacements: [performanceIds, owner] },
+    );
   }
 
   async deleteWork(performanceId: number, lastSeqs: number[], transaction?: Transaction): Promise<void> {

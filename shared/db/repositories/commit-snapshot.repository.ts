@@ -3,10 +3,8 @@ import type { KnownHold, PaymentState, RequestState } from '../../domain/batch.j
 import type { LayoutSeat } from '../../domain/best-available.js';
 import type { SeatStatus } from '../../domain/seats.js';
 
-// The commit path's reads (SQL only): the performance's fence, and what a batch's decisions depend
-// on, locked in the batch's transaction. It decides nothing.
-
-export type Fence = { appliedSeq: number; eventSeq: number };
+// The commit path's reads (SQL only): what a batch's decisions depend on, locked in the batch's
+// transaction (the fence is `commit-fence.repository.ts`). It decides nothing.
 
 /** The rows a batch touches, as plain values. */
 export type SnapshotRows = {
@@ -36,25 +34,6 @@ export class CommitSnapshotReader {
     transaction?: Transaction,
   ): Promise<T[]> {
     return this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, replacements, transaction });
-  }
-
-  /** Locks the performance row (the one-writer fence) and reads its sequences; undefined if gone. */
-  async lockFence(performanceId: number, transaction: Transaction): Promise<Fence | undefined> {
-    const [row] = await this.select<Fence>(
-      'SELECT applied_seq AS appliedSeq, event_seq AS eventSeq FROM performances WHERE id = :p FOR UPDATE',
-      { p: performanceId },
-      transaction,
-    );
-    return row && { appliedSeq: Number(row.appliedSeq), eventSeq: Number(row.eventSeq) };
-  }
-
-  /** The fence without a lock. */
-  async fence(performanceId: number): Promise<number> {
-    const [row] = await this.select<{ appliedSeq: number }>(
-      'SELECT applied_seq AS appliedSeq FROM performances WHERE id = :p',
-      { p: performanceId },
-    );
-    return Number(row?.appliedSeq ?? 0);
   }
 
   /** Reads (and locks where a decision depends on it) the rows of a batch's footprint. */

@@ -183,8 +183,9 @@ export class CommitWriter {
         transaction,
       );
     }
+    // The fence row (locked at the batch's start): `commit_fences`, never the performance row.
     await this.run(
-      'UPDATE performances SET event_seq = ?, applied_seq = ? WHERE id = ?',
+      'UPDATE commit_fences SET event_seq = ?, applied_seq = ? WHERE performance_id = ?',
       [o.eventSeq + events.length, o.lastSeq, p],
       transaction,
     );

@@ -89,13 +89,41 @@ export class FairnessRepository {
   }
 
   async draw(performanceId: number, transaction?: Transaction): Promise<DrawRow | undefined> {
+    if (transaction) {
+      // Lock the draw row only: a locking read joined to `performances` would lock the performance
+      // row too, which every accept's foreign key reads (a worker frozen here would stop the sale).
+      const [locked] = await this.sequelize.query<{ id: number }>(
+        'SELECT performance_id AS id FROM fairness_draws WHERE performance_id = ? FOR UPDATE',
+        { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
+      );
+      if (!locked) return undefined;
+    }
     const rows = await this.sequelize.query<RawDraw>(
       `SELECT d.*, p.queue_mode, p.sales_open_at FROM fairness_draws d
          JOIN performances p ON p.id = d.performance_id
-        WHERE d.performance_id = ?${transaction ? ' FOR UPDATE' : ''}`,
+        WHERE d.performance_id = ?`,
       { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
     );
     return rows[0] ? toDraw(rows[0]) : undefined;
+  }
+
+  /** The chain's head, locked for the caller's transaction (one log writer at a time). */
+  async chainHead(
+    performanceId: number,
+    transaction: Transaction,
+  ): Promise<Pick<DrawRow, 'logLength' | 'logHead' | 'lastGen' | 'lastRseq'> | undefined> {
+    const rows = await this.sequelize.query<RawDraw>(
+      'SELECT log_length, log_head, last_gen, last_rseq FROM fairness_draws WHERE performance_id = ? FOR UPDATE',
+      { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      logLength: Number(r.log_length),
+      logHead: r.log_head,
+      lastGen: r.last_gen == null ? null : String(r.last_gen),
+      lastRseq: r.last_rseq == null ? null : Number(r.last_rseq),
+    };
   }
 
   async setOutsideRandomness(performanceId: number, value: string | null): Promise<void> {
@@ -133,7 +161,8 @@ export class FairnessRepository {
     await this.sequelize.query(
       `INSERT INTO admission_log (performance_id, n, room_gen, rseq, ticket, member_id, member_hash,
          admitted_at, \`trigger\`, capacity, occupancy, per_minute, prev, hash) VALUES ${values.join(',')}`,
-      { transaction },
+      // Typed, so that Sequelize does not scan the long statement to find out what it is.
+      { type: QueryTypes.INSERT, transaction },
     );
     await this.sequelize.query(
       `UPDATE fairness_draws SET log_length = ?, log_head = ?, last_gen = ?, last_rseq = ? WHERE performance_id = ?`,

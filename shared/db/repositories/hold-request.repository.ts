@@ -33,12 +33,65 @@ export class HoldRequestRepository {
     return row;
   }
 
-  async byKey(memberId: number, idempotencyKey: string): Promise<RequestRow | undefined> {
-    const [row] = await this.sequelize.query<RequestRow>(
-      `SELECT ${COLUMNS} FROM hold_requests WHERE member_id = ? AND idempotency_key = ?`,
+  /** The member's request with this Idempotency-Key, with its age by MySQL's clock. */
+  async byKey(
+    memberId: number,
+    idempotencyKey: string,
+  ): Promise<(RequestRow & { ageMs: number }) | undefined> {
+    const [row] = await this.sequelize.query<RequestRow & { ageMs: number }>(
+      `SELECT ${COLUMNS}, TIMESTAMPDIFF(MICROSECOND, created_at, NOW(3)) DIV 1000 AS ageMs
+         FROM hold_requests WHERE member_id = ? AND idempotency_key = ?`,
       { type: QueryTypes.SELECT, replacements: [memberId, idempotencyKey] },
     );
-    return row;
+    return row && { ...row, ageMs: Number(row.ageMs) };
+  }
+
+  /**
+   * Accepted requests of these performances that MySQL knows no queue sequence of, accepted
+   * between `newerThanMs` and `olderThanMs` ago: those whose API process may have died before
+   * their enqueue (the status index bounds the scan to that window).
+   */
+  async unsequenced(
+    performanceIds: readonly number[],
+    olderThanMs: number,
+    newerThanMs: number,
+    limit = 200,
+  ): Promise<RequestRow[]> {
+    if (!performanceIds.length) return [];
+    return this.sequelize.query<RequestRow>(
+      `SELECT ${COLUMNS} FROM hold_requests
+        WHERE status = 'queued' AND created_at < NOW(3) - INTERVAL ? MICROSECOND
+          AND created_at > NOW(3) - INTERVAL ? MICROSECOND
+          AND queue_seq IS NULL AND performance_id IN (?)
+        ORDER BY id LIMIT ?`,
+      {
+        type: QueryTypes.SELECT,
+        replacements: [olderThanMs * 1000, newerThanMs * 1000, performanceIds, limit],
+      },
+    );
+  }
+
+  /** A hold's owner, performance and status; undefined if there is no such hold. */
+  async holdHead(
+    holdId: number,
+  ): Promise<{ id: number; memberId: number; performanceId: number; status: HoldStatus } | undefined> {
+    const [row] = await this.sequelize.query<{
+      id: number;
+      memberId: number;
+      performanceId: number;
+      status: HoldStatus;
+    }>('SELECT id, member_id AS memberId, performance_id AS performanceId, status FROM holds WHERE id = ?', {
+      type: QueryTypes.SELECT,
+      replacements: [holdId],
+    });
+    return (
+      row && {
+        id: Number(row.id),
+        memberId: Number(row.memberId),
+        performanceId: Number(row.performanceId),
+        status: row.status,
+      }
+    );
   }
 
   /** Inserts a queued request; a duplicate Idempotency-Key surfaces as Sequelize's UniqueConstraintError. */
@@ -126,6 +179,30 @@ export class HoldRequestRepository {
       seatIds: String(h.seatIds).split(',').map(Number),
       status: h.status,
       expiresAt: new Date(h.expiresAt).toISOString(),
+    }));
+  }
+
+  /** The member's tickets, oldest first; zone: in a stadium a seat code (A-1) means nothing without its block. */
+  async ticketsOfMember(memberId: number) {
+    const rows = await this.sequelize.query<{
+      serial: string;
+      seatId: number;
+      performanceId: number;
+      seatCode: string;
+      zone: string;
+      price: number;
+    }>(
+      `SELECT t.serial, t.seat_id AS seatId, t.performance_id AS performanceId, s.code AS seatCode, z.name AS zone,
+              t.price
+         FROM tickets t JOIN seats s ON s.id = t.seat_id JOIN zones z ON z.id = s.zone_id
+        WHERE t.member_id = ? ORDER BY t.id`,
+      { type: QueryTypes.SELECT, replacements: [memberId] },
+    );
+    return rows.map((r) => ({
+      ...r,
+      seatId: Number(r.seatId),
+      performanceId: Number(r.performanceId),
+      price: Number(r.price),
     }));
   }
 

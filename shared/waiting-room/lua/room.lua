@@ -155,7 +155,11 @@ end
 local function position_of(member, ticket, now)
   local lagged = through_at(now - LAG_MS)
   if lagged and ticket - lagged > EXACT_WINDOW then return ticket - lagged end
-  return redis.call('ZRANK', k.line, member) + 1
+  -- A roster frozen and not yet drawn is placed ahead of everyone in line: counted already, so
+  -- that a position read before the draw does not rise after it.
+  local ahead = 0
+  if awaiting_draw() then ahead = tonumber(string.match(redis.call('GET', k.frozen), ':(%d+)$')) end
+  return redis.call('ZRANK', k.line, member) + 1 + ahead
 end
 
 -- A member's place: admitted (with its deadline, pushed forward when `touch`), waiting (exact
