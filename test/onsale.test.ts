@@ -100,13 +100,23 @@ test('when a small sale runs end to end, then every invariant holds and the summ
   // ... and replays each at its turn: every one of them, none refused while its seats were free.
   const best = summary.best!;
   const bestAnswers = summary.holds.best;
-  t.is(best.granted, bestAnswers.succeeded, JSON.stringify(best));
-  t.true(best.granted > 0 && best.refusedWhileAvailable === 0 && best.picksDiffer === 0);
+  // Every grant a member was told of is one the replay found; the others were never seen final.
+  t.true(
+    best.granted >= bestAnswers.succeeded && best.granted <= bestAnswers.succeeded + bestAnswers.unanswered,
+    `${JSON.stringify(best)} ${JSON.stringify(bestAnswers)}`,
+  );
+  t.true(
+    best.granted > 0 && best.refusedWhileAvailable === 0 && best.picksDiffer === 0,
+    JSON.stringify(best),
+  );
   t.regex(run.stdout, /best available, replayed at each request's turn: \d+ requests, 0 refused while seats/);
   t.true(summary.sale.sold > 0);
   const sum = (k: 'holds' | 'confirms' | 'expiries' | 'rejections') =>
     summary.sale.perSecond.reduce((a, r) => a + r[k], 0);
-  t.true(sum('holds') > 0 && sum('confirms') > 0 && sum('rejections') > 0 && sum('expiries') > 0);
+  t.true(
+    sum('holds') > 0 && sum('confirms') > 0 && sum('rejections') > 0 && sum('expiries') > 0,
+    `holds ${sum('holds')}, confirms ${sum('confirms')}, rejections ${sum('rejections')}, expiries ${sum('expiries')}`,
+  );
   for (const e of ['join', 'status', 'seats', 'hold', 'confirm'])
     t.true((summary.endpoints[e]?.count ?? 0) > 0, `${e} was called`);
   t.deepEqual(

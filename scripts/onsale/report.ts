@@ -119,6 +119,7 @@ const WORDS: Record<string, string> = {
   command: 'command',
   members: 'members',
   hotShare: 'share of members after the same front seats',
+  bestShare: 'share of members asking for best available',
   pollSeconds: 'seconds between status polls',
   durationSeconds: 'longest run (s)',
   rampSeconds: 'arrivals spread over (s)',
