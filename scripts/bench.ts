@@ -14,12 +14,16 @@
 //   API memory     resident memory of the API process after the joins and at the end of the status-poll load,
 //                  against the bare Express process under the same load;
 //   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup).
+//   tracing        the hold path (POST with `Prefer: wait`, closed loop) with tracing on (exporting to a
+//                  local OTLP receiver) and off (the preload, variable unset) against the same code
+//                  started without the preload, rounds alternating (--only tracing).
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
+import { startOtlpReceiver } from '../shared/testing/otlp-receiver.js';
 import { HttpClient } from './lib/http-client.js';
 import { parseCli } from './lib/cli.js';
 import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
@@ -40,7 +44,13 @@ const { values } = parseCli({
     line: { type: 'string', default: '10000', value: 'L', description: 'members in the waiting line' },
     seconds: { type: 'string', default: '10', value: 'S', description: 'length of the status-poll load' },
     concurrency: { type: 'string', default: '64', value: 'C', description: 'status polls in flight' },
-    only: { type: 'string', value: 'line|startup', description: 'run one group only' },
+    only: { type: 'string', value: 'line|startup|tracing', description: 'run one group only' },
+    'tracing-holds': {
+      type: 'string',
+      default: '1500',
+      value: 'N',
+      description: 'holds per tracing run (3 modes x 3 rounds)',
+    },
   },
 });
 const LINE = Number(values.line);
@@ -160,7 +170,7 @@ if (values.only === undefined) {
 }
 
 // 1b. The admission log's cost: admissions per second with the log against the room without it.
-if (values.only !== 'line') {
+if (values.only !== 'line' && values.only !== 'tracing') {
   console.log('== fairness: bench-fairness.ts --only log');
   const fair = await run('scripts/bench-fairness.ts', ['--only', 'log']);
   const m = /log: admissions per second\s+(\d+) \/s\s+baseline\s+(\d+) \/s\s+ratio ([\d.]+)/.exec(fair.out);
@@ -328,6 +338,121 @@ if (values.only === undefined || values.only === 'startup') {
       baseline: `${tRss.toFixed(0)} tsx`,
       ratio: (cRss / tRss).toFixed(2),
       note: '2 s after listening',
+    },
+  );
+}
+
+// 6. Tracing's cost on the hold path: the same API and worker code started three ways, in alternating
+// rounds (the machine's load drifts): without the preload, with it and the variable unset (off), and
+// with OTEL_EXPORTER_OTLP_ENDPOINT set to a local OTLP/HTTP receiver (on). Closed loop, Prefer: wait.
+if (values.only === undefined || values.only === 'tracing') {
+  const HOLDS = Number(values['tracing-holds']);
+  const IN_FLIGHT = 100;
+  console.log(`== tracing: ${HOLDS} holds, ${IN_FLIGHT} in flight, 3 modes x 3 rounds`);
+  const receiver = await startOtlpReceiver({ keep: false });
+  const { env, config, ctx } = await benchDeployment('trace', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
+  const http = new HttpClient(IN_FLIGHT * 2);
+  type Mode = 'none' | 'off' | 'on';
+  const results = new Map<Mode, { rate: number; p50: number; p99: number }[]>();
+  const members = await seedMembers(HOLDS, 'password-1234');
+  const tokens = await Promise.all(
+    members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
+  );
+  const runMode = async (mode: Mode) => {
+    const modeEnv =
+      mode === 'on'
+        ? {
+            ...env,
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+          }
+        : env;
+    const children: ChildProcess[] = [];
+    try {
+      const api = await startProcess('api', modeEnv, { preload: mode !== 'none' });
+      children.push(api.child);
+      children.push((await startProcess('workers', modeEnv, { preload: mode !== 'none' })).child);
+      const perf = await seedPerformance(ctx.catalogue, HOLDS, {
+        name: `bench tracing ${mode}`,
+        admissionCapacity: 1_000_000,
+      });
+      await pool(tokens, 50, async (token) => {
+        const r = await http.send('POST', `${api.url}/api/performances/${perf.performanceId}/waiting`, {
+          token,
+        });
+        if (r.status !== 200) throw new Error(`join: ${r.status}`);
+      });
+      await http.open(`${api.url}/healthz`);
+      const latencies: number[] = [];
+      let errors = 0;
+      const start = performance.now();
+      await pool(
+        tokens.map((token, i) => ({ token, seat: perf.seatIds[i]! })),
+        IN_FLIGHT,
+        async ({ token, seat }) => {
+          const t = performance.now();
+          const r = await http.send('POST', `${api.url}/api/performances/${perf.performanceId}/holds`, {
+            token,
+            body: { seatIds: [seat] },
+            headers: { prefer: 'wait=10' },
+          });
+          const final = r.status === 200 && (JSON.parse(r.body) as { status: string }).status === 'succeeded';
+          if (!final) errors++;
+          latencies.push(performance.now() - t);
+        },
+      );
+      const seconds = (performance.now() - start) / 1000;
+      if (errors) {
+        ok = false;
+        console.log(`tracing ${mode}: ${errors} holds did not succeed within the wait`);
+      }
+      latencies.sort((a, b) => a - b);
+      const r = { rate: HOLDS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+      console.log(
+        `tracing ${mode.padEnd(4)} ${r.rate.toFixed(0)} holds/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`,
+      );
+      results.set(mode, [...(results.get(mode) ?? []), r]);
+    } finally {
+      await stopAll(children);
+    }
+  };
+  try {
+    for (let round = 0; round < 3; round++)
+      for (const mode of ['none', 'off', 'on'] as const) await runMode(mode);
+  } finally {
+    http.close();
+    await ctx.close();
+    await receiver.close();
+  }
+  const median = (mode: Mode, k: 'rate' | 'p50' | 'p99') =>
+    [...results.get(mode)!.map((r) => r[k])].sort((a, b) => a - b)[1]!;
+  const [none, off, on] = (['none', 'off', 'on'] as const).map((m) => ({
+    rate: median(m, 'rate'),
+    p50: median(m, 'p50'),
+    p99: median(m, 'p99'),
+  })) as [{ rate: number; p50: number; p99: number }, ...{ rate: number; p50: number; p99: number }[]];
+  if (receiver.count() === 0) ok = false;
+  rows.push(
+    {
+      bench: 'tracing on: holds/s',
+      ours: on!.rate.toFixed(0),
+      baseline: `${off!.rate.toFixed(0)} off`,
+      ratio: (on!.rate / off!.rate).toFixed(2),
+      note: `${receiver.count()} spans exported; p50 ${on!.p50.toFixed(0)} vs ${off!.p50.toFixed(0)} ms; target ≥ 0.90`,
+    },
+    {
+      bench: 'tracing on: hold p99 (ms)',
+      ours: on!.p99.toFixed(0),
+      baseline: `${off!.p99.toFixed(0)} off`,
+      ratio: (on!.p99 / off!.p99).toFixed(2),
+      note: `${IN_FLIGHT} in flight, Prefer: wait, median of 3 rounds`,
+    },
+    {
+      bench: 'tracing off: holds/s',
+      ours: off!.rate.toFixed(0),
+      baseline: `${none.rate.toFixed(0)} no preload`,
+      ratio: (off!.rate / none.rate).toFixed(2),
+      note: `p99 ${off!.p99.toFixed(0)} vs ${none.p99.toFixed(0)} ms; target 1.00 (noise only)`,
     },
   );
 }

@@ -20,6 +20,7 @@ import { applyQueuedBatch, JobsOutOfOrderError, SeatCommitPath } from './process
 import type { RequestView } from '../shared/holds/views.js';
 import { performCommitWork } from './after-commit.js';
 import { restoreQueue } from './queue-recovery.js';
+import { tracing, type BatchTrace } from '../shared/tracing/tracing.js';
 
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
 /** Most jobs a batch led by a newly running job takes (the batches read ahead grow from there). */
@@ -122,6 +123,8 @@ export class SeatWorkers {
       stalledInterval: lock,
       // A stalled job goes back to the head of its queue; never fail it for stalling.
       maxStalledCount: 1_000_000,
+      // Tracing on: each job's consumer span continues the trace of its enqueue (bullmq-otel).
+      telemetry: tracing()?.telemetry,
     });
     worker.on('error', (err) => this.ctx.logger.warn({ err, performanceId: id }, 'worker error'));
     worker.on('failed', (job, err) =>
@@ -163,7 +166,7 @@ export class SeatWorkers {
   ): Promise<{ outcome: string; poison: boolean }> {
     const seq = Number(job.id);
     const run = await this.applyBatch(performanceId, st, seq, {
-      running: { seq, data: job.data, enqueuedAt: job.timestamp },
+      running: { seq, data: job.data, enqueuedAt: job.timestamp, tm: job.opts.telemetry?.metadata },
       max: FIRST_BATCH,
     });
     // The next batch starts now; this batch's after-commit work goes on in the background (in
@@ -205,7 +208,7 @@ export class SeatWorkers {
       owner: this.owner,
     });
     if (!run) return undefined;
-    const { commit, jobs } = run;
+    const { commit, jobs, trace } = run;
     if (this.ctx.config.faultInjection === 'kill-after-commit') process.kill(process.pid, 'SIGKILL');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const done = this.completed.get(performanceId);
@@ -232,7 +235,7 @@ export class SeatWorkers {
     }
     if (commit.applied.length)
       this.schedule(performanceId, st, [
-        { lastSeq: commit.appliedThrough, work: commit.work, views: commit.views },
+        { lastSeq: commit.appliedThrough, work: commit.work, views: commit.views, trace },
       ]);
     return run;
   }
@@ -245,7 +248,7 @@ export class SeatWorkers {
   private schedule(
     performanceId: number,
     st: QueueState,
-    works: (PendingWork & { views?: RequestView[] })[],
+    works: (PendingWork & { views?: RequestView[]; trace?: BatchTrace })[],
   ): void {
     const busy = this.setOf(this.inFlight, performanceId);
     const finished = this.setOf(this.finished, performanceId);
@@ -253,7 +256,8 @@ export class SeatWorkers {
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
-          const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work, w.views);
+          const perform = () => performCommitWork(this.ctx, performanceId, w.lastSeq, w.work, w.views);
+          const ok = await (w.trace ? w.trace.afterCommit(perform) : perform());
           if (ok) {
             finished.add(w.lastSeq);
             if (finished.size > 10_000) finished.delete(finished.values().next().value!);

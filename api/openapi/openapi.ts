@@ -241,15 +241,6 @@ const routes: Route[] = [
   },
   {
     method: 'get',
-    path: '/metrics',
-    tag: 'operations',
-    summary: 'Prometheus metrics',
-    auth: 'public',
-    ok: { 200: { description: 'Prometheus text exposition', type: 'text/plain', schema: z.string() } },
-    problems: [],
-  },
-  {
-    method: 'get',
     path: '/api/openapi.json',
     tag: 'operations',
     summary: 'This document',
@@ -720,6 +711,11 @@ export function openApiDocument(): Record<string, unknown> {
             status: { type: 'integer' },
             detail: { type: 'string' },
             code: { type: 'string', enum: Object.keys(PROBLEM_CODES) },
+            traceId: {
+              type: 'string',
+              pattern: '^[0-9a-f]{32}$',
+              description: 'The OpenTelemetry trace of this request; only while tracing is on.',
+            },
             errors: {
               type: 'array',
               items: {
