@@ -63,6 +63,8 @@ const schema = z
       .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://otel-collector:4318' })
       .optional(),
     OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).default('http/protobuf'),
+    // The share of requests traced (a trace is kept or dropped whole, from its first span).
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
     OTEL_SERVICE_NAME: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
@@ -145,6 +147,7 @@ export type Config = Readonly<{
   otelEndpoint: string | undefined;
   otelProtocol: 'http/protobuf' | 'http/json' | 'grpc';
   otelServiceName: string | undefined;
+  otelSampleRatio: number;
   jwtSecret: string;
   jwtTtlSeconds: number;
   adminEmail: string;
@@ -203,6 +206,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     otelEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
     otelProtocol: c.OTEL_EXPORTER_OTLP_PROTOCOL,
     otelServiceName: c.OTEL_SERVICE_NAME,
+    otelSampleRatio: c.OTEL_TRACES_SAMPLER_ARG,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
     adminEmail: c.ADMIN_EMAIL,

@@ -13,9 +13,14 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ParentBasedSampler, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace';
+import {
+  ParentBasedSampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { BullMQOtel } from 'bullmq-otel';
@@ -25,19 +30,24 @@ import { installTracing, type BatchTrace, type Tracing } from './tracing.js';
 /**
  * A trace starts at a request (an HTTP request, a job enqueued or consumed) or at a batch, never at
  * the background loops' own Redis and MySQL calls or BullMQ's empty polls: those would bury the
- * requests' traces. Spans under a started trace follow their parent.
+ * requests' traces. Of those, `ratio` are kept (by trace id); spans under a started trace follow
+ * their parent, across processes too.
  */
-const rootSampler: Sampler = {
-  shouldSample(_ctx, _traceId, name, kind) {
-    const start =
-      kind === SpanKind.SERVER ||
-      kind === SpanKind.PRODUCER ||
-      kind === SpanKind.CONSUMER ||
-      name.startsWith('seat.');
-    return { decision: start ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
-  },
-  toString: () => 'TicketingRootSampler',
-};
+function rootSampler(ratio: number): Sampler {
+  const share = new TraceIdRatioBasedSampler(ratio);
+  return {
+    shouldSample(ctx, traceId, name, kind) {
+      const start =
+        kind === SpanKind.SERVER ||
+        kind === SpanKind.PRODUCER ||
+        kind === SpanKind.CONSUMER ||
+        name.startsWith('seat.');
+      if (!start) return { decision: SamplingDecision.NOT_RECORD };
+      return share.shouldSample(ctx, traceId);
+    },
+    toString: () => `TicketingRootSampler{${ratio}}`,
+  };
+}
 
 /** Probes and scrapes are not requests anybody follows. */
 const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
@@ -59,7 +69,7 @@ export async function startTracing(config: Config, role: string): Promise<void> 
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
   const sdk = new NodeSDK({
     serviceName: config.otelServiceName ?? `ticketing-${role}`,
-    sampler: new ParentBasedSampler({ root: rootSampler }),
+    sampler: new ParentBasedSampler({ root: rootSampler(config.otelSampleRatio) }),
     // Traces only: metrics stay with Prometheus, logs with pino (which carry the trace id).
     metricReaders: [],
     logRecordProcessors: [],
@@ -67,7 +77,11 @@ export async function startTracing(config: Config, role: string): Promise<void> 
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => UNTRACED.has((req.url ?? '').split('?')[0] ?? ''),
       }),
-      new ExpressInstrumentation(),
+      // The route's handler, not a span per middleware and router layer (a dozen per request: their
+      // cost, not their information, would show on the hold path).
+      new ExpressInstrumentation({
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+      }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MySQL2Instrumentation(),
     ],
