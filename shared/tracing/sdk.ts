@@ -76,6 +76,16 @@ export async function startTracing(config: Config, role: string): Promise<void> 
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => UNTRACED.has((req.url ?? '').split('?')[0] ?? ''),
+        // The Express instrumentation repeats the `/api` of every `app.use('/api', …)` the request went
+        // through (`/api/api/api/…/holds`): the span is named by the route once.
+        applyCustomAttributesOnSpan: (span, req) => {
+          const attributes: unknown = 'attributes' in span ? span.attributes : undefined;
+          const route = (attributes as Record<string, unknown> | undefined)?.['http.route'];
+          if (typeof route !== 'string' || !route.startsWith('/api/api')) return;
+          const once = route.replace(/^(\/api)+(?=\/)/, '/api');
+          span.setAttribute('http.route', once);
+          span.updateName(`${req.method ?? 'GET'} ${once}`);
+        },
       }),
       // The route's handler, not a span per middleware and router layer (a dozen per request: their
       // cost, not their information, would show on the hold path).

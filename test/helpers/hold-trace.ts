@@ -85,6 +85,7 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
       15_000,
     );
     t.is(request.service, 'ticketing-api');
+    t.is(request.name, 'POST /api/performances/:id/holds');
     const inTrace = (what: string, pick: (s: ReceivedSpan) => boolean) =>
       eventually(
         async () => receiver.spans.find((s) => s.traceId === request.traceId && pick(s)),
