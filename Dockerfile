@@ -17,6 +17,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 
 USER node
-# API port, worker metrics port
-EXPOSE 3000 9464
-CMD ["node", "dist/api/main.js"]
+# API port, worker metrics port, API metrics port (METRICS_PORT in docker-compose.yml)
+EXPOSE 3000 9464 9465
+# The preload starts tracing when OTEL_EXPORTER_OTLP_ENDPOINT is set, and loads nothing when not.
+CMD ["node", "--import", "./dist/shared/tracing/preload.js", "dist/api/main.js"]

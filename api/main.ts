@@ -5,6 +5,7 @@ import { bindDeployment, createContext, type Context } from '../shared/context.j
 import { ensureAdmin } from '../shared/auth/identity.service.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
 import { startHeartbeat } from '../shared/deployment.js';
+import { serveMetrics } from '../shared/metrics-server.js';
 import { createApi, type Api } from './server.js';
 
 export type ApiProcess = {
@@ -13,6 +14,8 @@ export type ApiProcess = {
   url: string;
   /** This process's event-stream hub (tests read how many streams it holds). */
   hub: Api['hub'];
+  /** `/metrics` on METRICS_PORT, when set (never on the public port). */
+  metricsUrl?: string;
   close(): Promise<void>;
 };
 
@@ -38,13 +41,25 @@ export async function startApiProcess(config: Config): Promise<ApiProcess> {
   });
   server.keepAliveTimeout = 65_000;
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  try {
+    if (config.metricsPort !== undefined) metrics = await serveMetrics(config.metricsPort);
+  } catch (err) {
+    await stopHeartbeat();
+    await api.close();
+    await new Promise((r) => server.close(r));
+    await ctx.close();
+    throw err;
+  }
   return {
     ctx,
     server,
     url,
     hub: api.hub,
+    metricsUrl: metrics?.url,
     async close() {
       await stopHeartbeat();
+      if (metrics) await new Promise((r) => metrics.server.close(r));
       await api.close();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -57,6 +72,6 @@ if (isMain(import.meta.url)) {
   void runProcess('api', async (config, logger, shutdown) => {
     const api = await startApiProcess(config);
     shutdown.add('api', () => api.close());
-    logger.info({ url: api.url, pid: process.pid }, 'api listening');
+    logger.info({ url: api.url, metrics: api.metricsUrl, pid: process.pid }, 'api listening');
   });
 }

@@ -8,7 +8,6 @@ import { RequestWaiter } from '../shared/holds/request-waiter.js';
 import { SeatEventHub } from '../shared/seat-events/seat-events.js';
 import { LineView } from '../shared/waiting-room/line-view.js';
 import { NotAdmittedError } from '../shared/errors.js';
-import { registry } from '../shared/metrics.js';
 import { observe } from './middlewares/observe.js';
 import { problem, notFound } from './middlewares/problem.js';
 import { RateLimiter } from './middlewares/rate-limit.js';
@@ -105,9 +104,6 @@ export function createApi(ctx: Context): Api {
     const ok = mysql === 'ok' && redis === 'ok';
     if (!ok) res.setHeader('Retry-After', '2');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', mysql, redis });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(registry.contentType).send(await registry.metrics());
   });
   app.use('/admin', byIp);
   app.use(docsRoutes());

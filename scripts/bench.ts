@@ -15,13 +15,17 @@
 //                  against the bare Express process under the same load;
 //   start-up       time to listening and idle memory of the compiled API (dist/) against tsx (--only startup);
 //   failover       `bench-failover.ts` (a killed, a frozen holder, its after-commit work, the catch-up, a
-//                  Redis restart; 1 API + 2 worker processes), against issue 17's numbers (--only failover).
+//                  Redis restart; 1 API + 2 worker processes), against issue 17's numbers (--only failover);
+//   tracing        the hold path (POST with `Prefer: wait`, closed loop) with tracing on (exporting to a
+//                  local OTLP receiver; every request, and a tenth) and off (the preload, variable unset)
+//                  against the same code started without the preload, rounds alternating (--only tracing).
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
+import { startOtlpReceiver } from '../shared/testing/otlp-receiver.js';
 import { HttpClient } from './lib/http-client.js';
 import { parseCli } from './lib/cli.js';
 import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
@@ -43,13 +47,25 @@ const { values } = parseCli({
     line: { type: 'string', default: '10000', value: 'L', description: 'members in the waiting line' },
     seconds: { type: 'string', default: '10', value: 'S', description: 'length of the status-poll load' },
     concurrency: { type: 'string', default: '64', value: 'C', description: 'status polls in flight' },
-    only: { type: 'string', value: 'line|startup|failover', description: 'run one group only' },
+    only: { type: 'string', value: 'line|startup|failover|tracing', description: 'run one group only' },
     'failover-runs': { type: 'string', default: '2', value: 'N', description: 'runs of each failover fault' },
     'failover-freeze': {
       type: 'string',
       default: '20',
       value: 'S',
       description: 'seconds a frozen holder stays stopped',
+    },
+    'tracing-holds': {
+      type: 'string',
+      default: '1500',
+      value: 'N',
+      description: 'holds per tracing run',
+    },
+    'tracing-rounds': {
+      type: 'string',
+      default: '3',
+      value: 'R',
+      description: 'rounds of the three tracing runs (medians are compared)',
     },
   },
 });
@@ -366,6 +382,133 @@ if (values.only === undefined || values.only === 'failover') {
       note: `goal ${goal}; POST p99 ${p99}, ${n503} × 503`,
     });
   }
+}
+
+// 7. Tracing's cost on the hold path: the same API and worker code started three ways, in alternating
+// rounds (the machine's load drifts): without the preload, with it and the variable unset (off), and
+// with OTEL_EXPORTER_OTLP_ENDPOINT set to a local OTLP/HTTP receiver (on). Closed loop, Prefer: wait.
+if (values.only === undefined || values.only === 'tracing') {
+  const HOLDS = Number(values['tracing-holds']);
+  const IN_FLIGHT = 100;
+  const ROUNDS = Number(values['tracing-rounds']);
+  console.log(`== tracing: ${HOLDS} holds, ${IN_FLIGHT} in flight, 4 modes x ${ROUNDS} rounds`);
+  const receiver = await startOtlpReceiver({ keep: false });
+  const { env, config, ctx } = await benchDeployment('trace', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
+  const http = new HttpClient(IN_FLIGHT * 2);
+  // on: every request traced; sampled: a tenth of them (OTEL_TRACES_SAMPLER_ARG=0.1).
+  type Mode = 'none' | 'off' | 'on' | 'sampled';
+  const results = new Map<Mode, { rate: number; p50: number; p99: number }[]>();
+  const members = await seedMembers(HOLDS, 'password-1234');
+  const tokens = await Promise.all(
+    members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
+  );
+  const runMode = async (mode: Mode) => {
+    const modeEnv =
+      mode === 'on' || mode === 'sampled'
+        ? {
+            ...env,
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+            OTEL_TRACES_SAMPLER_ARG: mode === 'on' ? '1' : '0.1',
+          }
+        : env;
+    const children: ChildProcess[] = [];
+    try {
+      const api = await startProcess('api', modeEnv, { preload: mode !== 'none' });
+      children.push(api.child);
+      children.push((await startProcess('workers', modeEnv, { preload: mode !== 'none' })).child);
+      const perf = await seedPerformance(ctx.catalogue, HOLDS, {
+        name: `bench tracing ${mode}`,
+        admissionCapacity: 1_000_000,
+      });
+      // Set-up, not measured: a join that meets a busy machine's 503 tries again.
+      await pool(tokens, 50, async (token) => {
+        for (let attempt = 1; ; attempt++) {
+          const r = await http.send('POST', `${api.url}/api/performances/${perf.performanceId}/waiting`, {
+            token,
+          });
+          if (r.status === 200) return;
+          if (r.status !== 503 || attempt === 5) throw new Error(`join: ${r.status}`);
+          await new Promise((res) => setTimeout(res, 500 * attempt));
+        }
+      });
+      await http.open(`${api.url}/healthz`);
+      const latencies: number[] = [];
+      let errors = 0;
+      const start = performance.now();
+      await pool(
+        tokens.map((token, i) => ({ token, seat: perf.seatIds[i]! })),
+        IN_FLIGHT,
+        async ({ token, seat }) => {
+          const t = performance.now();
+          const r = await http.send('POST', `${api.url}/api/performances/${perf.performanceId}/holds`, {
+            token,
+            body: { seatIds: [seat] },
+            headers: { prefer: 'wait=10' },
+          });
+          const final = r.status === 200 && (JSON.parse(r.body) as { status: string }).status === 'succeeded';
+          if (!final) errors++;
+          latencies.push(performance.now() - t);
+        },
+      );
+      const seconds = (performance.now() - start) / 1000;
+      if (errors) {
+        ok = false;
+        console.log(`tracing ${mode}: ${errors} holds did not succeed within the wait`);
+      }
+      latencies.sort((a, b) => a - b);
+      const r = { rate: HOLDS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+      console.log(
+        `tracing ${mode.padEnd(7)} ${r.rate.toFixed(0)} holds/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`,
+      );
+      results.set(mode, [...(results.get(mode) ?? []), r]);
+    } finally {
+      await stopAll(children);
+    }
+  };
+  try {
+    for (let round = 0; round < ROUNDS; round++)
+      for (const mode of ['none', 'off', 'on', 'sampled'] as const) await runMode(mode);
+  } finally {
+    http.close();
+    await ctx.close();
+    await receiver.close();
+  }
+  const median = (mode: Mode, k: 'rate' | 'p50' | 'p99') =>
+    [...results.get(mode)!.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]!;
+  const of = (m: Mode) => ({ rate: median(m, 'rate'), p50: median(m, 'p50'), p99: median(m, 'p99') });
+  const [none, off, on, sampled] = [of('none'), of('off'), of('on'), of('sampled')];
+  if (receiver.count() === 0) ok = false;
+  rows.push(
+    {
+      bench: 'tracing on: holds/s',
+      ours: on.rate.toFixed(0),
+      baseline: `${off.rate.toFixed(0)} off`,
+      ratio: (on.rate / off.rate).toFixed(2),
+      note: `every request traced; p50 ${on.p50.toFixed(0)} vs ${off.p50.toFixed(0)} ms; target ≥ 0.90`,
+    },
+    {
+      bench: 'tracing on: hold p99 (ms)',
+      ours: on.p99.toFixed(0),
+      baseline: `${off.p99.toFixed(0)} off`,
+      ratio: (on.p99 / off.p99).toFixed(2),
+      note: `${IN_FLIGHT} in flight, Prefer: wait, median of ${ROUNDS} rounds`,
+    },
+    {
+      bench: 'tracing 10 %: holds/s',
+      ours: sampled.rate.toFixed(0),
+      baseline: `${off.rate.toFixed(0)} off`,
+      ratio: (sampled.rate / off.rate).toFixed(2),
+      note: `OTEL_TRACES_SAMPLER_ARG=0.1; p99 ${sampled.p99.toFixed(0)} ms; ${receiver.count()} spans in all`,
+    },
+    {
+      bench: 'tracing off: holds/s',
+      ours: off.rate.toFixed(0),
+      baseline: `${none.rate.toFixed(0)} no preload`,
+      ratio: (off.rate / none.rate).toFixed(2),
+      note: `p99 ${off.p99.toFixed(0)} vs ${none.p99.toFixed(0)} ms; target 1.00 (noise only)`,
+    },
+  );
 }
 
 const widths = (k: keyof Row) => Math.max(k.length, ...rows.map((r) => r[k].length));

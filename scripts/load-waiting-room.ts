@@ -172,11 +172,13 @@ try {
     );
   console.log(`seeded and minted tokens in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const bases: URL[] = [];
+  const metricsUrls: URL[] = [];
   for (let i = 0; i < o.apis; i++) {
     const api = await startProcess('api', env);
     children.push(api.child);
     apiPids.push(api.child.pid!);
     bases.push(new URL(api.url!));
+    metricsUrls.push(new URL(api.metricsUrl!));
   }
   children.push((await startProcess('workers', env)).child);
 
@@ -596,8 +598,8 @@ try {
   const totalServed = sum(served, 0, served.length);
 
   const quantiles = [0.5, 0.99];
-  const serverJoin = await serverQuantiles(bases, ROUTE, quantiles, { method: 'POST' });
-  const serverGet = await serverQuantiles(bases, ROUTE, quantiles, { method: 'GET', status: '200' });
+  const serverJoin = await serverQuantiles(metricsUrls, ROUTE, quantiles, { method: 'POST' });
+  const serverGet = await serverQuantiles(metricsUrls, ROUTE, quantiles, { method: 'GET', status: '200' });
 
   const invariants = {
     ticketsGapFree: gapFree,

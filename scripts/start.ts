@@ -21,8 +21,8 @@ parseCli({
 
 await runProcess('start', async (config, logger, shutdown) => {
   await migrate(config, logger);
-  // One process, one metrics registry: served once, on the API's /metrics (a second endpoint
-  // would serve every series twice).
+  // One process, one metrics registry: served once, on the API's METRICS_PORT when set (a second
+  // endpoint would serve every series twice).
   const workers = await startWorkerProcess(config, { metrics: false });
   shutdown.add('workers', () => workers.close());
   const api = await startApiProcess(config);
@@ -44,7 +44,7 @@ await runProcess('start', async (config, logger, shutdown) => {
     web client     ${base}/
     API            ${base}/api/performances
     queue admin    ${base}/admin/queues   (basic auth: ${config.adminEmail} / ${config.nodeEnv === 'production' ? '<ADMIN_PASSWORD>' : config.adminPassword})
-    metrics        ${base}/metrics   (API and workers)
+    metrics        ${api.metricsUrl ? `${api.metricsUrl.replace('127.0.0.1', 'localhost')}   (API and workers)` : 'set METRICS_PORT to serve /metrics'}
     sale controls  ${base}/admin.html   API docs  ${base}/docs
     demo member    ${demoEmail} / ${demoPassword}
     performances   ${performances.map((p) => `#${p.id} ${p.name}`).join(', ')}

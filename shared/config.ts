@@ -56,6 +56,19 @@ const schema = z
     PORT: int(0, 65535).default(3000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     WORKER_METRICS_PORT: int(0, 65535).default(9464),
+    // Unset: the API serves no /metrics (it is not public on the API port); 0 picks a free port.
+    METRICS_PORT: int(0, 65535).optional(),
+    // Unset: tracing off and the OpenTelemetry SDK never loaded. The SDK reads these itself too.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://otel-collector:4318' })
+      .optional(),
+    OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).default('http/protobuf'),
+    // The share of requests traced (a trace is kept or dropped whole, from its first span).
+    OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+    OTEL_SERVICE_NAME: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWT_TTL_SECONDS: int(60, 86400 * 7).default(1800),
     ADMIN_EMAIL: z.email().default(DEV_ADMIN_EMAIL),
@@ -138,6 +151,13 @@ export type Config = Readonly<{
   port: number;
   logLevel: string;
   workerMetricsPort: number;
+  /** Where the API serves /metrics; undefined: nowhere (never on the public port). */
+  metricsPort: number | undefined;
+  /** OTLP endpoint; undefined: tracing off. */
+  otelEndpoint: string | undefined;
+  otelProtocol: 'http/protobuf' | 'http/json' | 'grpc';
+  otelServiceName: string | undefined;
+  otelSampleRatio: number;
   jwtSecret: string;
   jwtTtlSeconds: number;
   adminEmail: string;
@@ -199,6 +219,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     port: c.PORT,
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,
+    metricsPort: c.METRICS_PORT,
+    otelEndpoint: c.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelProtocol: c.OTEL_EXPORTER_OTLP_PROTOCOL,
+    otelServiceName: c.OTEL_SERVICE_NAME,
+    otelSampleRatio: c.OTEL_TRACES_SAMPLER_ARG,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
     adminEmail: c.ADMIN_EMAIL,

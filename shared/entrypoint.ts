@@ -3,6 +3,7 @@ import { loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Shutdown } from './shutdown.js';
 import { describeFailure } from './failure.js';
+import { tracing } from './tracing/tracing.js';
 
 /** True when the module with this import.meta.url is the script node was started with. */
 export function isMain(moduleUrl: string): boolean {
@@ -28,6 +29,9 @@ export async function runProcess(
   const logger = createLogger(config.logLevel, name);
   const shutdown = new Shutdown(logger);
   shutdown.listen();
+  // Added first, so closed last: the spans of the shutdown itself are flushed too.
+  const traces = tracing();
+  if (traces) shutdown.add('tracing', () => traces.shutdown());
   // Whatever kills the process later says why in one sentence too.
   const die = (err: unknown) => {
     process.stderr.write(`${name}: stopped: ${describeFailure(err)}\n`);

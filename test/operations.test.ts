@@ -1,6 +1,8 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { ROOT, Stack } from './helpers/stack.js';
+import { parseConfig } from '../shared/config.js';
+import { startApiProcess } from '../api/main.js';
 
 let stack: Stack;
 test.before(async () => {
@@ -54,8 +56,28 @@ test('when a member sends more than the sustained rate, then 429 rate-limited wi
 test('when probes are called, then health and readiness answer', async (t) => {
   t.deepEqual((await stack.http('GET', '/healthz')).body, { status: 'ok' });
   t.like((await stack.http('GET', '/readyz')).body, { status: 'ok', mysql: 'ok', redis: 'ok' });
-  const metrics = await stack.http('GET', '/metrics');
-  t.regex(String(metrics.body), /# TYPE http_request_duration_seconds histogram/);
+});
+
+test('when METRICS_PORT is set, then /metrics is served there and not on the public port', async (t) => {
+  const onPublic = await stack.http('GET', '/metrics');
+  t.is(onPublic.status, 404);
+  t.is(onPublic.body['code'], 'not-found');
+  const metrics = await fetch(stack.metricsUrl);
+  t.is(metrics.status, 200);
+  t.regex(await metrics.text(), /# TYPE http_request_duration_seconds histogram/);
+  t.not(new URL(stack.metricsUrl).port, new URL(stack.url).port);
+});
+
+test.serial('when METRICS_PORT is unset, then the API serves no /metrics anywhere', async (t) => {
+  const config = parseConfig({ ...stack.env, METRICS_PORT: '' });
+  t.is(config.metricsPort, undefined);
+  const api = await startApiProcess(config);
+  try {
+    t.is(api.metricsUrl, undefined);
+    t.is((await fetch(`${api.url}/metrics`)).status, 404);
+  } finally {
+    await api.close();
+  }
 });
 
 test('when a process starts with a bad environment, then it stops with a message naming the variable', (t) => {

@@ -171,8 +171,10 @@ test('when the compose file is resolved, then it runs the contract stack: Redis 
   t.deepEqual(Object.keys(services).sort(), [
     'api',
     'grafana',
+    'jaeger',
     'migrate',
     'mysql',
+    'otel-collector',
     'prometheus',
     'redis',
     'workers',
@@ -193,6 +195,26 @@ test('when the compose file is resolved, then it runs the contract stack: Redis 
     });
   }
   t.is(services['workers']?.environment?.['WORKER_METRICS_PORT'], '9464');
+  // The API's metrics on their own port, not published on the host; Prometheus scrapes that port.
+  t.is(services['api']?.environment?.['METRICS_PORT'], '9465');
+  t.notRegex(JSON.stringify(services['api']?.ports ?? []), /9465/);
+  const scrape = await readFile(path.join(ROOT, 'dashboards/prometheus.yml'), 'utf8');
+  t.regex(scrape, /names: \['api'\]\s+type: A\s+port: 9465/);
+  // Tracing: the app processes start with the preload and export to the collector, which feeds Jaeger.
+  for (const name of ['api', 'workers']) {
+    t.is(services[name]?.environment?.['OTEL_EXPORTER_OTLP_ENDPOINT'], 'http://otel-collector:4318', name);
+    t.deepEqual([services[name]?.command ?? []].flat().slice(0, 3), [
+      'node',
+      '--import',
+      './dist/shared/tracing/preload.js',
+    ]);
+  }
+  t.true(
+    services['otel-collector']?.volumes?.some((v) =>
+      v.endsWith('dashboards/otel-collector.yml:/etc/otelcol/config.yaml:ro'),
+    ),
+  );
+  t.regex(JSON.stringify(services['jaeger']?.ports ?? []), /127\.0\.0\.1/);
   t.true(
     services['prometheus']?.volumes?.some((v) =>
       v.endsWith('dashboards/prometheus.yml:/etc/prometheus/prometheus.yml:ro'),
@@ -344,7 +366,7 @@ test('when the API and a worker serve /metrics, then every metric the dashboards
   // A worker with its own metrics server, as each compose replica runs it (port 0: any free port)
   const worker = await startWorkerProcess({ ...stack.config, workerMetricsPort: 0 }, { metrics: true });
   try {
-    const apiRes = await fetch(`${stack.url}/metrics`);
+    const apiRes = await fetch(stack.metricsUrl);
     t.is(apiRes.status, 200);
     const apiTypes = metricTypes(await apiRes.text());
     const port = (worker.metricsServer!.address() as AddressInfo).port;

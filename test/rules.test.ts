@@ -32,7 +32,32 @@ test('when the environment is empty, then the contract defaults apply', (t) => {
     rateLimitIpPerSecond: 200,
     bullBoardReadOnly: true,
   });
+  t.is(c.metricsPort, undefined, 'no /metrics unless METRICS_PORT is set');
+  t.is(c.otelEndpoint, undefined, 'tracing off unless OTEL_EXPORTER_OTLP_ENDPOINT is set');
   t.true(Object.isFrozen(c));
+});
+
+test('when the metrics port and the tracing endpoint are set, then they are read and checked', (t) => {
+  const c = parseConfig({
+    METRICS_PORT: '9465',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+  });
+  t.like(c, {
+    metricsPort: 9465,
+    otelEndpoint: 'http://otel-collector:4318',
+    otelProtocol: 'http/json',
+  });
+  t.throws(() => parseConfig({ METRICS_PORT: 'none' }), { message: /METRICS_PORT/ });
+  t.throws(() => parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4318' }), {
+    message: /OTEL_EXPORTER_OTLP_ENDPOINT/,
+  });
+  t.throws(() => parseConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' }), {
+    message: /OTEL_EXPORTER_OTLP_ENDPOINT/,
+  });
+  t.throws(() => parseConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' }), {
+    message: /OTEL_EXPORTER_OTLP_PROTOCOL/,
+  });
 });
 
 test('when a variable is bad, then parsing fails naming every bad variable', (t) => {

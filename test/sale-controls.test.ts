@@ -225,7 +225,7 @@ test.serial('when every admission path admits somebody, then each admission is c
     await admittedIds(performanceId),
     [members[1]!.id, members[2]!.id].sort((a, b) => a - b),
   );
-  const text = await (await fetch(`${stack.url}/metrics`)).text();
+  const text = await (await fetch(stack.metricsUrl)).text();
   t.regex(text, /waiting_room_admissions_total\{trigger="join"\} \d+/);
 });
 

@@ -19,7 +19,10 @@ test('when npm start runs the API and workers in one process, then its metrics a
   const workerPort = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, ...testEnv({ WORKER_METRICS_PORT: String(workerPort), PORT: '0' }) },
+    env: {
+      ...process.env,
+      ...testEnv({ WORKER_METRICS_PORT: String(workerPort), PORT: '0', METRICS_PORT: '0' }),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -34,7 +37,10 @@ test('when npm start runs the API and workers in one process, then its metrics a
     });
     const api = /API\s+(http:\/\/\S+)\/api\/performances/.exec(banner)?.[1];
     t.truthy(api, banner);
-    const metrics = await (await fetch(`${api}/metrics`)).text();
+    const metricsUrl = /metrics\s+(http:\/\/\S+\/metrics)/.exec(banner)?.[1];
+    t.truthy(metricsUrl, banner);
+    t.is((await fetch(`${api}/metrics`)).status, 404, 'not on the public port');
+    const metrics = await (await fetch(metricsUrl!)).text();
     t.regex(metrics, /^# TYPE waiting_room_admissions_total counter$/m, 'the workers’ metrics are there');
     t.regex(metrics, /^# TYPE http_request_duration_seconds histogram$/m, 'and the API’s');
     const series = metrics.split('\n').filter((l) => l && !l.startsWith('#'));

@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Config } from '../shared/config.js';
 import { bindDeployment, createContext, type Context } from '../shared/context.js';
-import { registry } from '../shared/metrics.js';
+import { serveMetrics } from '../shared/metrics-server.js';
 import { isMain, runProcess } from '../shared/entrypoint.js';
 import { startHeartbeat } from '../shared/deployment.js';
 import { SeatWorkers } from './seat.worker.js';
@@ -40,14 +40,7 @@ export async function startWorkerProcess(
   const stopGauges = registerWorkerGauges(ctx, () => workers.performanceIds);
   let metricsServer: Server | undefined;
   if (opts.metrics !== false) {
-    metricsServer = createServer((req, res) => {
-      if (req.url !== '/metrics') return void res.writeHead(404).end();
-      registry.metrics().then(
-        (body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(body),
-        () => res.writeHead(500).end(),
-      );
-    });
-    await new Promise<void>((resolve) => metricsServer!.listen(config.workerMetricsPort, resolve));
+    metricsServer = (await serveMetrics(config.workerMetricsPort)).server;
   }
   return {
     ctx,

@@ -28,6 +28,7 @@ import { failoverTimings, RUN_RETRY_DELAY_MS, type FailoverTimings } from '../sh
 import type { RequestView } from '../shared/holds/views.js';
 import { performCommitWork } from './after-commit.js';
 import { restoreQueue } from './queue-recovery.js';
+import { tracing, type BatchTrace } from '../shared/tracing/tracing.js';
 
 const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
 /** Most jobs a batch led by a newly running job takes (the batches read ahead grow from there). */
@@ -139,6 +140,8 @@ export class SeatWorkers {
       // A stalled job goes back to the head of its queue; never fail it for stalling.
       maxStalledCount: 1_000_000,
       runRetryDelay: RUN_RETRY_DELAY_MS,
+      // Tracing on: each job's consumer span continues the trace of its enqueue (bullmq-otel).
+      telemetry: tracing()?.telemetry,
     });
     worker.on('error', (err) => this.ctx.logger.warn({ err, performanceId: id }, 'worker error'));
     worker.on('failed', (job, err) =>
@@ -208,7 +211,7 @@ export class SeatWorkers {
     const applied = st.fence;
     const backlog = seq <= applied || Date.now() - job.timestamp > BACKLOG_MS;
     const run = await this.applyBatch(performanceId, st, seq, {
-      running: { seq, data: job.data, enqueuedAt: job.timestamp },
+      running: { seq, data: job.data, enqueuedAt: job.timestamp, tm: job.opts.telemetry?.metadata },
       after: applied,
       skip: Math.max(0, applied - seq),
       max: backlog ? this.ctx.config.batchMaxJobs : FIRST_BATCH,
@@ -260,7 +263,7 @@ export class SeatWorkers {
       owner: this.owner,
     });
     if (!run) return undefined;
-    const { commit, jobs } = run;
+    const { commit, jobs, trace } = run;
     if (this.ctx.config.faultInjection === 'kill-after-commit') process.kill(process.pid, 'SIGKILL');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const done = this.completed.get(performanceId);
@@ -285,7 +288,7 @@ export class SeatWorkers {
     }
     if (commit.applied.length)
       this.schedule(performanceId, st, [
-        { lastSeq: commit.appliedThrough, work: commit.work, views: commit.views },
+        { lastSeq: commit.appliedThrough, work: commit.work, views: commit.views, trace },
       ]);
     return run;
   }
@@ -298,7 +301,7 @@ export class SeatWorkers {
   private schedule(
     performanceId: number,
     st: QueueState,
-    works: (PendingWork & { views?: RequestView[] })[],
+    works: (PendingWork & { views?: RequestView[]; trace?: BatchTrace })[],
   ): void {
     const busy = this.setOf(this.inFlight, performanceId);
     const finished = this.setOf(this.finished, performanceId);
@@ -306,7 +309,8 @@ export class SeatWorkers {
     st.work = st.work.then(() =>
       Promise.all(
         works.map(async (w) => {
-          const ok = await performCommitWork(this.ctx, performanceId, w.lastSeq, w.work, w.views);
+          const perform = () => performCommitWork(this.ctx, performanceId, w.lastSeq, w.work, w.views);
+          const ok = await (w.trace ? w.trace.afterCommit(perform) : perform());
           if (ok) {
             finished.add(w.lastSeq);
             if (finished.size > 10_000) finished.delete(finished.values().next().value!);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../shared/logger.js';
 import { httpRequestDuration } from '../../shared/metrics.js';
+import { tracing } from '../../shared/tracing/tracing.js';
 
 /**
  * A bounded set of route labels: the route template of our routes, one label per mounted UI
@@ -28,7 +29,10 @@ export function observe(logger: Logger): RequestHandler {
   const prefix = randomBytes(6).toString('hex');
   let counter = 0;
   const logDebug = logger.isLevelEnabled('debug');
+  const traces = tracing();
   return (req, res, next) => {
+    // Tracing on: the request's trace, read while its span is active (the finish event may not be).
+    const traceId = logDebug ? traces?.traceId() : undefined;
     const id =
       (typeof req.headers['x-request-id'] === 'string' && req.headers['x-request-id'].slice(0, 64)) ||
       `${prefix}-${(++counter).toString(36)}`;
@@ -54,6 +58,7 @@ export function observe(logger: Logger): RequestHandler {
             url: req.originalUrl.replace(/access_token=[^&]*/, 'access_token=[redacted]'),
             status: res.statusCode,
             ms: seconds * 1000,
+            ...(traceId && { traceId }),
           },
           'request',
         );

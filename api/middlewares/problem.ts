@@ -6,6 +6,7 @@ import {
   UnavailableError,
   isInfrastructureError,
 } from '../../shared/errors.js';
+import { tracing } from '../../shared/tracing/tracing.js';
 
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new NotFoundError('not-found', `No route for ${req.method} ${req.path}.`));
@@ -26,6 +27,11 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number })
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500)
     return new AppError(err.status, 'bad-request', 'Bad request', 'The request could not be read.');
   return undefined;
+}
+
+function traceIdOf(): { traceId?: string } {
+  const traceId = tracing()?.traceId();
+  return traceId ? { traceId } : {};
 }
 
 /** Everything thrown becomes application/problem+json; unknown errors hide behind a generic 500. */
@@ -54,6 +60,8 @@ export const problem: ErrorRequestHandler = (err: unknown, req, res, _next) => {
         detail: e.message,
         code: e.code,
         ...e.extra,
+        // With tracing on: the trace to open for this answer.
+        ...traceIdOf(),
       }),
     );
 };

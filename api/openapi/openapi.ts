@@ -262,15 +262,6 @@ const routes: Route[] = [
   },
   {
     method: 'get',
-    path: '/metrics',
-    tag: 'operations',
-    summary: 'Prometheus metrics',
-    auth: 'public',
-    ok: { 200: { description: 'Prometheus text exposition', type: 'text/plain', schema: z.string() } },
-    problems: [],
-  },
-  {
-    method: 'get',
     path: '/api/openapi.json',
     tag: 'operations',
     summary: 'This document',
@@ -758,6 +749,11 @@ export function openApiDocument(): Record<string, unknown> {
             status: { type: 'integer' },
             detail: { type: 'string' },
             code: { type: 'string', enum: Object.keys(PROBLEM_CODES) },
+            traceId: {
+              type: 'string',
+              pattern: '^[0-9a-f]{32}$',
+              description: 'The OpenTelemetry trace of this request; only while tracing is on.',
+            },
             errors: {
               type: 'array',
               items: {

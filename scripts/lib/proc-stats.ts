@@ -38,17 +38,18 @@ export async function redisUsedMemory(redis: Pick<Redis, 'info'>): Promise<numbe
 
 /**
  * Upper bounds of quantiles of one route from the API's `http_request_duration_seconds` buckets,
- * summed over API processes (ms); `method` and `status` narrow them.
+ * summed over API processes (their /metrics URLs on METRICS_PORT, in ms); `method` and `status`
+ * narrow them.
  */
 export async function serverQuantiles(
-  apiBases: URL[],
+  metricsUrls: URL[],
   route: string,
   quantiles: number[],
   filter: { method?: string; status?: string } = {},
 ): Promise<{ count: number; ms: number[] }> {
   const buckets = new Map<number, number>();
-  for (const base of apiBases) {
-    const text = await (await fetch(new URL('/metrics', base))).text();
+  for (const url of metricsUrls) {
+    const text = await (await fetch(url)).text();
     for (const line of text.split('\n')) {
       if (!line.startsWith('http_request_duration_seconds_bucket{')) continue;
       const labels = Object.fromEntries(

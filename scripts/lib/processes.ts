@@ -11,13 +11,18 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export async function startProcess(
   kind: 'api' | 'workers',
   env: Record<string, string>,
-): Promise<{ child: ChildProcess; url?: string }> {
+  /** `preload: false` starts it without the tracing preload (as before tracing existed). */
+  opts: { preload?: boolean } = {},
+): Promise<{ child: ChildProcess; url?: string; metricsUrl?: string }> {
   // PROFILE_API=<dir> / PROFILE_WORKERS=<dir> write a V8 CPU profile of that process there when it stops.
   const dir = process.env[kind === 'api' ? 'PROFILE_API' : 'PROFILE_WORKERS'];
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', `${kind}/main.ts`], {
+  // As `npm run start:api` runs it: the preload starts tracing if OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const preload = opts.preload === false ? [] : ['--import', './shared/tracing/preload.ts'];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', ...preload, `${kind}/main.ts`], {
     cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    // An API's /metrics is on its own port (METRICS_PORT), a free one unless the caller picks it.
+    env: { ...process.env, ...(kind === 'api' && { METRICS_PORT: '0' }), ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -25,7 +30,8 @@ export async function startProcess(
     const onData = (d: Buffer) => {
       out += d.toString();
       const api = /"url":"(http:[^"]+)".*api listening/.exec(out);
-      if (kind === 'api' && api) resolve({ child, url: api[1] });
+      if (kind === 'api' && api)
+        resolve({ child, url: api[1], metricsUrl: /"metrics":"(http:[^"]+)"/.exec(out)?.[1] });
       if (kind === 'workers' && out.includes('workers started')) resolve({ child });
       if (out.length > 100_000) out = out.slice(-10_000);
     };

@@ -3,6 +3,7 @@ import { loadScript, runScript, type RedisClient } from '../redis.js';
 import { performanceQueueName, queueKeys, queuePrefix, queueRegistryKey, type QueueKeys } from './names.js';
 import { requestJobOptions, type ExpireJob, type RequestJob } from './jobs.js';
 import { queuePosition } from '../domain/holds.js';
+import { tracing } from '../tracing/tracing.js';
 
 const TAKE_BATCH = loadScript(new URL('./lua/take-batch.lua', import.meta.url));
 const STANDING = loadScript(new URL('./lua/standing.lua', import.meta.url));
@@ -16,6 +17,19 @@ export class QueueStateLostError extends Error {
   override name = 'QueueStateLostError';
   constructor(performanceId: number) {
     super(`the queue of performance ${performanceId} lost its Redis state; waiting for its restore`);
+  }
+}
+
+/** A job taken for a batch: its sequence, raw payload, enqueue time and (tracing on) trace context. */
+export type TakenJob = { seq: number; data: string; enqueuedAt: number; tm?: string };
+
+/** BullMQ's propagation metadata from a job's stored options, if it has any. */
+function traceMetadataOf(opts: string): string | undefined {
+  try {
+    const tm: unknown = (JSON.parse(opts) as { tm?: unknown }).tm;
+    return typeof tm === 'string' ? tm : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -62,6 +76,8 @@ export class PerformanceQueues {
       connection: this.redis,
       prefix: queuePrefix(this.keyPrefix),
       defaultJobOptions: requestJobOptions,
+      // Tracing on: each enqueue is a producer span whose context travels in the job (bullmq-otel).
+      telemetry: tracing()?.telemetry,
     });
     queue.on('error', () => undefined); // surfaced through the calls that fail
     await this.register(performanceId, queue);
@@ -135,23 +151,28 @@ export class PerformanceQueues {
    * payloads; records that a worker has taken them (positions count from the highest). With `max`
    * 0 it only records `after`.
    */
-  async takeBatch(
-    performanceId: number,
-    after: number,
-    max: number,
-    skip = 0,
-  ): Promise<{ seq: number; data: string; enqueuedAt: number }[]> {
+  async takeBatch(performanceId: number, after: number, max: number, skip = 0): Promise<TakenJob[]> {
     const k = this.keys(performanceId);
+    // With tracing on, each job's options come too: they carry its trace context (`tm`).
+    const traced = tracing() !== undefined;
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,
       [k.wait, k.started, k.epoch, k.meta],
-      [k.job, String(max), String(after), String(skip)],
+      [k.job, String(max), String(after), String(skip), traced ? '1' : '0'],
     )) as (string | number)[];
     if (Number(flat[0]) !== 1) throw new QueueStateLostError(performanceId);
-    const out: { seq: number; data: string; enqueuedAt: number }[] = [];
-    for (let i = 1; i < flat.length; i += 3)
-      out.push({ seq: Number(flat[i]), data: String(flat[i + 1] ?? ''), enqueuedAt: Number(flat[i + 2]) });
+    const out: TakenJob[] = [];
+    const stride = traced ? 4 : 3;
+    for (let i = 1; i < flat.length; i += stride) {
+      const job: TakenJob = {
+        seq: Number(flat[i]),
+        data: String(flat[i + 1] ?? ''),
+        enqueuedAt: Number(flat[i + 2]),
+      };
+      if (traced) job.tm = traceMetadataOf(String(flat[i + 3] ?? ''));
+      out.push(job);
+    }
     return out;
   }
 

@@ -23,6 +23,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     KEY_PREFIX: `t${randomBytes(4).toString('hex')}`,
     PORT: '0',
     WORKER_METRICS_PORT: '0',
+    METRICS_PORT: '0',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
     RATE_LIMIT_IP_PER_SECOND: '0',
     RATE_LIMIT_MEMBER_PER_SECOND: '0',
@@ -48,6 +49,10 @@ export class Stack {
 
   get url(): string {
     return this.apis[0]!.url;
+  }
+  /** The first API's /metrics, on its METRICS_PORT (not the public port). */
+  get metricsUrl(): string {
+    return this.apis[0]!.metricsUrl!;
   }
   get ctx() {
     return this.apis[0]!.ctx;

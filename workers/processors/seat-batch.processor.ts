@@ -19,6 +19,7 @@ import {
   type FenceHolder,
 } from '../../shared/db/repositories/commit-fence.repository.js';
 import { batchViews, type RequestView } from '../../shared/holds/views.js';
+import { tracing, type BatchTrace } from '../../shared/tracing/tracing.js';
 
 // The commit path, in one place: lock the fence → read a snapshot (SQL only) → plan (pure) → write
 // the plan (SQL only) → record the after-commit work (the outbox), all in one transaction.
@@ -29,8 +30,11 @@ import { batchViews, type RequestView } from '../../shared/holds/views.js';
 // longer than a batch takes ends the locking connection (a frozen or dead holder's), so the stale
 // holder's transaction rolls back and, when its process wakes, it is no longer the holder.
 
-/** A queued job as the batch sees it: its sequence, its payload and when it was enqueued. */
-export type QueuedJob = { seq: number; data: unknown; enqueuedAt: number };
+/**
+ * A queued job as the batch sees it: its sequence, its payload, when it was enqueued and (tracing
+ * on) its trace context.
+ */
+export type QueuedJob = { seq: number; data: unknown; enqueuedAt: number; tm?: string };
 
 export class JobsOutOfOrderError extends Error {
   override name = 'JobsOutOfOrderError';
@@ -285,7 +289,12 @@ export class SeatCommitPath {
   }
 }
 
-export type BatchRun = { commit: BatchCommit; jobs: (BatchJob & { enqueuedAt: number })[] };
+export type BatchRun = {
+  commit: BatchCommit;
+  jobs: (BatchJob & { enqueuedAt: number })[];
+  /** Tracing on: the batch's span, for its after-commit work. */
+  trace?: BatchTrace;
+};
 
 let stopped = false;
 
@@ -325,12 +334,17 @@ export async function applyQueuedBatch(
   if (!taken.length) return undefined;
   const jobs = taken.map((j) => ({ ...toBatchJob(j.seq, j.data, performanceId), enqueuedAt: j.enqueuedAt }));
   const fault = ctx.config.faultInjection;
-  const commit = await path.applyBatch(performanceId, jobs, {
-    holdTtlSeconds: ctx.config.holdTtlSeconds,
-    maxSeatsPerMember: ctx.config.maxSeatsPerMember,
-    ...outbox,
-    pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
-    beforeCommit: faultBeforeCommit(fault),
-  });
-  return { commit, jobs };
+  const apply = () =>
+    path.applyBatch(performanceId, jobs, {
+      holdTtlSeconds: ctx.config.holdTtlSeconds,
+      maxSeatsPerMember: ctx.config.maxSeatsPerMember,
+      ...outbox,
+      pendingBetween: (a, b) => ctx.queues.pendingBetween(performanceId, a, b),
+      beforeCommit: faultBeforeCommit(fault),
+    });
+  const traces = tracing();
+  if (!traces) return { commit: await apply(), jobs };
+  // Led by the running job: under its consumer span; read ahead: under its first job's enqueue.
+  const traced = await traces.batch(performanceId, taken, 'running' in from, apply);
+  return { commit: traced.result, jobs, trace: traced.trace };
 }

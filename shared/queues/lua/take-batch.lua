@@ -6,7 +6,8 @@
 -- While the queue is paused (BullMQ's meta `paused`), nothing beyond the running job is taken.
 -- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch, KEYS[4] BullMQ meta
 -- ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] last sequence applied or running, ARGV[4] how
--- many applied jobs may still wait at the head
+-- many applied jobs may still wait at the head, ARGV[5] '1': each job's options too (tracing on:
+-- they carry its trace context)
 if redis.call('EXISTS', KEYS[3]) == 0 then return { 0 } end
 local n = tonumber(ARGV[2])
 local after = tonumber(ARGV[3])
@@ -23,10 +24,16 @@ for i = #ids, 1, -1 do
   local s = tonumber(id)
   if s and s > after then
     taken = taken + 1
-    local job = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp')
+    local job
+    if ARGV[5] == '1' then
+      job = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp', 'opts')
+    else
+      job = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp')
+    end
     out[#out + 1] = id
     out[#out + 1] = job[1] or ''
     out[#out + 1] = job[2] or '0'
+    if ARGV[5] == '1' then out[#out + 1] = job[3] or '' end
     if s > top then top = s end
   end
 end
