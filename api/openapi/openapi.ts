@@ -663,7 +663,9 @@ function operation(r: Route): Record<string, unknown> {
         ? { content: { [res.type ?? 'application/json']: { schema: schemaOf(res.schema, 'output') } } }
         : {}),
     };
-  Object.assign(responses, problemResponses([...codes]));
+  // A status the operation answers itself (as /readyz's 503) is not replaced by the problem shape.
+  for (const [status, res] of Object.entries(problemResponses([...codes])))
+    if (!(status in responses)) responses[status] = res;
   const security =
     r.auth === 'public'
       ? []

@@ -110,9 +110,13 @@ export class HoldRequestRepository {
       try {
         return await this.insertOnce(r);
       } catch (err) {
-        if (attempt >= 5 || !/Deadlock found|ER_LOCK_DEADLOCK/.test(String((err as Error)?.message)))
+        if (attempt >= 20 || !/Deadlock found|ER_LOCK_DEADLOCK/.test(String((err as Error)?.message)))
           throw err;
-        await new Promise((resolve) => setTimeout(resolve, 5 * attempt));
+        // Since the fence has its own row, inserts no longer queue behind a batch on the performance
+        // row, so a burst meets batches head-on: back off with jitter (at most ~1.5 s in all).
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(100, 5 * attempt) * (0.5 + Math.random())),
+        );
       }
     }
   }
