@@ -79,16 +79,7 @@ export class RequestIntake {
     if (seatIds.length > this.config.maxSeatsPerMember)
       errors.push({ path: 'seatIds', message: `at most ${this.config.maxSeatsPerMember} seats per request` });
     if (errors.length) throw new ValidationError(errors);
-    return this.accept({
-      waitSeconds,
-      kind: 'hold',
-      memberId,
-      performanceId,
-      holdId: null,
-      payload: { seatIds },
-      idempotencyKey,
-      job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, seatIds }),
-    });
+    return this.acceptHold(memberId, performanceId, { seatIds }, idempotencyKey, waitSeconds);
   }
 
   /** Best available: the worker picks the seats at the request's turn (contract §3). */
@@ -117,15 +108,26 @@ export class RequestIntake {
         message: `at most ${this.config.maxSeatsPerMember} seats per request`,
       });
     if (errors.length) throw new ValidationError(errors);
+    return this.acceptHold(memberId, performanceId, { best }, idempotencyKey, waitSeconds);
+  }
+
+  /** A checked hold ask (named seats or best available): stored as asked, its job carries the same. */
+  private acceptHold(
+    memberId: number,
+    performanceId: number,
+    ask: { seatIds: number[] } | { best: BestAvailable },
+    idempotencyKey: string | undefined,
+    waitSeconds: number,
+  ): Promise<Accepted> {
     return this.accept({
       waitSeconds,
       kind: 'hold',
       memberId,
       performanceId,
       holdId: null,
-      payload: { best },
+      payload: ask,
       idempotencyKey,
-      job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, best }),
+      job: (requestId) => ({ kind: 'hold', requestId, performanceId, memberId, ...ask }),
     });
   }
 
