@@ -15,6 +15,7 @@
 //      scheduled start to its final status, with each flow.
 // Then the ratios against the targets of the issue. Checks invariants 1-3 of every run. Each timed
 // phase (3-5) starts with the generator's connections to its server already open (`openConnections`).
+import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -174,8 +175,14 @@ try {
       memberId: members[closedAsks[i]!.member]!.id,
       ...ask(i),
     }));
-    for (let i = 0; i < N; i += 1000)
-      await ctx.queues.enqueueAll(drain.performanceId, jobs.slice(i, i + 1000));
+    // As the API does: each request's queue sequence is recorded (else the workers take the backlog
+    // for requests whose API died before enqueueing them, and enqueue each once more).
+    const requests = new HoldRequestRepository(ctx.sequelize);
+    for (let i = 0; i < N; i += 1000) {
+      const part = jobs.slice(i, i + 1000);
+      const seqs = await ctx.queues.enqueueAll(drain.performanceId, part);
+      await requests.setQueueSeqs(part.map((j, k) => [j.requestId, seqs[k]!]));
+    }
     const w = await startProcess('workers', env);
     children.push(w.child);
     const queue = await ctx.queues.get(drain.performanceId);
