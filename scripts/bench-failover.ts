@@ -358,7 +358,8 @@ await runCli('bench-failover', async () => {
           'SELECT last_seq AS lastSeq FROM commit_outbox WHERE performance_id = ? AND claimed_by = ?',
           { type: QueryTypes.SELECT, replacements: [performanceId, owner] },
         );
-        const resume = await firstCommitAfter(t0);
+        // (A commit the killed worker had sent before it died may still land: not a resume.)
+        const resume = await firstCommitAfter(t0, (c) => c.holder !== owner);
         const cu = await catchUp(resume.at);
         let redoneAt = t0;
         if (left.length) {

@@ -1,4 +1,5 @@
 import { Sequelize } from 'sequelize';
+import type { Connection } from 'mysql2';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { initModels } from './models/index.js';
@@ -17,6 +18,18 @@ function newSequelize(config: Config, logger?: Logger, pool = { max: 10, min: 0 
     // No multipleStatements: every statement is its own round trip, its values replacements.
     dialectOptions: { decimalNumbers: true, connectTimeout: 2000 },
     define: { underscored: true },
+    hooks: {
+      // READ COMMITTED for every connection: a batch's locking reads and updates take no gap locks,
+      // so the API's inserts into hold_requests never deadlock with (nor queue behind) a batch that
+      // holds next-key locks in an index they insert into (issue 17: a 50-74 s commit stall and
+      // 503s). The two reads that need one snapshot across statements ask for REPEATABLE READ.
+      afterConnect: (connection) =>
+        new Promise<void>((resolve, reject) =>
+          (connection as Connection).query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (err) =>
+            err ? reject(err) : resolve(),
+          ),
+        ),
+    },
   });
 }
 

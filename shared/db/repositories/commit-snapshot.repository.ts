@@ -25,6 +25,9 @@ export type Footprint = {
   authorizationIds: string[];
 };
 
+/** Below MariaDB's in_predicate_conversion_threshold (1000). */
+const IN_CHUNK = 900;
+
 export class CommitSnapshotReader {
   constructor(private readonly sequelize: Sequelize) {}
 
@@ -36,61 +39,89 @@ export class CommitSnapshotReader {
     return this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, replacements, transaction });
   }
 
+  /**
+   * `sql` over `ids` (its `:ids`), IN_CHUNK ids a statement: MariaDB turns a longer IN list into a
+   * join on a table of values, and that plan may scan (and lock) the whole table.
+   */
+  private async selectIn<T extends object>(
+    sql: string,
+    ids: readonly unknown[],
+    replacements: Record<string, unknown>,
+    transaction?: Transaction,
+  ): Promise<T[]> {
+    const rows: T[] = [];
+    for (let i = 0; i < ids.length; i += IN_CHUNK)
+      rows.push(
+        ...(await this.sequelize.query<T>(sql, {
+          type: QueryTypes.SELECT,
+          replacements: { ...replacements, ids: ids.slice(i, i + IN_CHUNK) },
+          transaction,
+        })),
+      );
+    return rows;
+  }
+
   /** Reads (and locks where a decision depends on it) the rows of a batch's footprint. */
   async read(performanceId: number, f: Footprint, transaction: Transaction): Promise<SnapshotRows> {
     const p = performanceId;
     const none = Promise.resolve([]);
     const [requests, seats, members, holds, holdSeats, payments] = await Promise.all([
       f.requestIds.length
-        ? this.select<{ id: number; status: RequestState['status']; createdAt: string | Date }>(
-            'SELECT id, status, created_at AS createdAt FROM hold_requests WHERE id IN (:ids) FOR UPDATE',
-            { ids: f.requestIds },
+        ? this.selectIn<{ id: number; status: RequestState['status']; createdAt: string | Date }>(
+            'SELECT id, status, created_at AS createdAt FROM hold_requests FORCE INDEX (PRIMARY) WHERE id IN (:ids) FOR UPDATE',
+            f.requestIds,
+            {},
             transaction,
           )
         : none,
       f.seatIds.length
-        ? this.select<{ id: number; status: SeatStatus }>(
+        ? this.selectIn<{ id: number; status: SeatStatus }>(
             'SELECT id, status FROM seats WHERE performance_id = :p AND id IN (:ids)',
-            { p, ids: f.seatIds },
+            f.seatIds,
+            { p },
             transaction,
           )
         : none,
       f.memberIds.length
-        ? this.select<{ memberId: number; n: number }>(
+        ? this.selectIn<{ memberId: number; n: number }>(
             `SELECT h.member_id AS memberId, COUNT(*) AS n FROM holds h JOIN hold_seats hs ON hs.hold_id = h.id
               WHERE h.performance_id = :p AND h.member_id IN (:ids) AND h.status IN ('held', 'confirmed')
               GROUP BY h.member_id`,
-            { p, ids: f.memberIds },
+            f.memberIds,
+            { p },
             transaction,
           )
         : none,
       f.holdIds.length
-        ? this.select<{
+        ? this.selectIn<{
             id: number;
             memberId: number;
             status: KnownHold['status'];
             expiresAt: string | Date;
           }>(
-            `SELECT id, member_id AS memberId, status, expires_at AS expiresAt FROM holds
+            `SELECT id, member_id AS memberId, status, expires_at AS expiresAt FROM holds FORCE INDEX (PRIMARY)
               WHERE performance_id = :p AND id IN (:ids) FOR UPDATE`,
-            { p, ids: f.holdIds },
+            f.holdIds,
+            { p },
             transaction,
           )
         : none,
       f.holdIds.length
-        ? this.select<{ holdId: number; seatId: number; price: number }>(
+        ? this.selectIn<{ holdId: number; seatId: number; price: number }>(
             `SELECT hs.hold_id AS holdId, hs.seat_id AS seatId, g.price FROM hold_seats hs
                JOIN seats s ON s.id = hs.seat_id JOIN seat_grades g ON g.id = s.grade_id
               WHERE hs.hold_id IN (:ids) ORDER BY hs.hold_id, hs.seat_id`,
-            { ids: f.holdIds },
+            f.holdIds,
+            {},
             transaction,
           )
         : none,
       f.authorizationIds.length
-        ? this.select<{ authorizationId: string; status: PaymentState }>(
+        ? this.selectIn<{ authorizationId: string; status: PaymentState }>(
             `SELECT authorization_id AS authorizationId, status FROM payments
               WHERE authorization_id IN (:ids) FOR UPDATE`,
-            { ids: f.authorizationIds },
+            f.authorizationIds,
+            {},
             transaction,
           )
         : none,

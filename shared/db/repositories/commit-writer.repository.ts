@@ -4,7 +4,9 @@ import type { BatchPlan, HoldRef, JobResult } from '../../domain/batch.js';
 import type { SeatChange, SeatStatus } from '../../domain/seats.js';
 
 // The commit path's writes (SQL only): a batch's plan in a few set-based statements, in the batch's
-// transaction. Every value is a replacement (`?`), never part of the SQL text.
+// transaction. Every value is a replacement (`?`), never part of the SQL text. Statements naming
+// rows by id force the primary key: with a long id list on a small table the optimizer may scan an
+// index instead, and a locking scan's next-key locks deadlock the API's inserts (issue 17).
 
 export type WrittenPlan = {
   /** Request id → id of the hold the batch created for it. */
@@ -95,7 +97,7 @@ export class CommitWriter {
     if (plan.holdUpdates.size) {
       const [status, values] = caseOf('id', [...plan.holdUpdates]);
       await this.run(
-        `UPDATE holds SET status = ${status}, updated_at = ? WHERE id IN (?)`,
+        `UPDATE holds FORCE INDEX (PRIMARY) SET status = ${status}, updated_at = ? WHERE id IN (?)`,
         [...values, now, [...plan.holdUpdates.keys()]],
         transaction,
       );
@@ -114,7 +116,7 @@ export class CommitWriter {
         [...finalSeats].map(([id, v]) => [id, v.hold]),
       );
       await this.run(
-        `UPDATE seats SET status = ${status}, hold_id = ${hold} WHERE id IN (?)`,
+        `UPDATE seats FORCE INDEX (PRIMARY) SET status = ${status}, hold_id = ${hold} WHERE id IN (?)`,
         [...sv, ...hv, [...finalSeats.keys()]],
         transaction,
       );
@@ -176,7 +178,7 @@ export class CommitWriter {
         decided.map((r) => [r.requestId, r.seq]),
       );
       await this.run(
-        `UPDATE hold_requests SET status = ${status}, reason = ${reason},
+        `UPDATE hold_requests FORCE INDEX (PRIMARY) SET status = ${status}, reason = ${reason},
            hold_id = ${creating.length ? `COALESCE(${hold}, hold_id)` : 'hold_id'},
            queue_seq = ${seq}, processed_at = ? WHERE id IN (?)`,
         [...s1, ...s2, ...s3, ...s4, now, decided.map((r) => r.requestId)],

@@ -138,7 +138,7 @@ export class HoldRequestRepository {
     if (!pairs.length) return;
     const ints = (n: number) => String(Math.trunc(n));
     await this.sequelize.query(
-      `UPDATE hold_requests SET queue_seq = CASE id ${pairs.map(([id, seq]) => `WHEN ${ints(id)} THEN ${ints(seq)}`).join(' ')} END
+      `UPDATE hold_requests FORCE INDEX (PRIMARY) SET queue_seq = CASE id ${pairs.map(([id, seq]) => `WHEN ${ints(id)} THEN ${ints(seq)}`).join(' ')} END
         WHERE id IN (${pairs.map(([id]) => ints(id)).join(',')})`,
       { type: QueryTypes.UPDATE },
     );
