@@ -5,7 +5,9 @@
 // loop of hold requests (one in ten for a seat asked earlier), and each fault `--runs` times:
 //   kill      SIGKILL the worker holding the performance (the fence row names it);
 //   stop      SIGSTOP it for `--freeze` s, then SIGCONT (does the woken worker apply anything?);
-//   redis     SIGKILL redis-server, restart it 1 s later on the same AOF.
+//   redis     SIGKILL redis-server, restart it 1 s later on the same AOF;
+//   api       an API process (FAULT_INJECTION=kill-before-enqueue) dies between a request's insert
+//             and its enqueue: time until the request is final, and a retry with its key finds it.
 // Also measured from the kills and freezes: the dead holder's after-commit work (its outbox entries
 // redone and gone) and the catch-up after a takeover (backlog cleared, jobs/s). Commits are watched
 // on the fence (applied_seq) every 20 ms. At the end every accepted request is checked in MySQL:
@@ -21,7 +23,7 @@ import { QueryTypes } from 'sequelize';
 import { parseConfig } from '../shared/config.js';
 import { migrate } from '../shared/db/migrate.js';
 import { createContext } from '../shared/context.js';
-import { createSequelize, databaseName } from '../shared/db/sequelize.js';
+import { createSequelize, databaseName, ensureDatabase } from '../shared/db/sequelize.js';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { replayHolds } from '../shared/testing/replay.js';
@@ -168,6 +170,7 @@ await runCli('bench-failover', async () => {
   };
   const config = parseConfig(env);
   {
+    await ensureDatabase(parseConfig({ ...env, DATABASE_URL: base }));
     const admin = createSequelize(parseConfig({ ...env, DATABASE_URL: base }));
     await admin.query(`DROP DATABASE IF EXISTS \`${databaseName(env['DATABASE_URL']!)}\``);
     await admin.close();
@@ -339,12 +342,13 @@ await runCli('bench-failover', async () => {
       const ms = Math.max(1, c.at - resumeAt);
       return { ms, jobs: top - fence, rate: ((top - fence) / ms) * 1000 };
     };
-    const runs: Record<'kill' | 'stop' | 'after' | 'catchup' | 'redis', Run[]> = {
+    const runs: Record<'kill' | 'stop' | 'after' | 'catchup' | 'redis' | 'api', Run[]> = {
       kill: [],
       stop: [],
       after: [],
       catchup: [],
       redis: [],
+      api: [],
     };
     for (let r = 1; r <= RUNS; r++) {
       // SIGKILL the holder; its after-commit work and the catch-up are measured from the same kill.
@@ -441,6 +445,59 @@ await runCli('bench-failover', async () => {
         console.log(`redis ${r}: commits resumed ${resume.at - ready} ms after Redis answered PONG`);
         await sleep(5000);
       }
+      // An API process SIGKILLed between a request's insert and its enqueue (FAULT_INJECTION): its
+      // client gets a reset and no request id. Time until the request is final (the workers find it
+      // unenqueued), and does a retry with the same Idempotency-Key find it?
+      {
+        const crashing = await startProcess(
+          'api',
+          { ...env, FAULT_INJECTION: 'kill-before-enqueue' },
+          `api-crash-${r}`,
+        );
+        const key = `bench-crash-${r}-${randomBytes(4).toString('hex')}`;
+        const m = members[r % members.length]!;
+        const token = tokens[r % tokens.length]!;
+        const body = { seatIds: [seatIds[seatIds.length - r]!] };
+        const headers = { 'idempotency-key': key };
+        const exited = new Promise((res) => crashing.child.once('exit', res));
+        const t0 = Date.now();
+        const first = await http
+          .send('POST', `${crashing.url}/api/performances/${performanceId}/holds`, { token, body, headers })
+          .then(
+            (x) => x.status,
+            () => 0,
+          );
+        await exited;
+        let row: { id: number; status: string } | undefined;
+        for (const deadline = t0 + 60_000; Date.now() < deadline; await sleep(20)) {
+          [row] = await ctx.sequelize.query<{ id: number; status: string }>(
+            'SELECT id, status FROM hold_requests WHERE member_id = ? AND idempotency_key = ?',
+            { type: QueryTypes.SELECT, replacements: [m.id, key] },
+          );
+          if (row && row.status !== 'queued') break;
+        }
+        const finalAt = Date.now();
+        const retry = await http.send('POST', `${url}/api/performances/${performanceId}/holds`, {
+          token,
+          body,
+          headers,
+        });
+        const retryId = (JSON.parse(retry.body) as { requestId?: number }).requestId;
+        const same = row !== undefined && retryId === Number(row.id) ? 1 : 0;
+        const window = { from: t0, to: finalAt };
+        runs.api.push({
+          resumeMs: row && row.status !== 'queued' ? finalAt - t0 : Infinity,
+          gapMs: gapAround(window),
+          window,
+          extra: { firstStatus: first, retryFindsIt: same },
+        });
+        console.log(
+          `api ${r}: the crashed API's request ${row?.id ?? '(none)'} was ${row?.status ?? 'never inserted'} ` +
+            `${finalAt - t0} ms after its POST (which got ${first || 'a reset'}); the retry ` +
+            `${same ? 'found it' : `answered ${retry.status} ${retryId ?? ''}`}`,
+        );
+        await sleep(2000);
+      }
     }
 
     clearInterval(ticker);
@@ -520,6 +577,7 @@ await runCli('bench-failover', async () => {
       after: '30.6 s',
       catchup: '~60 applied jobs re-run, one transaction each (~25 ms apiece)',
       redis: '1.3–6.5 s',
+      api: 'applied 63–65 s later by the sweeper; the client had no request id',
     };
     const goal: Record<keyof typeof runs, string> = {
       kill: '< 3 s p50, < 5 s max',
@@ -527,6 +585,7 @@ await runCli('bench-failover', async () => {
       after: '< 5 s',
       catchup: 'at the drain rate at once',
       redis: '< 2 s after Redis accepts commands',
+      api: 'final < 5 s; a retry with the same key finds it',
     };
     const names: Record<keyof typeof runs, string> = {
       kill: 'holder SIGKILLed (resume)',
@@ -534,6 +593,7 @@ await runCli('bench-failover', async () => {
       after: "killed holder's after-commit work (redone)",
       catchup: 'catch-up after a takeover (backlog cleared)',
       redis: 'Redis restarted, AOF (resume after PONG)',
+      api: 'API SIGKILLed between insert and enqueue (final)',
     };
     const table: string[][] = [
       [
