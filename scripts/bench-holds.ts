@@ -15,6 +15,9 @@
 //      scheduled start to its final status, with each flow.
 // Then the ratios against the targets of the issue. Checks invariants 1-3 of every run. Each timed
 // phase (3-5) starts with the generator's connections to its server already open (`openConnections`).
+// Profiling: PROFILE_WORKERS / PROFILE_API / PROFILE_SCRIPTS=<dir> write CPU profiles of the worker,
+// API and baseline processes; BENCH_TIMELINE=1 prints, for each drain, Redis's command counts and
+// times (INFO commandstats) and when our batches started against when BullMQ finished the jobs.
 import { HoldRequestRepository } from '../shared/db/repositories/hold-request.repository.js';
 import type { ChildProcess } from 'node:child_process';
 import { Queue, type Job } from 'bullmq';
@@ -81,6 +84,8 @@ const report = (s: string) => {
   console.log(s);
 };
 
+const TIMELINE = Boolean(process.env['BENCH_TIMELINE']);
+
 /** Jobs per second from the first job a worker started to the last it finished (BullMQ's own times). */
 async function drainRate(queue: Queue, n: number): Promise<number> {
   const jobs: Job[] = [];
@@ -117,6 +122,29 @@ try {
   // 1. BullMQ alone.
   // 1. and 2., alternated for ROUNDS rounds (the medians are compared, so that a burst of noise on
   // this shared machine does not decide the ratio): BullMQ alone, then ours, each a fresh process.
+  const stats = async () => {
+    const m = new Map<string, [number, number]>();
+    for (const l of (await ctx.redis.info('commandstats')).split('\n')) {
+      const x = /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(l);
+      if (x) m.set(x[1]!, [Number(x[2]), Number(x[3])]);
+    }
+    return m;
+  };
+  const printStats = async (what: string, s0: Map<string, [number, number]>) => {
+    const s1 = await stats();
+    const d = [...s1].map(
+      ([k, [c, u]]) => [k, c - (s0.get(k)?.[0] ?? 0), u - (s0.get(k)?.[1] ?? 0)] as const,
+    );
+    console.log(
+      `  redis commands (${what}):`,
+      d
+        .filter((x) => x[1] > 0)
+        .sort((a, b) => b[2] - a[2])
+        .slice(0, 18)
+        .map(([k, c, u]) => `${k} ${c}×/${(u / 1000).toFixed(0)}ms`)
+        .join('; '),
+    );
+  };
   const noopDrain = async (round: number) => {
     const prefix = `${config.keyPrefix}:noop${round}`;
     const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
@@ -130,6 +158,7 @@ try {
           opts: { attempts: 1, removeOnComplete: { count: 10_000 } },
         })),
       );
+    const n0 = TIMELINE ? await stats() : undefined;
     const w = await startScript(
       'scripts/lib/noop-worker.ts',
       { REDIS_URL: config.redisUrl, NOOP_QUEUE: 'noop', NOOP_PREFIX: prefix },
@@ -137,6 +166,7 @@ try {
     );
     children.push(w.child);
     await until(async () => (await noop.getJobCountByTypes('completed')) >= N);
+    if (n0) await printStats('noop', n0);
     const rate = await drainRate(noop, N);
     await stopAll([w.child]);
     await noop.obliterate({ force: true });
@@ -183,10 +213,12 @@ try {
       const seqs = await ctx.queues.enqueueAll(drain.performanceId, part);
       await requests.setQueueSeqs(part.map((j, k) => [j.requestId, seqs[k]!]));
     }
+    const s0 = TIMELINE ? await stats() : undefined;
     const w = await startProcess('workers', env);
     children.push(w.child);
     const queue = await ctx.queues.get(drain.performanceId);
     await until(async () => (await queue.getJobCountByTypes('completed')) >= N);
+    if (s0) await printStats('ours', s0);
     const rate = await drainRate(queue, N);
     await stopAll([w.child]);
     const done = await HoldRequest.findAll({
@@ -202,6 +234,22 @@ try {
       if (t !== undefined) starts.set(t, (starts.get(t) ?? 0) + 1);
     }
     const batchStarts = [...starts.keys()].sort((a, b) => a - b);
+    if (TIMELINE) {
+      const js: Job[] = [];
+      for (let i = 0; i < N; i += 1000) js.push(...(await queue.getJobs(['completed'], i, i + 999, true)));
+      const t0 = Math.min(...js.map((j) => j.processedOn ?? Infinity));
+      const fin = js.map((j) => (j.finishedOn ?? 0) - t0).sort((a, b) => a - b);
+      console.log(
+        '  timeline: batches started (ms:jobs)',
+        batchStarts.map((t) => `${t - t0}:${starts.get(t)}`).join(' '),
+      );
+      console.log(
+        '  timeline: jobs finished by (ms)',
+        [0, 10, 25, 50, 75, 90, 100]
+          .map((q) => `${q}%=${fin[Math.min(fin.length - 1, Math.floor((q / 100) * fin.length))]}`)
+          .join(' '),
+      );
+    }
     const middle = batchStarts.slice(1, -1).reduce((n, t) => n + starts.get(t)!, 0);
     const steadyRate =
       batchStarts.length >= 3
@@ -327,6 +375,13 @@ try {
   });
 
   /** A hold until its final status, the client's whole wait; false on any error. */
+  /** The answers that counted as errors, by kind: printed with the invariants when there are any. */
+  const refusals = new Map<string, number>();
+  const refused = (what: string) => {
+    const kind = what.replace(/\d{3,}/g, 'N');
+    refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
+    return false;
+  };
   const holdUntilFinal = async (flow: Flow, performanceId: number, seatId: number, token: string) => {
     const r = await http.send('POST', `${api.url}/api/performances/${performanceId}/holds`, {
       token,
@@ -334,11 +389,11 @@ try {
       ...(flow === 'prefer' ? { headers: { prefer: 'wait=10' } } : {}),
     });
     if (r.status === 200) return true; // final within the preferred wait
-    if (r.status !== 202) return false;
+    if (r.status !== 202) return refused(`POST ${r.status} ${r.body.slice(0, 120)}`);
     const { requestId } = JSON.parse(r.body) as { requestId: number };
     for (;;) {
       const s = await http.send('GET', `${api.url}/api/requests/${requestId}?waitSeconds=10`, { token });
-      if (s.status !== 200) return false;
+      if (s.status !== 200) return refused(`GET ${s.status} ${s.body.slice(0, 120)}`);
       const body = JSON.parse(s.body) as { status: string };
       if (body.status === 'succeeded' || body.status === 'rejected') return true;
     }
@@ -441,6 +496,7 @@ try {
           `  p99 at ${RATE}/s, ${name[f]}            ${ms(p99(r))}   target < 100 ms  ${meets(p99(r) < 100)}`,
       ),
       `  invariants                              ${ok ? 'OK' : 'VIOLATED'}: drain ${drainCheck.text}; ${[...closed].map(([f, r]) => `closed ${f} ${r.check.text}`).join('; ')}; ${[...open].map(([f, r]) => `open ${f} ${r.check.text}`).join('; ')}; lock design ${lockErrors} errors, ${lockHeld.n} held / ${lockHeld.d} distinct`,
+      ...[...refusals].map(([kind, k]) => `    ${k} × ${kind}`),
     ].join('\n'),
   );
   if (!ok) process.exitCode = 1;

@@ -35,6 +35,11 @@ const MAX_UNKNOWN_ERROR_ATTEMPTS = 20;
 const FIRST_BATCH = 64;
 /** A running job enqueued longer ago than this has a backlog behind it: its batch takes all it may. */
 const BACKLOG_MS = 500;
+/**
+ * After a read-ahead found nothing queued behind the applied jobs, the next look waits this long:
+ * a job added meanwhile is led by itself when it comes up, or taken by the next look.
+ */
+const READ_AHEAD_IDLE_MS = 10;
 /** Infrastructure errors are retried in place, at most this far apart. */
 const MAX_RETRY_DELAY_MS = 500;
 
@@ -50,6 +55,8 @@ type QueueState = {
   ahead?: Promise<void>;
   /** After-commit work, chained in commit order. */
   work: Promise<void>;
+  /** No reading ahead before this time (the last look found nothing queued behind). */
+  idleUntil: number;
 };
 
 /**
@@ -173,7 +180,8 @@ export class SeatWorkers {
 
   private state(performanceId: number): QueueState {
     let st = this.queues.get(performanceId);
-    if (!st) this.queues.set(performanceId, (st = { applied: [], fence: 0, work: Promise.resolve() }));
+    if (!st)
+      this.queues.set(performanceId, (st = { applied: [], fence: 0, work: Promise.resolve(), idleUntil: 0 }));
     return st;
   }
 
@@ -233,13 +241,16 @@ export class SeatWorkers {
    */
   private readAhead(performanceId: number, st: QueueState, seq: number): void {
     const last = st.applied[st.applied.length - 1];
-    if (st.ahead || this.closing || !last || seq < last.from) return;
+    if (st.ahead || this.closing || !last || seq < last.from || Date.now() < st.idleUntil) return;
     // Batches grow while the queue stays busy: the first one is short (its commit is the only one
     // nobody waits behind), each next one up to twice the last, up to BATCH_MAX_JOBS.
     const max = Math.max(FIRST_BATCH, 2 * (last.to - last.from + 1));
     st.ahead = this.applyBatch(performanceId, st, seq, { after: last.to, skip: last.to - seq, max })
       .then(
-        () => undefined,
+        (run) => {
+          // Nothing queued behind: look again after a pause, not at every job that completes.
+          if (!run) st.idleUntil = Date.now() + READ_AHEAD_IDLE_MS;
+        },
         (err: unknown) => {
           // Another process took the performance over: its running job leads from now on.
           if (err instanceof NotHolderError) st.applied = [];

@@ -46,7 +46,10 @@ export async function startScript(
   env: Record<string, string>,
   ready: RegExp,
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+  // PROFILE_SCRIPTS=<dir>: a V8 CPU profile of the script's process (the baselines), as above.
+  const dir = process.env['PROFILE_SCRIPTS'];
+  const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', file], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -158,7 +158,7 @@ export class PerformanceQueues {
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,
-      [k.wait, k.started, k.epoch, k.meta],
+      [k.wait, k.started, k.epoch, k.meta, k.id],
       [k.job, String(max), String(after), String(skip), traced ? '1' : '0'],
     )) as (string | number)[];
     if (Number(flat[0]) !== 1) throw new QueueStateLostError(performanceId);

@@ -4,7 +4,9 @@
 -- Jobs at or below ARGV[3] (the running one and, when a worker reads ahead, the jobs it applied
 -- already: at most ARGV[4] of them, at the head of the list) are passed over.
 -- While the queue is paused (BullMQ's meta `paused`), nothing beyond the running job is taken.
--- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch, KEYS[4] BullMQ meta
+-- Nothing added after ARGV[3] (BullMQ's id counter, KEYS[5], says so): no list is read, so that a
+-- worker reading ahead at the end of a backlog pays O(1) per look, not a read of the list's tail.
+-- KEYS[1] wait list, KEYS[2] started, KEYS[3] epoch, KEYS[4] BullMQ meta, KEYS[5] BullMQ id counter
 -- ARGV[1] job hash prefix, ARGV[2] how many, ARGV[3] last sequence applied or running, ARGV[4] how
 -- many applied jobs may still wait at the head, ARGV[5] '1': each job's options too (tracing on:
 -- they carry its trace context)
@@ -12,7 +14,8 @@ if redis.call('EXISTS', KEYS[3]) == 0 then return { 0 } end
 local n = tonumber(ARGV[2])
 local after = tonumber(ARGV[3])
 local ids = {}
-if n > 0 and redis.call('HEXISTS', KEYS[4], 'paused') == 0 then
+local newest = tonumber(redis.call('GET', KEYS[5]) or '0')
+if n > 0 and newest > after and redis.call('HEXISTS', KEYS[4], 'paused') == 0 then
   ids = redis.call('LRANGE', KEYS[1], -(n + tonumber(ARGV[4])), -1)
 end
 local out = { 1 }
