@@ -156,6 +156,10 @@ export class SeatWorkers {
     );
     this.workers.set(id, worker);
     this.ctx.logger.debug({ performanceId: id }, 'serving performance queue');
+    // Best-available picking needs the venue's layout: read it now, not in the sale's first batch.
+    this.path
+      .layout(id)
+      .catch((err: unknown) => this.ctx.logger.debug({ err, performanceId: id }, 'layout not read ahead'));
   }
 
   async process(performanceId: number, job: Job, token: string): Promise<{ outcome: string; batch: number }> {

@@ -125,7 +125,7 @@ export class SeatCommitPath {
   readonly writer: CommitWriter;
   readonly outbox: CommitOutboxRepository;
   readonly fences: CommitFenceRepository;
-  private readonly layouts = new Map<number, SeatLayout>();
+  private readonly layouts = new Map<number, Promise<SeatLayout>>();
   private readonly stocks = new Map<number, CachedStock>();
 
   constructor(private readonly sequelize: Sequelize) {
@@ -188,6 +188,7 @@ export class SeatCommitPath {
   async applyBatch(performanceId: number, jobs: BatchJob[], o: CommitOptions): Promise<BatchCommit> {
     const p = performanceId;
     let settled: { eventSeq: number; plan: BatchPlan } | undefined;
+    if (jobs.some((j) => j.kind === 'hold' && j.best)) await this.layout(p);
     const commit = await this.sequelize.transaction(async (transaction): Promise<BatchCommit> => {
       const fence = await this.fences.lock(p, transaction);
       if (!fence) throw new Error(`performance ${p} does not exist`);
@@ -256,6 +257,24 @@ export class SeatCommitPath {
     return commit;
   }
 
+  /**
+   * The performance's seat layout (it never changes once created), read once per process: a
+   * 60,000-seat venue takes a second or two to read and index. A worker warms it when it starts
+   * serving the performance, and a batch with best-available requests starts the read before it
+   * opens its transaction, so the fence is never held while it loads.
+   */
+  layout(performanceId: number): Promise<SeatLayout> {
+    let l = this.layouts.get(performanceId);
+    if (!l) {
+      l = this.reader
+        .readLayout(performanceId)
+        .then((r) => new SeatLayout(r.seats, new Map(r.zoneIds.map((z, i) => [z, i]))));
+      this.layouts.set(performanceId, l);
+      l.catch(() => this.layouts.delete(performanceId));
+    }
+    return l;
+  }
+
   /** The seat map at MySQL's `eventSeq`: the cached one if it is that recent, else read again. */
   private async stockOf(
     performanceId: number,
@@ -264,12 +283,7 @@ export class SeatCommitPath {
   ): Promise<SeatStock> {
     const cached = this.stocks.get(performanceId);
     if (cached && cached.eventSeq === eventSeq) return cached.stock;
-    let layout = this.layouts.get(performanceId);
-    if (!layout) {
-      const l = await this.reader.readLayout(performanceId);
-      layout = new SeatLayout(l.seats, new Map(l.zoneIds.map((z, i) => [z, i])));
-      this.layouts.set(performanceId, layout);
-    }
+    const layout = await this.layout(performanceId);
     const taken = await this.reader.readTaken(performanceId, transaction);
     const stock = SeatStock.of(layout, (id) => taken.get(id) ?? 'available');
     this.stocks.set(performanceId, { stock, eventSeq });
