@@ -88,7 +88,9 @@ local function admit(now, capacity, idle, trigger)
     if n > 0 then
       if last > tonumber(redis.call('GET', k.through) or '0') then
         redis.call('SET', k.through, last)
-        redis.call('ZADD', k.heads, now, last)
+        -- Zero-padded: heads of the same millisecond tie on the score and are then ordered as
+        -- strings, where '99' > '100' (through_at would read the older head: a position rose by one).
+        redis.call('ZADD', k.heads, now, string.format('%015d', last))
         redis.call('ZREMRANGEBYRANK', k.heads, 0, -(HEADS_KEPT + 1))
       end
       redis.call('LPUSH', k.admits, now .. ':' .. n)
