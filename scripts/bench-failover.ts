@@ -144,7 +144,7 @@ class OwnRedis {
 }
 
 type Sent = { at: number; status: number; ms: number; requestId?: number };
-type Commit = { at: number; seq: number; holder: string };
+type Commit = { at: number; seq: number; holder: string; heldAt: number };
 type Window = { from: number; to: number };
 type Run = {
   resumeMs: number;
@@ -245,11 +245,16 @@ await runCli('bench-failover', async () => {
     console.log(`${MEMBERS} members admitted; ${RATE} holds/s from now on`);
 
     const fenceOf = async () => {
-      const [row] = await ctx.sequelize.query<{ seq: number; holder: string }>(
-        'SELECT applied_seq AS seq, holder FROM commit_fences WHERE performance_id = ?',
+      const [row] = await ctx.sequelize.query<{ seq: number; holder: string; heldAt: number | null }>(
+        `SELECT applied_seq AS seq, holder, UNIX_TIMESTAMP(held_at) * 1000 AS heldAt
+           FROM commit_fences WHERE performance_id = ?`,
         { type: QueryTypes.SELECT, replacements: [performanceId] },
       );
-      return { seq: Number(row?.seq ?? 0), holder: String(row?.holder ?? '') };
+      return {
+        seq: Number(row?.seq ?? 0),
+        holder: String(row?.holder ?? ''),
+        heldAt: Number(row?.heldAt ?? 0),
+      };
     };
     // Commits: every move of the fence, seen every 20 ms.
     const watching = (async () => {
@@ -257,7 +262,7 @@ await runCli('bench-failover', async () => {
       while (loading) {
         const f = await fenceOf().catch(() => undefined);
         if (f && f.seq !== last) {
-          if (last >= 0) commits.push({ at: Date.now(), seq: f.seq, holder: f.holder });
+          if (last >= 0) commits.push({ at: Date.now(), seq: f.seq, holder: f.holder, heldAt: f.heldAt });
           last = f.seq;
         }
         await sleep(20);
@@ -414,14 +419,21 @@ await runCli('bench-failover', async () => {
         w.child.kill('SIGCONT');
         const woke = Date.now();
         await sleep(2000);
-        // Commits by the woken worker: each needs the fence to name it, i.e. a claim with a job lock.
-        const woken = commits.filter((c) => c.at >= woke && c.holder === owner).length;
+        // Commits by the woken worker: each needs the fence to name it, i.e. a new claim with a job
+        // lock after it woke. A transaction marks held_at when it locks the fence: one committed
+        // after the wake but begun before it is the frozen batch applying stale work.
+        const woken = commits.filter((c) => c.at >= woke && c.holder === owner);
+        const stale = woken.filter((c) => c.heldAt < woke - 5).length;
         const window = { from: t0, to: woke };
         runs.stop.push({
           resumeMs: resume.at - t0,
           gapMs: gapAround(window),
           window,
-          extra: { wokenCommits2s: woken, heldByOtherAtWake: holderAtWake === owner ? 0 : 1 },
+          extra: {
+            staleCommitsAfterWake: stale,
+            reclaimedCommits2s: woken.length - stale,
+            heldByOtherAtWake: holderAtWake === owner ? 0 : 1,
+          },
         });
         runs.catchup.push({
           resumeMs: cu.ms,
@@ -431,7 +443,8 @@ await runCli('bench-failover', async () => {
         });
         console.log(
           `stop ${r}: another worker committed ${resume.at - t0} ms after the freeze; backlog of ` +
-            `${cu.jobs} caught up in ${cu.ms} ms; commits by the woken worker in 2 s: ${woken}`,
+            `${cu.jobs} caught up in ${cu.ms} ms; the woken worker in 2 s: ${stale} commits under its ` +
+            `old claim, ${woken.length - stale} after claiming the performance again with a job lock`,
         );
         await sleep(4000);
       }
@@ -583,7 +596,7 @@ await runCli('bench-failover', async () => {
     };
     const goal: Record<keyof typeof runs, string> = {
       kill: '< 3 s p50, < 5 s max',
-      stop: 'another worker < 5 s; POST p99 < 1 s, no 503; woken applies nothing',
+      stop: 'another worker < 5 s; POST p99 < 1 s, no 503; woken applies nothing (stale 0)',
       after: '< 5 s',
       catchup: 'at the drain rate at once',
       redis: '< 2 s after Redis accepts commands',
@@ -693,6 +706,7 @@ await runCli('bench-failover', async () => {
       'the same',
     ]);
     if (all.lost || all.doubled || all.outOfOrder) ok = false;
+    if (runs.stop.some((x) => Number(x.extra?.['staleCommitsAfterWake']) > 0)) ok = false;
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
     const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
     console.log(
