@@ -4,7 +4,9 @@ import { defineScript, runScript, type Script } from '../redis.js';
 import { admissions } from '../metrics.js';
 import {
   activeRoomsKey,
+  LOG_WAKE_SUFFIX,
   ROOM_KEY_NAMES,
+  roomLogWakeChannel,
   roomHeadChannel,
   roomKeyList,
   roomKeys,
@@ -30,6 +32,7 @@ function roomScript(name: string, log: boolean): Script {
   const header = [
     `local k = {${ROOM_KEY_NAMES.map((n, i) => `${n} = KEYS[${i + 1}]`).join(', ')}}`,
     'local channel, perf = ARGV[1], ARGV[2]',
+    `local wake_channel = channel .. '${LOG_WAKE_SUFFIX}'`,
     `local LAG_MS, EXACT_WINDOW, HEADS_KEPT = ${LAG_MS}, ${EXACT_WINDOW}, ${HEADS_KEPT}`,
     `local LOG = ${log}`,
   ].join('\n');
@@ -165,6 +168,11 @@ export class WaitingRoom {
     return roomHeadChannel(this.channels);
   }
 
+  /** Where a room says that admissions await the log's writer (a message per run of them: the performance id). */
+  logWakeChannel(): string {
+    return roomLogWakeChannel(this.channels);
+  }
+
   private async run<T>(name: ScriptName, performanceId: number, args: string[]): Promise<T> {
     const keys = roomKeyList(this.keys(performanceId));
     const script = (this.withLog ? SCRIPTS.logged : SCRIPTS.unlogged)[name];
@@ -296,9 +304,12 @@ export class WaitingRoom {
     return Number((await this.redis.get(this.keys(performanceId).logged)) ?? 0);
   }
 
-  /** The log holds the room's admissions up to `last`: they count from now on. */
-  async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
-    await this.run('logged', performanceId, [last.g, String(last.s), String(last.t)]);
+  /**
+   * The log holds the room's admissions up to `last`: they count from now on. Answers how many
+   * admissions remain to be logged (arrived meanwhile): nothing wakes the writer for those.
+   */
+  async markLogged(performanceId: number, last: RoomAdmission): Promise<number> {
+    return Number(await this.run<number>('logged', performanceId, [last.g, String(last.s), String(last.t)]));
   }
 
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */

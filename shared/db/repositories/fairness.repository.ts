@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Connection, ResultSetHeader } from 'mysql2';
 
 export type DrawRow = {
   performanceId: number;
@@ -34,6 +35,16 @@ export type LogRow = {
   prev: string;
   hash: string;
 };
+
+/** Written into SQL as is: hex digests, trigger words. */
+const PLAIN = /^[0-9a-z-]{1,64}$/;
+
+/** An integer as SQL (the log's numbers are integers: anything else is refused, not written). */
+function int(v: number | string): string {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer in the admission log: ${String(v)}`);
+  return String(n);
+}
 
 type RawDraw = {
   performance_id: number;
@@ -132,41 +143,71 @@ export class FairnessRepository {
     });
   }
 
-  /** Appends chained entries and moves the chain's head, in the caller's transaction. */
+  /**
+   * Appends chained entries and moves the chain's head to them, in the caller's transaction. With
+   * `after`, only if the head is still that one (a writer's memory of its own last write, which
+   * spares it the locking read): false, and nothing written, when another writer moved it since.
+   */
   async append(
     performanceId: number,
     rows: LogRow[],
     head: { length: number; head: string; lastGen: string; lastRseq: number },
     transaction: Transaction,
-  ): Promise<void> {
-    const values = rows.map(
-      (r) =>
-        `(${[
-          performanceId,
-          r.n,
-          r.roomGen,
-          r.rseq,
-          r.ticket,
-          r.memberId,
-          this.sequelize.escape(r.memberHash),
-          this.sequelize.escape(r.at.toISOString().replace('T', ' ').replace('Z', '')),
-          this.sequelize.escape(r.trigger),
-          r.capacity,
-          r.occupancy,
-          r.perMinute,
-          this.sequelize.escape(r.prev),
-          this.sequelize.escape(r.hash),
-        ].join(',')})`,
+    after?: { length: number; head: string },
+  ): Promise<boolean> {
+    // The head first: its row lock orders writers as `chainHead` does, and checks `after`.
+    const moved = await this.exec(
+      `UPDATE fairness_draws SET log_length = ${int(head.length)}, log_head = ${this.text(head.head)},
+          last_gen = ${int(head.lastGen)}, last_rseq = ${int(head.lastRseq)}
+        WHERE performance_id = ${int(performanceId)}` +
+        (after ? ` AND log_length = ${int(after.length)} AND log_head = ${this.text(after.head)}` : ''),
+      transaction,
     );
-    await this.sequelize.query(
+    if (moved.affectedRows !== 1) {
+      if (after) return false;
+      throw new Error(`no draw row for performance ${performanceId}`);
+    }
+    // Built by hand, once per admission: hex digests and plain words need no escaping (checked,
+    // else escaped), numbers are checked to be integers, and a run of admissions shares its time.
+    let atMs = NaN;
+    let at = '';
+    const values = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r.at.getTime() !== atMs) {
+        atMs = r.at.getTime();
+        at = `'${r.at.toISOString().replace('T', ' ').replace('Z', '')}'`;
+      }
+      values[i] =
+        `(${performanceId},${int(r.n)},${int(r.roomGen)},${int(r.rseq)},${int(r.ticket)},${int(r.memberId)},` +
+        `${this.text(r.memberHash)},${at},${this.text(r.trigger)},${int(r.capacity)},${int(r.occupancy)},` +
+        `${int(r.perMinute)},${this.text(r.prev)},${this.text(r.hash)})`;
+    }
+    await this.exec(
       `INSERT INTO admission_log (performance_id, n, room_gen, rseq, ticket, member_id, member_hash,
          admitted_at, \`trigger\`, capacity, occupancy, per_minute, prev, hash) VALUES ${values.join(',')}`,
-      // Typed, so that Sequelize does not scan the long statement to find out what it is.
-      { type: QueryTypes.INSERT, transaction },
+      transaction,
     );
-    await this.sequelize.query(
-      `UPDATE fairness_draws SET log_length = ?, log_head = ?, last_gen = ?, last_rseq = ? WHERE performance_id = ?`,
-      { replacements: [head.length, head.head, head.lastGen, head.lastRseq, performanceId], transaction },
+    return true;
+  }
+
+  private text(v: string): string {
+    return PLAIN.test(v) ? `'${v}'` : this.sequelize.escape(v);
+  }
+
+  /**
+   * A statement (its values already in it) in the caller's transaction, sent to the driver on the
+   * transaction's connection: Sequelize's work per statement (copying, lower-casing and scanning a
+   * long statement, its options and results) would cost the log's writer more than the statement.
+   */
+  private async exec(sql: string, transaction: Transaction): Promise<{ affectedRows: number }> {
+    const connection = (transaction as unknown as { connection?: Connection }).connection;
+    if (!connection) {
+      const [, meta] = await this.sequelize.query(sql, { transaction, type: QueryTypes.RAW });
+      return meta as { affectedRows: number };
+    }
+    return new Promise((resolve, reject) =>
+      connection.query<ResultSetHeader>(sql, (err, result) => (err ? reject(err) : resolve(result))),
     );
   }
 
