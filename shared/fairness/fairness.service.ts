@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
 import type { Logger } from '../logger.js';
 import { NotFoundError } from '../errors.js';
-import { FairnessRepository, type DrawRow, type LogRow } from '../db/repositories/fairness.repository.js';
+import {
+  FairnessRepository,
+  type DrawRow,
+  type LogRow,
+  type StoredHead,
+} from '../db/repositories/fairness.repository.js';
 import {
   commitmentOf,
   drawKeyOf,
@@ -53,7 +58,7 @@ export function publicEntry(r: LogRow): LogEntry {
 }
 
 /** The log's head: its length, last hash and the room's last admission in it (generation, sequence). */
-type ChainHead = { length: number; head: string; lastGen: string | null; lastRseq: number };
+type ChainHead = StoredHead;
 
 /**
  * The log entries for the room's `pending` admissions after `head`, in the room's order: each
@@ -273,23 +278,17 @@ export class Fairness {
       // (Nothing planned: all written already, by this process; the list is trimmed after the commit.)
       if (!planned || planned.length) {
         this.heads.delete(performanceId);
-        const head = await this.rows.sequelize.transaction(async (transaction) => {
+        const head = await this.rows.writeLog(async (log) => {
           if (known && planned) {
             const next = headAfter(known, planned);
-            if (await this.rows.append(performanceId, planned, next, transaction, known)) return next;
+            if (await log.append(performanceId, planned, next, known)) return next;
           }
-          const locked = await this.rows.chainHead(performanceId, transaction);
-          if (!locked) throw new Error(`no draw row for performance ${performanceId}`);
-          const current: ChainHead = {
-            length: locked.logLength,
-            head: locked.logHead,
-            lastGen: locked.lastGen,
-            lastRseq: locked.lastRseq ?? 0,
-          };
+          const current = await log.lockedHead(performanceId);
+          if (!current) throw new Error(`no draw row for performance ${performanceId}`);
           const out = chain(current, pending, hashMember);
           if (!out.length) return current;
           const next = headAfter(current, out);
-          await this.rows.append(performanceId, out, next, transaction);
+          await log.append(performanceId, out, next);
           return next;
         });
         this.heads.set(performanceId, head);
