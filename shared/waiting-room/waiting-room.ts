@@ -206,10 +206,11 @@ export class WaitingRoom {
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
     if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
-    // This join admitted the member, which counts once the log's writer (a worker, told by the
-    // head this join published) has put it in MySQL. The room does not wait for that write (it
-    // would bound admissions by its latency): the answer says "next" (position 1, ask again now),
-    // and the API's answer is held, like a long-poll, for the head the write publishes (LineView).
+    // This join admitted the member, which counts once the log's writer (a worker, woken when the
+    // room's list of admissions to log filled) has put it in MySQL. The room does not wait for that
+    // write (it would bound admissions by its latency): the answer says "next" (position 1, ask
+    // again now), and the API's answer is held, like a long-poll, for the head the write publishes
+    // (LineView).
     if (raw.pending) this.onPending?.(performanceId, raw.ticket);
     return raw;
   }
