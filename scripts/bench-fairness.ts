@@ -136,7 +136,7 @@ async function admissionsPerSecond(withLog: boolean, worker: number | undefined)
   });
   const joined = performance.now();
   // An admission counts once it is in the log: the clock stops when the last one is written (by
-  // the worker process's log writer, which hears the heads the joins publish).
+  // the worker process's log writer, woken when the room's list of admissions to log fills).
   while (withLog && (await room.loggedThrough(id)) < ADMISSIONS) {
     if (performance.now() - joined > 30_000)
       throw new Error('the log writer did not write the admissions within 30 s');

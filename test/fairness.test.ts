@@ -6,6 +6,7 @@ import { PrivateRedis } from './helpers/servers.js';
 import type { WaitingStatus } from '../shared/waiting-room/waiting-room.js';
 import { GENESIS, entryHashOf } from '../shared/domain/fairness.js';
 import { verifyFairness, type Receipt } from '../scripts/lib/fairness-verifier.js';
+import { Fairness } from '../shared/fairness/fairness.service.js';
 
 let stack: Stack;
 test.before(async () => {
@@ -214,6 +215,49 @@ test.serial(
     );
     await rechain(stack, id);
     await expectBroken(t, id, 6, /out of order/);
+  },
+);
+
+test.serial(
+  'when three log writers write one room at once while it admits, then each admission is in the log once, in the order admitted, and the chain verifies',
+  async (t) => {
+    const { performanceId: id } = await stack.performance(50, 100_000);
+    const room = stack.ctx.waitingRoom;
+    // Two more writers (as two more worker processes would be) race the workers' writer throughout.
+    const writers = [1, 2].map(() => new Fairness(stack.ctx.sequelize, room, stack.ctx.logger));
+    const failures: unknown[] = [];
+    let joining = true;
+    const racing = writers.map(async (w) => {
+      while (joining) {
+        await w.drain(id).catch((err: unknown) => failures.push(err));
+        await new Promise((r) => setTimeout(r, Math.random() * 10));
+      }
+    });
+    const N = 600;
+    for (let i = 0; i < N; i += 25)
+      await Promise.all(
+        Array.from({ length: 25 }, (_, j) => room.join(id, 40_000_000 + i + j, 100_000, async () => 'open')),
+      );
+    await eventually(async () => (await room.loggedThrough(id)) >= N, 20_000);
+    joining = false;
+    await Promise.all(racing);
+    t.deepEqual(failures, [], 'no writer failed');
+    const rows = await logRows(stack, id);
+    t.is(rows.length, N, 'every admission once');
+    t.deepEqual(
+      rows.map((r) => Number(r['n'])),
+      Array.from({ length: N }, (_, i) => i + 1),
+      'entries 1..N, no gap',
+    );
+    t.deepEqual(
+      rows.map((r) => Number(r['rseq'])),
+      Array.from({ length: N }, (_, i) => i + 1),
+      'in the order the room admitted',
+    );
+    t.is(new Set(rows.map((r) => Number(r['member_id']))).size, N, 'no member twice');
+    const v = await verifyFairness(stack.url, id);
+    t.true(v.ok, v.lines.join('\n'));
+    t.is(v.entries, N);
   },
 );
 

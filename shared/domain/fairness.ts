@@ -1,11 +1,16 @@
 // The published rules of a fair sale: pure functions anyone can recompute (the verifier, the tests
 // and the service use these same functions). Hex strings are lowercase SHA-256 digests.
-import { createHash, createHmac, createSecretKey } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export const GENESIS = '0'.repeat(64);
 
+// One-shot hashing (Node >= 20.12) skips the Hash object: a third of the time for a short input,
+// which counts once per admission (the log's chain) and per entry checked (verify).
+const oneShot = (nodeCrypto as { hash?: typeof nodeCrypto.hash }).hash;
+
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return oneShot ? oneShot('sha256', data, 'hex') : createHash('sha256').update(data).digest('hex');
 }
 
 /** The commitment published before opening: SHA-256 of the seed's bytes (the seed is 32 bytes, hex). */
@@ -20,7 +25,8 @@ export function memberHashOf(saltHex: string, memberId: number): string {
 
 /** `memberHashOf` for many members of one performance (the salt decoded once). */
 export function memberHasher(saltHex: string): (memberId: number) => string {
-  const key = createSecretKey(Buffer.from(saltHex, 'hex'));
+  // A plain Buffer key: faster per HMAC than a KeyObject (which each createHmac copies again).
+  const key = Buffer.from(saltHex, 'hex');
   return (memberId) => createHmac('sha256', key).update(String(memberId)).digest('hex');
 }
 

@@ -108,3 +108,15 @@ export function activeRoomsKey(keyPrefix: string): string {
 export function roomHeadChannel(channels: string): string {
   return `${channels}:wr:head`;
 }
+
+/**
+ * The suffix (after the head channel) of the channel on which a room says that its list of
+ * admissions to log went from empty to not empty. The log's writer listens there rather than to
+ * every head: once per run of admissions, not once per admission (the writer comes back by itself
+ * for whatever arrived while it wrote).
+ */
+export const LOG_WAKE_SUFFIX = ':unlogged';
+
+export function roomLogWakeChannel(channels: string): string {
+  return roomHeadChannel(channels) + LOG_WAKE_SUFFIX;
+}

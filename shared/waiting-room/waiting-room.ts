@@ -4,7 +4,9 @@ import { defineScript, runScript, type Script } from '../redis.js';
 import { admissions } from '../metrics.js';
 import {
   activeRoomsKey,
+  LOG_WAKE_SUFFIX,
   ROOM_KEY_NAMES,
+  roomLogWakeChannel,
   roomHeadChannel,
   roomKeyList,
   roomKeys,
@@ -30,6 +32,7 @@ function roomScript(name: string, log: boolean): Script {
   const header = [
     `local k = {${ROOM_KEY_NAMES.map((n, i) => `${n} = KEYS[${i + 1}]`).join(', ')}}`,
     'local channel, perf = ARGV[1], ARGV[2]',
+    `local wake_channel = channel .. '${LOG_WAKE_SUFFIX}'`,
     `local LAG_MS, EXACT_WINDOW, HEADS_KEPT = ${LAG_MS}, ${EXACT_WINDOW}, ${HEADS_KEPT}`,
     `local LOG = ${log}`,
   ].join('\n');
@@ -165,6 +168,11 @@ export class WaitingRoom {
     return roomHeadChannel(this.channels);
   }
 
+  /** Where a room says that admissions await the log's writer (a message per run of them: the performance id). */
+  logWakeChannel(): string {
+    return roomLogWakeChannel(this.channels);
+  }
+
   private async run<T>(name: ScriptName, performanceId: number, args: string[]): Promise<T> {
     const keys = roomKeyList(this.keys(performanceId));
     const script = (this.withLog ? SCRIPTS.logged : SCRIPTS.unlogged)[name];
@@ -198,10 +206,11 @@ export class WaitingRoom {
     if (!('status' in raw)) throw new Error('the waiting room did not answer a join');
     if (raw.admittedNow) admissions.inc({ trigger: 'join' }, raw.admittedNow);
     await this.markActive(performanceId);
-    // This join admitted the member, which counts once the log's writer (a worker, told by the
-    // head this join published) has put it in MySQL. The room does not wait for that write (it
-    // would bound admissions by its latency): the answer says "next" (position 1, ask again now),
-    // and the API's answer is held, like a long-poll, for the head the write publishes (LineView).
+    // This join admitted the member, which counts once the log's writer (a worker, woken when the
+    // room's list of admissions to log filled) has put it in MySQL. The room does not wait for that
+    // write (it would bound admissions by its latency): the answer says "next" (position 1, ask
+    // again now), and the API's answer is held, like a long-poll, for the head the write publishes
+    // (LineView).
     if (raw.pending) this.onPending?.(performanceId, raw.ticket);
     return raw;
   }
@@ -296,9 +305,12 @@ export class WaitingRoom {
     return Number((await this.redis.get(this.keys(performanceId).logged)) ?? 0);
   }
 
-  /** The log holds the room's admissions up to `last`: they count from now on. */
-  async markLogged(performanceId: number, last: RoomAdmission): Promise<void> {
-    await this.run('logged', performanceId, [last.g, String(last.s), String(last.t)]);
+  /**
+   * The log holds the room's admissions up to `last`: they count from now on. Answers how many
+   * admissions remain to be logged (arrived meanwhile): nothing wakes the writer for those.
+   */
+  async markLogged(performanceId: number, last: RoomAdmission): Promise<number> {
+    return Number(await this.run<number>('logged', performanceId, [last.g, String(last.s), String(last.t)]));
   }
 
   /** Records what is left to sell (after a batch's commit, before its buyers leave and free their slots). */

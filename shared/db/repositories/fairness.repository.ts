@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Connection, ResultSetHeader } from 'mysql2';
 
 export type DrawRow = {
   performanceId: number;
@@ -34,6 +35,16 @@ export type LogRow = {
   prev: string;
   hash: string;
 };
+
+/** Written into SQL as is: hex digests, trigger words. */
+const PLAIN = /^[0-9a-z-]{1,64}$/;
+
+/** An integer as SQL (the log's numbers are integers: anything else is refused, not written). */
+function int(v: number | string): string {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer in the admission log: ${String(v)}`);
+  return String(n);
+}
 
 type RawDraw = {
   performance_id: number;
@@ -107,67 +118,40 @@ export class FairnessRepository {
     return rows[0] ? toDraw(rows[0]) : undefined;
   }
 
-  /** The chain's head, locked for the caller's transaction (one log writer at a time). */
-  async chainHead(
-    performanceId: number,
-    transaction: Transaction,
-  ): Promise<Pick<DrawRow, 'logLength' | 'logHead' | 'lastGen' | 'lastRseq'> | undefined> {
-    const rows = await this.sequelize.query<RawDraw>(
-      'SELECT log_length, log_head, last_gen, last_rseq FROM fairness_draws WHERE performance_id = ? FOR UPDATE',
-      { type: QueryTypes.SELECT, replacements: [performanceId], transaction },
-    );
-    const r = rows[0];
-    if (!r) return undefined;
-    return {
-      logLength: Number(r.log_length),
-      logHead: r.log_head,
-      lastGen: r.last_gen == null ? null : String(r.last_gen),
-      lastRseq: r.last_rseq == null ? null : Number(r.last_rseq),
-    };
-  }
-
   async setOutsideRandomness(performanceId: number, value: string | null): Promise<void> {
     await this.sequelize.query('UPDATE fairness_draws SET outside_randomness = ? WHERE performance_id = ?', {
       replacements: [value, performanceId],
     });
   }
 
-  /** Appends chained entries and moves the chain's head, in the caller's transaction. */
-  async append(
-    performanceId: number,
-    rows: LogRow[],
-    head: { length: number; head: string; lastGen: string; lastRseq: number },
-    transaction: Transaction,
-  ): Promise<void> {
-    const values = rows.map(
-      (r) =>
-        `(${[
-          performanceId,
-          r.n,
-          r.roomGen,
-          r.rseq,
-          r.ticket,
-          r.memberId,
-          this.sequelize.escape(r.memberHash),
-          this.sequelize.escape(r.at.toISOString().replace('T', ' ').replace('Z', '')),
-          this.sequelize.escape(r.trigger),
-          r.capacity,
-          r.occupancy,
-          r.perMinute,
-          this.sequelize.escape(r.prev),
-          this.sequelize.escape(r.hash),
-        ].join(',')})`,
-    );
-    await this.sequelize.query(
-      `INSERT INTO admission_log (performance_id, n, room_gen, rseq, ticket, member_id, member_hash,
-         admitted_at, \`trigger\`, capacity, occupancy, per_minute, prev, hash) VALUES ${values.join(',')}`,
-      // Typed, so that Sequelize does not scan the long statement to find out what it is.
-      { type: QueryTypes.INSERT, transaction },
-    );
-    await this.sequelize.query(
-      `UPDATE fairness_draws SET log_length = ?, log_head = ?, last_gen = ?, last_rseq = ? WHERE performance_id = ?`,
-      { replacements: [head.length, head.head, head.lastGen, head.lastRseq, performanceId], transaction },
-    );
+  /**
+   * One write of the admission log: `fn` runs in a transaction on a connection of the pool, its
+   * statements sent straight to the driver. Sequelize's work per transaction and statement (its
+   * transaction object, option handling, copying, lower-casing and scanning a long statement) cost
+   * the log's writer more than the statements themselves, at every write, many times a second.
+   */
+  async writeLog<T>(fn: (log: LogWrite) => Promise<T>): Promise<T> {
+    const manager = this.sequelize.connectionManager;
+    const connection = (await manager.getConnection({ type: 'write' })) as Connection;
+    const exec = <R>(sql: string) =>
+      new Promise<R>((resolve, reject) =>
+        connection.query(sql, (err, result) => (err ? reject(err) : resolve(result as R))),
+      );
+    let out: T;
+    try {
+      await exec('START TRANSACTION');
+      out = await fn(new LogWrite(exec, (v) => this.sequelize.escape(v)));
+      await exec('COMMIT');
+    } catch (err) {
+      // A connection whose transaction cannot be rolled back is in an unknown state: not reused.
+      await exec('ROLLBACK').then(
+        () => manager.releaseConnection(connection),
+        () => manager.destroyConnection(connection),
+      );
+      throw err;
+    }
+    manager.releaseConnection(connection);
+    return out;
   }
 
   async log(performanceId: number, after: number, limit: number): Promise<LogRow[]> {
@@ -237,6 +221,82 @@ export class FairnessRepository {
       { type: QueryTypes.SELECT, replacements: [performanceId, memberId] },
     );
     return rows[0] ? { arrival: Number(rows[0].arrival), place: Number(rows[0].place) } : undefined;
+  }
+}
+
+/** The chain's head as stored with the draw. */
+export type StoredHead = { length: number; head: string; lastGen: string | null; lastRseq: number };
+
+/** The statements of one write of the admission log (`FairnessRepository.writeLog`). */
+export class LogWrite {
+  constructor(
+    private readonly exec: <R>(sql: string) => Promise<R>,
+    private readonly escape: (v: string) => string,
+  ) {}
+
+  /** The chain's head, locked until the write ends (one log writer at a time). */
+  async lockedHead(performanceId: number): Promise<StoredHead | undefined> {
+    const rows = await this.exec<RawDraw[]>(
+      `SELECT log_length, log_head, last_gen, last_rseq FROM fairness_draws
+        WHERE performance_id = ${int(performanceId)} FOR UPDATE`,
+    );
+    const r = rows[0];
+    if (!r) return undefined;
+    return {
+      length: Number(r.log_length),
+      head: r.log_head,
+      lastGen: r.last_gen == null ? null : String(r.last_gen),
+      lastRseq: r.last_rseq == null ? 0 : Number(r.last_rseq),
+    };
+  }
+
+  /**
+   * Appends chained entries and moves the chain's head to them. With `after`, only if the head is
+   * still that one (a writer's memory of its own last write, which spares it the locking read):
+   * false, and nothing written, when another writer moved it since.
+   */
+  async append(
+    performanceId: number,
+    rows: readonly LogRow[],
+    head: StoredHead & { lastGen: string },
+    after?: StoredHead,
+  ): Promise<boolean> {
+    // The head first: its row lock orders writers as `lockedHead` does, and checks `after`.
+    const moved = await this.exec<ResultSetHeader>(
+      `UPDATE fairness_draws SET log_length = ${int(head.length)}, log_head = ${this.text(head.head)},
+          last_gen = ${int(head.lastGen)}, last_rseq = ${int(head.lastRseq)}
+        WHERE performance_id = ${int(performanceId)}` +
+        (after ? ` AND log_length = ${int(after.length)} AND log_head = ${this.text(after.head)}` : ''),
+    );
+    if (moved.affectedRows !== 1) {
+      if (after) return false;
+      throw new Error(`no draw row for performance ${performanceId}`);
+    }
+    // Built by hand, once per admission: hex digests and plain words need no escaping (checked,
+    // else escaped), numbers are checked to be integers, and a run of admissions shares its time.
+    let atMs = NaN;
+    let at = '';
+    const values = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      if (r.at.getTime() !== atMs) {
+        atMs = r.at.getTime();
+        at = `'${r.at.toISOString().replace('T', ' ').replace('Z', '')}'`;
+      }
+      values[i] =
+        `(${performanceId},${int(r.n)},${int(r.roomGen)},${int(r.rseq)},${int(r.ticket)},${int(r.memberId)},` +
+        `${this.text(r.memberHash)},${at},${this.text(r.trigger)},${int(r.capacity)},${int(r.occupancy)},` +
+        `${int(r.perMinute)},${this.text(r.prev)},${this.text(r.hash)})`;
+    }
+    await this.exec(
+      `INSERT INTO admission_log (performance_id, n, room_gen, rseq, ticket, member_id, member_hash,
+         admitted_at, \`trigger\`, capacity, occupancy, per_minute, prev, hash) VALUES ${values.join(',')}`,
+    );
+    return true;
+  }
+
+  private text(v: string): string {
+    return PLAIN.test(v) ? `'${v}'` : this.escape(v);
   }
 }
 

@@ -1,6 +1,6 @@
--- The rules of the line, shared by every waiting-room script (prepended to each; the key table `k`
--- and `channel`, `perf` (ARGV[1], ARGV[2]) and the constants LAG_MS, EXACT_WINDOW and HEADS_KEPT
--- of pace.ts are declared before this by waiting-room.ts).
+-- The rules of the line, shared by every waiting-room script (prepended to each; the key table `k`,
+-- `channel`, `perf` (ARGV[1], ARGV[2]), the log writer's `wake_channel` and the constants LAG_MS,
+-- EXACT_WINDOW and HEADS_KEPT of pace.ts are declared before this by waiting-room.ts).
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -81,8 +81,11 @@ local function admit(now, capacity, idle, trigger)
       last = tonumber(popped[i + 1])
       n = n + 1
       local rseq = redis.call('INCR', k.logseq)
-      if LOG then redis.call('RPUSH', k.log, cjson.encode({s = rseq, g = gen, t = last, m = tonumber(popped[i]), at = now,
-        why = trigger, cap = cap, occ = occupied + n, pm = per_minute})) end
+      -- The first entry of an empty list wakes the log's writer (see logged.lua for the rest).
+      if LOG and redis.call('RPUSH', k.log, cjson.encode({s = rseq, g = gen, t = last, m = tonumber(popped[i]),
+        at = now, why = trigger, cap = cap, occ = occupied + n, pm = per_minute})) == 1 then
+        redis.call('PUBLISH', wake_channel, perf)
+      end
       if per_minute > 0 then redis.call('ZADD', k.recent, now, rseq) end
     end
     if n > 0 then
