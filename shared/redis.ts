@@ -20,7 +20,12 @@ function clusterNodes(config: Config): { host: string; port: number }[] | undefi
 }
 
 /** The one place that knows whether we talk to a single Redis or a Redis Cluster. */
-export function createRedis(config: Config, role: RedisRole, name?: string): RedisClient {
+export function createRedis(
+  config: Config,
+  role: RedisRole,
+  name?: string,
+  o: { autoPipelining?: boolean } = {},
+): RedisClient {
   const nodes = clusterNodes(config);
   const options: RedisOptions = {
     connectionName: name,
@@ -38,7 +43,9 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
     // Commands issued in the same tick share one write: fewer system calls on the hot paths. Not
     // while tracing: a pipelined command is sent from whichever caller flushed the pipeline, and its
     // span would join that caller's trace.
-    enableAutoPipelining: role === 'command' && !nodes && !tracing(),
+    // Not on a client BullMQ defines its scripts on either (`o.autoPipelining` false): ioredis
+    // copies every defined script onto each pipeline it builds, one per tick (64 for BullMQ).
+    enableAutoPipelining: role === 'command' && !nodes && !tracing() && o.autoPipelining !== false,
   };
   if (nodes) {
     const cluster = new Cluster(nodes, {
