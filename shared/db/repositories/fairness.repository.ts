@@ -221,7 +221,7 @@ export class FairnessRepository {
   }
 }
 
-/** The chain's head as stored with the draw. */
+/** The log's head: its length, last hash and the room's last admission in it (generation, sequence). */
 export type StoredHead = { length: number; head: string; lastGen: string | null; lastRseq: number };
 
 /** The statements of one write of the admission log (`FairnessRepository.writeLog`). */
