@@ -60,16 +60,13 @@ export function publicEntry(r: LogRow): LogEntry {
   };
 }
 
-/** The log's head: its length, last hash and the room's last admission in it (generation, sequence). */
-type ChainHead = StoredHead;
-
 /**
  * The log entries for the room's `pending` admissions after `head`, in the room's order: each
  * hashes the one before. Admissions the head says are written already (same generation, sequence
  * up to its last) are left out.
  */
 function chain(
-  head: ChainHead,
+  head: StoredHead,
   pending: readonly RoomAdmission[],
   hashMember: (memberId: number) => string,
 ): LogRow[] {
@@ -120,7 +117,7 @@ function chain(
   return out;
 }
 
-function headAfter(head: ChainHead, out: readonly LogRow[]): ChainHead & { lastGen: string } {
+function headAfter(head: StoredHead, out: readonly LogRow[]): StoredHead & { lastGen: string } {
   const tail = out[out.length - 1]!;
   return { length: tail.n, head: tail.hash, lastGen: tail.roomGen, lastRseq: tail.rseq };
 }
@@ -159,7 +156,7 @@ export class Fairness {
    * Per process: the log's head as this process last wrote (or read) it, per room. A write after it
    * checks that it is still the head instead of reading it under a lock (one statement less each).
    */
-  private readonly heads = new Map<number, ChainHead>();
+  private readonly heads = new Map<number, StoredHead>();
   /** Per process: each performance's member hasher (its salt decoded once). */
   private readonly hashers = new Map<number, (memberId: number) => string>();
 

@@ -36,9 +36,6 @@ export type LogRow = {
   hash: string;
 };
 
-/** Written into SQL as is: hex digests, trigger words. */
-const PLAIN = /^[0-9a-z-]{1,64}$/;
-
 /** An integer as SQL (the log's numbers are integers: anything else is refused, not written). */
 function int(v: number | string): string {
   const n = Number(v);
@@ -224,7 +221,7 @@ export class FairnessRepository {
   }
 }
 
-/** The chain's head as stored with the draw. */
+/** The log's head: its length, last hash and the room's last admission in it (generation, sequence). */
 export type StoredHead = { length: number; head: string; lastGen: string | null; lastRseq: number };
 
 /** The statements of one write of the admission log (`FairnessRepository.writeLog`). */
@@ -296,7 +293,10 @@ export class LogWrite {
   }
 
   private text(v: string): string {
-    return PLAIN.test(v) ? `'${v}'` : this.escape(v);
+    // Nothing to escape in a string without quote, backslash or NUL (hex digests, trigger words;
+    // the connection is UTF-8, whose multi-byte sequences contain none): quoted as it is. Found far
+    // faster than a pattern is matched, four times per entry.
+    return v.includes("'") || v.includes('\\') || v.includes('\0') ? this.escape(v) : `'${v}'`;
   }
 }
 
