@@ -1,4 +1,3 @@
-import { tracing } from './tracing/tracing.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
@@ -35,10 +34,9 @@ export function createRedis(config: Config, role: RedisRole, name?: string): Red
     ...(role === 'command'
       ? { commandTimeout: nodes ? CLUSTER_COMMAND_TIMEOUT_MS : COMMAND_TIMEOUT_MS }
       : {}),
-    // Commands issued in the same tick share one write: fewer system calls on the hot paths. Not
-    // while tracing: a pipelined command is sent from whichever caller flushed the pipeline, and its
-    // span would join that caller's trace.
-    enableAutoPipelining: role === 'command' && !nodes && !tracing(),
+    // Commands issued in the same tick share one write: fewer system calls on the hot paths. (With
+    // tracing on, each pipelined command keeps its own caller's trace: shared/tracing/sdk.ts.)
+    enableAutoPipelining: role === 'command' && !nodes,
   };
   if (nodes) {
     const cluster = new Cluster(nodes, {
