@@ -104,7 +104,7 @@ type Layer = { name?: string; handle?: unknown };
 /**
  * The Express instrumentation wraps the handle of every layer mounted. A middleware layer gets no
  * span (ignored below) yet pays the wrapper's bookkeeping on every request: it gets its own handle
- * back. Routers (their paths make the route's name) and request handlers keep the wrapper, gated:
+ * back. Routers and request handlers (their paths make the route's name) keep the wrapper, gated:
  * an unsampled request skips it.
  */
 function trimExpress(stack: Layer[]): void {
@@ -242,10 +242,15 @@ export async function startTracing(config: Config, role: string): Promise<void> 
           span.updateName(`${req.method ?? 'GET'} ${once}`);
         },
       }),
-      // The route's handler, not a span per middleware and router layer (a dozen per request: their
-      // cost, not their information, would show on the hold path).
+      // It names the request's span by its route (`http.route`); no span per layer (a dozen per
+      // request, the handler's own no more telling than the request's: their cost, not their
+      // information, would show on the hold path).
       new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+        ignoreLayersType: [
+          ExpressLayerType.MIDDLEWARE,
+          ExpressLayerType.ROUTER,
+          ExpressLayerType.REQUEST_HANDLER,
+        ],
       }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MySQL2Instrumentation(),
