@@ -13,7 +13,7 @@ import {
   type Link,
   type Span,
 } from '@opentelemetry/api';
-import { isTracingSuppressed, suppressTracing } from '@opentelemetry/core';
+import { isTracingSuppressed, suppressTracing, unsuppressTracing } from '@opentelemetry/core';
 import { isWrapped } from '@opentelemetry/instrumentation';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
@@ -195,7 +195,9 @@ function queueTelemetry(): Telemetry<OtelContext> {
       active: () => otel.contextManager.active(),
       // Loops BullMQ starts (the stalled check) run outside whatever span started them.
       root: () => ROOT_CONTEXT,
-      getMetadata: (ctx) => otel.contextManager.getMetadata(ctx),
+      // A job BullMQ retries stays in its trace: it carries the context of the run it retries (the
+      // retry's own span is bookkeeping, untraced, and tracing is suppressed under it).
+      getMetadata: (ctx) => otel.contextManager.getMetadata(unsuppressTracing(ctx)),
       fromMetadata: (active, metadata) => otel.contextManager.fromMetadata(active, metadata),
     },
   };
