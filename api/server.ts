@@ -8,6 +8,7 @@ import { RequestWaiter } from '../shared/holds/request-waiter.js';
 import { SeatEventHub } from '../shared/seat-events/seat-events.js';
 import { LineView } from '../shared/waiting-room/line-view.js';
 import { NotAdmittedError } from '../shared/errors.js';
+import { tracing } from '../shared/tracing/tracing.js';
 import { observe } from './middlewares/observe.js';
 import { problem, notFound } from './middlewares/problem.js';
 import { RateLimiter } from './middlewares/rate-limit.js';
@@ -131,6 +132,7 @@ export function createApi(ctx: Context): Api {
   app.use(express.static(fileURLToPath(new URL('./public', import.meta.url)), { index: 'index.html' }));
   app.use(notFound);
   app.use(problem);
+  tracing()?.mounted(app);
 
   return {
     app,

@@ -85,6 +85,17 @@ async function rssMiB(pid: number | undefined): Promise<number> {
   return kb / 1024;
 }
 
+/**
+ * CPU time a process has used, from /proc (Linux), in ms (user + system, 10 ms ticks): on a shared
+ * machine a steadier measure of a cost than throughput, which the neighbours' load moves.
+ */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // The fields after the command's name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** `count` GETs of `urlOf(i)`, `CONCURRENCY` in flight for SECONDS: requests/s, p50, p99, errors. */
 async function pollLoad(
   http: HttpClient,
@@ -397,7 +408,8 @@ if (values.only === undefined || values.only === 'tracing') {
   const http = new HttpClient(IN_FLIGHT * 2);
   // on: every request traced; sampled: a tenth of them (OTEL_TRACES_SAMPLER_ARG=0.1).
   type Mode = 'none' | 'off' | 'on' | 'sampled';
-  const results = new Map<Mode, { rate: number; p50: number; p99: number }[]>();
+  type Run = { rate: number; p50: number; p99: number; apiCpu: number; workersCpu: number };
+  const results = new Map<Mode, Run[]>();
   const members = await seedMembers(HOLDS, 'password-1234');
   const tokens = await Promise.all(
     members.map((m) => signAccessToken(config.jwtSecret, { memberId: m.id, role: 'USER' }, 3600)),
@@ -408,7 +420,8 @@ if (values.only === undefined || values.only === 'tracing') {
         ? {
             ...env,
             OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+            // The default, as an operator runs it (http/json costs more to encode).
+            OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
             OTEL_TRACES_SAMPLER_ARG: mode === 'on' ? '1' : '0.1',
           }
         : env;
@@ -416,7 +429,8 @@ if (values.only === undefined || values.only === 'tracing') {
     try {
       const api = await startProcess('api', modeEnv, { preload: mode !== 'none' });
       children.push(api.child);
-      children.push((await startProcess('workers', modeEnv, { preload: mode !== 'none' })).child);
+      const workers = await startProcess('workers', modeEnv, { preload: mode !== 'none' });
+      children.push(workers.child);
       const perf = await seedPerformance(ctx.catalogue, HOLDS, {
         name: `bench tracing ${mode}`,
         admissionCapacity: 1_000_000,
@@ -435,6 +449,8 @@ if (values.only === undefined || values.only === 'tracing') {
       await http.open(`${api.url}/healthz`);
       const latencies: number[] = [];
       let errors = 0;
+      const cpu = () => Promise.all([cpuMs(api.child.pid), cpuMs(workers.child.pid)]);
+      const cpuBefore = await cpu();
       const start = performance.now();
       await pool(
         tokens.map((token, i) => ({ token, seat: perf.seatIds[i]! })),
@@ -452,14 +468,23 @@ if (values.only === undefined || values.only === 'tracing') {
         },
       );
       const seconds = (performance.now() - start) / 1000;
+      const cpuAfter = await cpu();
       if (errors) {
         ok = false;
         console.log(`tracing ${mode}: ${errors} holds did not succeed within the wait`);
       }
       latencies.sort((a, b) => a - b);
-      const r = { rate: HOLDS / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+      const r: Run = {
+        rate: HOLDS / seconds,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        // CPU per hold: what tracing costs whatever the neighbours' load.
+        apiCpu: (cpuAfter[0] - cpuBefore[0]) / HOLDS,
+        workersCpu: (cpuAfter[1] - cpuBefore[1]) / HOLDS,
+      };
       console.log(
-        `tracing ${mode.padEnd(7)} ${r.rate.toFixed(0)} holds/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`,
+        `tracing ${mode.padEnd(7)} ${r.rate.toFixed(0)} holds/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms` +
+          `  CPU/hold: API ${r.apiCpu.toFixed(2)} ms, workers ${r.workersCpu.toFixed(2)} ms`,
       );
       results.set(mode, [...(results.get(mode) ?? []), r]);
     } finally {
@@ -474,9 +499,16 @@ if (values.only === undefined || values.only === 'tracing') {
     await ctx.close();
     await receiver.close();
   }
-  const median = (mode: Mode, k: 'rate' | 'p50' | 'p99') =>
+  const median = (mode: Mode, k: keyof Run) =>
     [...results.get(mode)!.map((r) => r[k])].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]!;
-  const of = (m: Mode) => ({ rate: median(m, 'rate'), p50: median(m, 'p50'), p99: median(m, 'p99') });
+  const of = (m: Mode): Run => ({
+    rate: median(m, 'rate'),
+    p50: median(m, 'p50'),
+    p99: median(m, 'p99'),
+    apiCpu: median(m, 'apiCpu'),
+    workersCpu: median(m, 'workersCpu'),
+  });
+  const cpuOf = (r: Run) => r.apiCpu + r.workersCpu;
   const [none, off, on, sampled] = [of('none'), of('off'), of('on'), of('sampled')];
   if (receiver.count() === 0) ok = false;
   rows.push(
@@ -508,6 +540,19 @@ if (values.only === undefined || values.only === 'tracing') {
       ratio: (off.rate / none.rate).toFixed(2),
       note: `p99 ${off.p99.toFixed(0)} vs ${none.p99.toFixed(0)} ms; target 1.00 (noise only)`,
     },
+    ...(
+      [
+        ['on', on, off, 'off'],
+        ['10 %', sampled, off, 'off'],
+        ['off', off, none, 'no preload'],
+      ] as const
+    ).map(([name, r, base, baseName]) => ({
+      bench: `tracing ${name}: CPU per hold (ms)`,
+      ours: cpuOf(r).toFixed(2),
+      baseline: `${cpuOf(base).toFixed(2)} ${baseName}`,
+      ratio: (cpuOf(r) / cpuOf(base)).toFixed(2),
+      note: `API ${r.apiCpu.toFixed(2)} vs ${base.apiCpu.toFixed(2)}, workers ${r.workersCpu.toFixed(2)} vs ${base.workersCpu.toFixed(2)}`,
+    })),
   );
 }
 

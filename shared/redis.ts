@@ -1,4 +1,3 @@
-import { tracing } from './tracing/tracing.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
@@ -40,12 +39,11 @@ export function createRedis(
     ...(role === 'command'
       ? { commandTimeout: nodes ? CLUSTER_COMMAND_TIMEOUT_MS : COMMAND_TIMEOUT_MS }
       : {}),
-    // Commands issued in the same tick share one write: fewer system calls on the hot paths. Not
-    // while tracing: a pipelined command is sent from whichever caller flushed the pipeline, and its
-    // span would join that caller's trace.
-    // Not on a client BullMQ defines its scripts on either (`o.autoPipelining` false): ioredis
-    // copies every defined script onto each pipeline it builds, one per tick (64 for BullMQ).
-    enableAutoPipelining: role === 'command' && !nodes && !tracing() && o.autoPipelining !== false,
+    // Commands issued in the same tick share one write: fewer system calls on the hot paths. (With
+    // tracing on, each pipelined command keeps its own caller's trace: shared/tracing/sdk.ts.) Not
+    // on a client BullMQ defines its scripts on (`o.autoPipelining` false): ioredis copies every
+    // defined script onto each pipeline it builds, one per tick (64 for BullMQ).
+    enableAutoPipelining: role === 'command' && !nodes && o.autoPipelining !== false,
   };
   if (nodes) {
     const cluster = new Cluster(nodes, {

@@ -42,10 +42,45 @@ function attributesOf(kvs: KeyValue[] = []): Record<string, unknown> {
   return Object.fromEntries(kvs.map((kv) => [kv.key, valueOf(kv.value)]));
 }
 
+/** The length-delimited fields numbered `field` of one protobuf message, in order. */
+function fieldsOf(buf: Buffer, field: number): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  const varint = () => {
+    let n = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = buf[i++];
+      if (b === undefined) throw new Error('truncated protobuf');
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+    }
+  };
+  while (i < buf.length) {
+    const key = varint();
+    const wire = key % 8;
+    if (wire === 0) varint();
+    else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else if (wire === 2) {
+      const len = varint();
+      if (Math.floor(key / 8) === field) out.push(buf.subarray(i, i + len));
+      i += len;
+    } else throw new Error(`protobuf wire type ${wire}`);
+  }
+  return out;
+}
+
+/** Spans in an OTLP protobuf ExportTraceServiceRequest: resource_spans(1) → scope_spans(2) → spans(2). */
+function countProtobufSpans(body: Buffer): number {
+  let n = 0;
+  for (const rs of fieldsOf(body, 1)) for (const ss of fieldsOf(rs, 2)) n += fieldsOf(ss, 2).length;
+  return n;
+}
+
 /**
- * A tiny OTLP/HTTP JSON trace receiver (exporters with OTEL_EXPORTER_OTLP_PROTOCOL=http/json send to
- * `url`): it keeps what processes export, in memory, for a test or a bench to read. `count` only
- * counts spans (a bench's receiver need not keep them).
+ * A tiny OTLP/HTTP trace receiver (exporters send to `url`): it keeps what processes export over
+ * http/json, in memory, for a test or a bench to read. `count` only counts spans, over http/json
+ * or http/protobuf (a bench's receiver need not keep them).
  */
 export async function startOtlpReceiver(opts: { keep?: boolean } = {}): Promise<{
   url: string;
@@ -62,6 +97,14 @@ export async function startOtlpReceiver(opts: { keep?: boolean } = {}): Promise<
       if (req.method !== 'POST' || req.url !== '/v1/traces') return void res.writeHead(404).end();
       let raw = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
+      if (req.headers['content-type'] === 'application/x-protobuf') {
+        try {
+          counted += countProtobufSpans(raw);
+        } catch {
+          return void res.writeHead(400).end();
+        }
+        return void res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+      }
       let body: ExportRequest;
       try {
         body = JSON.parse(raw.toString('utf8')) as ExportRequest;

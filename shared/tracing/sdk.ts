@@ -1,6 +1,7 @@
 // Loaded only when tracing is on (shared/tracing/preload.ts): the OpenTelemetry SDK, the HTTP,
 // Express, ioredis and mysql2 instrumentations, and BullMQ's telemetry (bullmq-otel).
 import { register } from 'node:module';
+import { SpanKind as QueueSpanKind, type Span as QueueSpan, type Telemetry } from 'bullmq';
 import {
   context,
   propagation,
@@ -12,6 +13,8 @@ import {
   type Link,
   type Span,
 } from '@opentelemetry/api';
+import { isTracingSuppressed, suppressTracing, unsuppressTracing } from '@opentelemetry/core';
+import { isWrapped } from '@opentelemetry/instrumentation';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   ParentBasedSampler,
@@ -23,34 +26,182 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
-import { BullMQOtel } from 'bullmq-otel';
+import { BullMQOtel, BullMQOTelSpan } from 'bullmq-otel';
 import type { Config } from '../config.js';
 import { installTracing, type BatchTrace, type Tracing } from './tracing.js';
 
 /**
- * A trace starts at a request (an HTTP request, a job enqueued or consumed) or at a batch, never at
- * the background loops' own Redis and MySQL calls or BullMQ's empty polls: those would bury the
- * requests' traces. Of those, `ratio` are kept (by trace id); spans under a started trace follow
- * their parent, across processes too.
+ * A trace starts at a request (an HTTP request, a job enqueued by a background loop) or at a batch,
+ * never at the background loops' own Redis and MySQL calls or BullMQ's empty polls: those would
+ * bury the requests' traces. Spans under a started trace follow their parent, across processes too.
+ * An HTTP request was sampled before its span started (`sampledRequest`); of the other roots
+ * `ratio` are kept, by trace id. A job whose enqueue left no context came from a request left out.
  */
 function rootSampler(ratio: number): Sampler {
   const share = new TraceIdRatioBasedSampler(ratio);
   return {
     shouldSample(ctx, traceId, name, kind) {
-      const start =
-        kind === SpanKind.SERVER ||
-        kind === SpanKind.PRODUCER ||
-        kind === SpanKind.CONSUMER ||
-        name.startsWith('seat.');
-      if (!start) return { decision: SamplingDecision.NOT_RECORD };
-      return share.shouldSample(ctx, traceId);
+      if (kind === SpanKind.SERVER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      if (kind === SpanKind.PRODUCER || name.startsWith('seat.')) return share.shouldSample(ctx, traceId);
+      return { decision: SamplingDecision.NOT_RECORD };
     },
     toString: () => `TicketingRootSampler{${ratio}}`,
   };
 }
 
-/** Probes and scrapes are not requests anybody follows. */
+/**
+ * Whether to trace an incoming request: as its caller's `traceparent` says, else `ratio` of them.
+ * Decided before the HTTP instrumentation does any work: a request left out runs with tracing
+ * suppressed: no span, no attributes, no context in its job, nothing from the instrumentations.
+ */
+function sampledRequest(traceparent: string | string[] | undefined, ratio: number): boolean {
+  const flags =
+    typeof traceparent === 'string'
+      ? /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-([\da-f]{2})$/.exec(traceparent)
+      : null;
+  if (flags) return (parseInt(flags[1]!, 16) & 1) === 1;
+  return ratio >= 1 || Math.random() < ratio;
+}
+
+/** Probes and scrapes are not requests anybody follows; an event stream is a connection, not a request. */
 const UNTRACED = new Set(['/healthz', '/readyz', '/metrics']);
+const STREAM = /\/seats\/events$/;
+
+/** A client call gets a span only inside a span being recorded (a sampled request, job or batch). */
+function recording(ctx: OtelContext): boolean {
+  return !isTracingSuppressed(ctx) && trace.getSpan(ctx)?.isRecording() === true;
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+type Methods = Record<string, Method>;
+
+/**
+ * Gates an instrumentation's wrapper of `proto[name]` (ioredis' sendCommand, mysql2's query):
+ * outside a recorded span the call goes straight to the unwrapped method, without the wrapper's
+ * work (attributes, the statement's text, a span nobody records) on every background and
+ * unsampled call. `contextOf` picks the caller's context when it is not the active one.
+ */
+function gate(proto: Methods, name: string, contextOf?: (args: unknown[]) => OtelContext | undefined): void {
+  const traced = proto[name];
+  if (!traced || !isWrapped(traced)) return; // not instrumented (an unsupported version): leave it
+  const plain = traced.__original;
+  const gated = function (this: unknown, ...args: unknown[]) {
+    const caller = contextOf?.(args);
+    if (!recording(caller ?? context.active())) return Reflect.apply(plain, this, args) as unknown;
+    return caller ? context.with(caller, traced, this, ...args) : traced.apply(this, args);
+  };
+  // A router's handle is the router itself: its stack and methods stay reachable (as the wrapper does).
+  for (const key in plain)
+    Object.defineProperty(gated, key, {
+      get: () => (plain as unknown as Record<string, unknown>)[key],
+      set: (value: unknown) => ((plain as unknown as Record<string, unknown>)[key] = value),
+    });
+  proto[name] = gated;
+}
+
+type Layer = { name?: string; handle?: unknown };
+
+/**
+ * The Express instrumentation wraps the handle of every layer mounted. A middleware layer gets no
+ * span (ignored below) yet pays the wrapper's bookkeeping on every request: it gets its own handle
+ * back. Routers and request handlers (their paths make the route's name) keep the wrapper, gated:
+ * an unsampled request skips it.
+ */
+function trimExpress(stack: Layer[]): void {
+  for (const layer of stack) {
+    const handle = layer.handle;
+    if (typeof handle !== 'function' || !isWrapped(handle)) continue;
+    const router = layer.name === 'router';
+    if (!router && layer.name !== 'bound dispatch' && layer.name !== 'handle') {
+      layer.handle = handle.__original;
+      continue;
+    }
+    gate(layer as Methods, 'handle');
+    if (router) trimExpress((handle as { stack?: Layer[] }).stack ?? []);
+  }
+}
+
+/** The context a pipelined Redis command was issued in (ioredis sends it later, from the flush). */
+const CALLER = Symbol('caller context');
+
+/**
+ * Redis commands under the request, job or batch that issued them. ioredis auto-pipelines the
+ * API's commands (one write per tick): a pipelined command is sent from whichever caller's tick
+ * flushed the pipeline, so it carries its own caller's context from the moment it is queued.
+ */
+async function gateRedis(): Promise<void> {
+  const { Redis, Pipeline } = await import('ioredis');
+  const pipeline = Pipeline.prototype as unknown as Methods;
+  const queue = pipeline['sendCommand']!;
+  pipeline['sendCommand'] = function (this: unknown, ...args: unknown[]) {
+    const command = args[0];
+    if (command && typeof command === 'object')
+      (command as { [CALLER]?: OtelContext })[CALLER] = context.active();
+    return queue.apply(this, args);
+  };
+  gate(Redis.prototype as unknown as Methods, 'sendCommand', (args) => {
+    const command = args[0];
+    return command && typeof command === 'object'
+      ? (command as { [CALLER]?: OtelContext })[CALLER]
+      : undefined;
+  });
+}
+
+/** MySQL statements only under a recorded span (the mysql2 instrumentation wraps the base class). */
+async function gateMysql(): Promise<void> {
+  const { Connection } = (await import('mysql2')).default;
+  let proto = Connection.prototype as unknown as Methods | null;
+  while (proto && !Object.prototype.hasOwnProperty.call(proto, 'query'))
+    proto = Object.getPrototypeOf(proto) as Methods | null;
+  if (!proto) return;
+  gate(proto, 'query');
+  gate(proto, 'execute');
+}
+
+/**
+ * BullMQ's telemetry (bullmq-otel) for the hops a request makes: the enqueue (a producer span whose
+ * context travels in the job) and the run (a consumer span continuing it). BullMQ's bookkeeping —
+ * polls, lock renewals, a job's completion, the stalled check — gets no span, and nothing under
+ * it or under the enqueue (BullMQ's own Redis scripts) is traced.
+ */
+function queueTelemetry(): Telemetry<OtelContext> {
+  const otel = new BullMQOtel({ tracerName: 'bullmq' });
+  const tracer = trace.getTracer('bullmq');
+  const producers = new WeakSet<Span>();
+  const untraced: QueueSpan<OtelContext> = {
+    setSpanOnContext: (ctx) => suppressTracing(ctx),
+    setAttribute: () => undefined,
+    setAttributes: () => undefined,
+    addEvent: () => undefined,
+    recordException: () => undefined,
+    end: () => undefined,
+  };
+  return {
+    tracer: {
+      // (BullMQ's span kinds are OpenTelemetry's, by number.)
+      startSpan(name, options, ctx) {
+        if (!options || options.kind === QueueSpanKind.INTERNAL) return untraced;
+        const span = tracer.startSpan(name, { kind: options.kind as number as SpanKind }, ctx);
+        if (options.kind === QueueSpanKind.PRODUCER) producers.add(span);
+        return new BullMQOTelSpan(span);
+      },
+    },
+    contextManager: {
+      // The enqueue's context goes into the job as it is; BullMQ's script under it runs untraced.
+      with: (ctx, fn) => {
+        const span = trace.getSpan(ctx);
+        return otel.contextManager.with(span && producers.has(span) ? suppressTracing(ctx) : ctx, fn);
+      },
+      active: () => otel.contextManager.active(),
+      // Loops BullMQ starts (the stalled check) run outside whatever span started them.
+      root: () => ROOT_CONTEXT,
+      // A job BullMQ retries stays in its trace: it carries the context of the run it retries (the
+      // retry's own span is bookkeeping, untraced, and tracing is suppressed under it).
+      getMetadata: (ctx) => otel.contextManager.getMetadata(unsuppressTracing(ctx)),
+      fromMetadata: (active, metadata) => otel.contextManager.fromMetadata(active, metadata),
+    },
+  };
+}
 
 /** A job's enqueue context, from BullMQ's propagation metadata (a JSON carrier). */
 function contextOf(tm: string | undefined): OtelContext | undefined {
@@ -75,7 +226,13 @@ export async function startTracing(config: Config, role: string): Promise<void> 
     logRecordProcessors: [],
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => UNTRACED.has((req.url ?? '').split('?')[0] ?? ''),
+        ignoreIncomingRequestHook: (req) => {
+          const path = (req.url ?? '').split('?')[0] ?? '';
+          if (UNTRACED.has(path) || STREAM.test(path)) return true;
+          return !sampledRequest(req.headers.traceparent, config.otelSampleRatio);
+        },
+        // The service calls nothing over HTTP; the exporter's own requests are not traced.
+        disableOutgoingRequestInstrumentation: true,
         // The Express instrumentation repeats the `/api` of every `app.use('/api', …)` the request went
         // through (`/api/api/api/…/holds`): the span is named by the route once.
         applyCustomAttributesOnSpan: (span, req) => {
@@ -87,21 +244,29 @@ export async function startTracing(config: Config, role: string): Promise<void> 
           span.updateName(`${req.method ?? 'GET'} ${once}`);
         },
       }),
-      // The route's handler, not a span per middleware and router layer (a dozen per request: their
-      // cost, not their information, would show on the hold path).
+      // It names the request's span by its route (`http.route`); no span per layer (a dozen per
+      // request, the handler's own no more telling than the request's: their cost, not their
+      // information, would show on the hold path).
       new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+        ignoreLayersType: [
+          ExpressLayerType.MIDDLEWARE,
+          ExpressLayerType.ROUTER,
+          ExpressLayerType.REQUEST_HANDLER,
+        ],
       }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new MySQL2Instrumentation(),
     ],
   });
   sdk.start();
+  await gateRedis();
+  await gateMysql();
   const tracer = trace.getTracer('ticketing');
 
   const t: Tracing = {
-    telemetry: new BullMQOtel({ tracerName: 'bullmq' }),
+    telemetry: queueTelemetry(),
     traceId: () => trace.getActiveSpan()?.spanContext().traceId,
+    mounted: (app) => trimExpress(app.router.stack as Layer[]),
     async batch(performanceId, jobs, led, fn) {
       const started = Date.now();
       const contexts = jobs.map((j) => ({ seq: j.seq, ctx: contextOf(j.tm) }));

@@ -17,6 +17,8 @@ export type BatchTrace = {
 export type Tracing = {
   /** Handed to BullMQ's Queue and Worker (bullmq-otel): producer and consumer spans, context in the job. */
   telemetry: Telemetry;
+  /** Called once the API's routes are mounted: trims the Express instrumentation's per-layer work. */
+  mounted(app: { router: { stack: unknown[] } }): void;
   /** The trace id of the active span, if any. */
   traceId(): string | undefined;
   /**

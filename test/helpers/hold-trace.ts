@@ -7,6 +7,7 @@ import { startOtlpReceiver, type ReceivedSpan } from '../../shared/testing/otlp-
 // preload), exported over OTLP/HTTP JSON to a receiver in the test process.
 
 const SERVER = 2;
+const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 
@@ -23,7 +24,8 @@ export const compiled: Launch = {
 
 type Child = { child: ChildProcess; out: () => string };
 
-function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
+/** Starts a service process; resolves once its output matches `ready`. */
+export function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<Child> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', ...env },
@@ -62,7 +64,7 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
     const worker = await start(launch.args('workers'), env, /workers started/);
     children.push(worker.child);
 
-    const { performanceId, seatIds } = await stack.performance(4);
+    const { performanceId, seatIds } = await stack.performance(12);
     const [m] = await stack.members(1);
     await stack.admit(m!.token, performanceId, 15_000);
     const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
@@ -120,6 +122,51 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
     const announce = await inTrace('after-commit', (s) => s.name === 'seat.after-commit');
     t.is(announce.parentSpanId, batch.spanId);
     await inTrace('announcement', (s) => s.parentSpanId === announce.spanId);
+
+    // Concurrent holds keep their own Redis calls: the API pipelines the commands issued in one
+    // tick into one write, and each command's span stays in the trace of the request that issued it.
+    const others = await stack.members(8);
+    await Promise.all(others.map((o) => stack.admit(o.token, performanceId, 15_000)));
+    const before = new Set(receiver.spans.filter((s) => s.kind === SERVER).map((s) => s.spanId));
+    const holds = await Promise.all(
+      others.map((o, i) =>
+        stack.http('POST', `/api/performances/${performanceId}/holds`, {
+          token: o.token,
+          body: { seatIds: [seatIds[i + 1]] },
+          base,
+        }),
+      ),
+    );
+    t.deepEqual(
+      holds.map((h) => h.status),
+      others.map(() => 202),
+    );
+    const servers = await eventually(async () => {
+      const found = receiver.spans.filter(
+        (s) =>
+          s.kind === SERVER &&
+          !before.has(s.spanId) &&
+          s.attributes['http.request.method'] === 'POST' &&
+          String(s.attributes['url.path'] ?? '').endsWith(`/api/performances/${performanceId}/holds`),
+      );
+      return found.length === others.length ? found : undefined;
+    }, 15_000);
+    const redisCalls = servers.map(
+      (server) =>
+        receiver.spans.filter(
+          (s) =>
+            s.traceId === server.traceId &&
+            s.service === 'ticketing-api' &&
+            s.kind === CLIENT &&
+            s.attributes['db.system.name'] === 'redis',
+        ).length,
+    );
+    t.true(redisCalls[0]! > 0, 'a hold’s Redis calls are in its trace');
+    t.deepEqual(
+      redisCalls,
+      servers.map(() => redisCalls[0]),
+      'every concurrent hold has its own Redis calls, none another’s',
+    );
 
     // A problem answer names its trace, and so does the log line of its request.
     const bad = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
