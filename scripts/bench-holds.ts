@@ -86,10 +86,15 @@ const report = (s: string) => {
 
 const TIMELINE = Boolean(process.env['BENCH_TIMELINE']);
 
-/** Jobs per second from the first job a worker started to the last it finished (BullMQ's own times). */
-async function drainRate(queue: Queue, n: number): Promise<number> {
+/** The queue's completed jobs, n at most (1,000 a read). */
+async function completedJobs(queue: Queue, n: number): Promise<Job[]> {
   const jobs: Job[] = [];
   for (let i = 0; i < n; i += 1000) jobs.push(...(await queue.getJobs(['completed'], i, i + 999, true)));
+  return jobs;
+}
+
+/** Jobs per second from the first job a worker started to the last it finished (BullMQ's own times). */
+function drainRate(jobs: Job[]): number {
   const start = Math.min(...jobs.map((j) => j.processedOn ?? Infinity));
   const end = Math.max(...jobs.map((j) => j.finishedOn ?? 0));
   return jobs.length / ((end - start) / 1000);
@@ -167,7 +172,7 @@ try {
     children.push(w.child);
     await until(async () => (await noop.getJobCountByTypes('completed')) >= N);
     if (n0) await printStats('noop', n0);
-    const rate = await drainRate(noop, N);
+    const rate = drainRate(await completedJobs(noop, N));
     await stopAll([w.child]);
     await noop.obliterate({ force: true });
     await noop.close();
@@ -219,7 +224,8 @@ try {
     const queue = await ctx.queues.get(drain.performanceId);
     await until(async () => (await queue.getJobCountByTypes('completed')) >= N);
     if (s0) await printStats('ours', s0);
-    const rate = await drainRate(queue, N);
+    const finished = await completedJobs(queue, N);
+    const rate = drainRate(finished);
     await stopAll([w.child]);
     const done = await HoldRequest.findAll({
       where: { performanceId: drain.performanceId },
@@ -235,10 +241,8 @@ try {
     }
     const batchStarts = [...starts.keys()].sort((a, b) => a - b);
     if (TIMELINE) {
-      const js: Job[] = [];
-      for (let i = 0; i < N; i += 1000) js.push(...(await queue.getJobs(['completed'], i, i + 999, true)));
-      const t0 = Math.min(...js.map((j) => j.processedOn ?? Infinity));
-      const fin = js.map((j) => (j.finishedOn ?? 0) - t0).sort((a, b) => a - b);
+      const t0 = Math.min(...finished.map((j) => j.processedOn ?? Infinity));
+      const fin = finished.map((j) => (j.finishedOn ?? 0) - t0).sort((a, b) => a - b);
       console.log(
         '  timeline: batches started (ms:jobs)',
         batchStarts.map((t) => `${t - t0}:${starts.get(t)}`).join(' '),
