@@ -402,3 +402,99 @@ test.serial(
     t.true(after.position <= before.position, `position ${before.position} -> ${after.position}`);
   },
 );
+
+/**
+ * A writer that read the room's admissions and then stalled (a long GC pause, a slow MySQL) while
+ * Redis lost everything and the new room's admissions were logged by another writer: `written`
+ * says whether the stalled writer's admissions reached the log before the loss.
+ */
+async function stalledAcrossLoss(t: ExecutionContext, written: boolean): Promise<void> {
+  const redis = await PrivateRedis.create();
+  t.teardown(() => redis.destroy());
+  const s = await Stack.start({ workers: 0, env: { REDIS_URL: redis.url } });
+  t.teardown(() => s.close());
+  const room = s.ctx.waitingRoom;
+  room.onPending = undefined; // only this test's writers write
+  const { performanceId: id } = await s.performance(50, 100_000);
+  // An outflow cap the two epochs keep each, not together (the room counts its minute again).
+  const gate = { opensAt: null, paused: false, capacity: 100_000, perMinute: 5 };
+  const admit = async (from: number) => {
+    await room.setGate(id, gate);
+    for (let m = from; m < from + 3; m++) await room.join(id, m, 100_000, async () => 'open');
+  };
+  let reached!: () => void;
+  const stalled = new Promise<void>((r) => (reached = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  // The stalling writer: its first read of the room's admissions waits for `release`.
+  const stallingRoom = Object.create(room) as typeof room;
+  let armed = true;
+  stallingRoom.unlogged = async (performanceId, limit) => {
+    const out = await room.unlogged(performanceId, limit);
+    if (armed && out.length) {
+      armed = false;
+      reached();
+      await released;
+    }
+    return out;
+  };
+  const stalling = new Fairness(s.ctx.sequelize, stallingRoom, s.ctx.logger);
+  const other = new Fairness(s.ctx.sequelize, room, s.ctx.logger);
+
+  await admit(50_000_001);
+  const late = stalling.drain(id);
+  await stalled;
+  if (written) await other.drain(id);
+  const firstGen = await room.generation(id);
+  const flusher = new Redis(redis.url);
+  t.teardown(() => flusher.disconnect());
+  await flusher.flushall();
+  await new Promise((r) => setTimeout(r, 5)); // a new generation is a later Redis time
+  await admit(50_000_101);
+  await other.drain(id);
+  const secondGen = await room.generation(id);
+  t.not(secondGen, firstGen, 'the loss started a new generation');
+  release();
+  await late; // no error: what the log holds already is not written again
+  // One more admission of the new generation, written after the late ones.
+  await room.join(id, 50_000_104, 100_000, async () => 'open');
+  await stalling.drain(id);
+
+  const rows = await logRows(s, id);
+  const members = rows.map((r) => Number(r['member_id']));
+  const old = [50_000_001, 50_000_002, 50_000_003];
+  const young = [50_000_101, 50_000_102, 50_000_103];
+  t.deepEqual(
+    members,
+    written ? [...old, ...young, 50_000_104] : [...young, ...old, 50_000_104],
+    written ? 'the old epoch once, before the new' : 'the stalled admissions late, after the new epoch, once',
+  );
+  t.deepEqual(
+    rows.map((r) => String(r['room_gen'])),
+    written
+      ? [firstGen, firstGen, firstGen, secondGen, secondGen, secondGen, secondGen]
+      : [secondGen, secondGen, secondGen, firstGen, firstGen, firstGen, secondGen],
+  );
+  const [head] = await s.ctx.sequelize.query<{ last_gen: string; last_rseq: number }>(
+    'SELECT last_gen, last_rseq FROM fairness_draws WHERE performance_id = ?',
+    { type: QueryTypes.SELECT, replacements: [id] },
+  );
+  t.like(
+    { gen: String(head!.last_gen), rseq: Number(head!.last_rseq) },
+    { gen: secondGen, rseq: 4 },
+    'the head names the newest admission, the late ones do not move it back',
+  );
+  const v = await verifyFairness(s.url, id);
+  t.true(v.ok, v.lines.join('\n'));
+  t.is(v.entries, 7);
+}
+
+test.serial(
+  'when a log writer stalls across a Redis loss (FLUSHALL) holding admissions nobody logged, then they are logged once, after the new epoch, and verify holds',
+  (t) => stalledAcrossLoss(t, false),
+);
+
+test.serial(
+  'when a log writer stalls across a Redis loss (FLUSHALL) holding admissions another writer logged, then nothing is written twice and verify holds',
+  (t) => stalledAcrossLoss(t, true),
+);

@@ -202,15 +202,15 @@ export function checkDraw(
  * Checks the log in one pass: each entry hashes the previous; within an epoch tickets rise (the room
  * admits the lowest ticket first); in the epoch of the draw, a pre-queue member's ticket is the
  * ticket base plus its drawn place and no one else holds such a ticket; occupancy never passed the
- * capacity in force, nor admissions within any 60 s the outflow cap in force.
+ * capacity in force, nor an epoch's admissions within any 60 s the outflow cap in force.
  */
 export class LogChecker {
   private prev = GENESIS;
   private n = 0;
   private lastTicket = new Map<string, number>();
   private readonly place: Map<string, number>;
-  private readonly times: number[] = [];
-  private from = 0;
+  /** Per epoch: its admission times in log order, and the first within the last minute. */
+  private readonly windows = new Map<string, { times: number[]; from: number }>();
 
   constructor(
     private readonly draw: PublishedDraw,
@@ -237,10 +237,14 @@ export class LogChecker {
         return bad(`ticket ${e.ticket} belongs to the draw but went to a member not in the roster`);
     }
     if (e.occupancy > e.capacity) return bad(`${e.occupancy} admitted at once, capacity ${e.capacity}`);
+    // Per epoch: a room that lost its Redis counts its minute again, and a writer that stalled across
+    // the loss appends the old epoch's last admissions after the new one's (late, in their order).
     const t = Date.parse(e.at);
-    this.times.push(t);
-    while (this.times[this.from]! <= t - 60_000) this.from++;
-    const inMinute = this.times.length - this.from;
+    let w = this.windows.get(e.epoch);
+    if (!w) this.windows.set(e.epoch, (w = { times: [], from: 0 }));
+    w.times.push(t);
+    while (w.times[w.from]! <= t - 60_000) w.from++;
+    const inMinute = w.times.length - w.from;
     if (e.perMinute > 0 && inMinute > e.perMinute)
       return bad(`${inMinute} admissions within a minute, cap ${e.perMinute}`);
     this.lastTicket.set(e.epoch, e.ticket);

@@ -6,6 +6,7 @@ import {
   FairnessRepository,
   type DrawRow,
   type LogRow,
+  type LogWrite,
   type StoredHead,
 } from '../db/repositories/fairness.repository.js';
 import {
@@ -117,9 +118,54 @@ function chain(
   return out;
 }
 
+/** Whether any of the admissions belongs to a room generation older than `gen` (the log head's). */
+function olderThan(pending: readonly RoomAdmission[], gen: string | null): boolean {
+  // Generations are Redis times in ms: exact as numbers.
+  if (gen === null) return false;
+  const head = Number(gen);
+  return pending.some((a) => Number(a.g) < head);
+}
+
+/**
+ * The admissions the log does not hold yet. The head's generation and sequence say so for its own
+ * generation (`chain` skips those); admissions of an older one come from a writer that read them
+ * before Redis lost the room and stalled while the new generation was logged. Written by another
+ * writer before the loss, they are left out; written by nobody, they are appended now, after the new
+ * generation's entries: late, never lost (their epoch keeps its own ticket order for `verify`).
+ */
+async function notWritten(
+  log: LogWrite,
+  performanceId: number,
+  head: StoredHead,
+  pending: readonly RoomAdmission[],
+): Promise<readonly RoomAdmission[]> {
+  if (!olderThan(pending, head.lastGen)) return pending;
+  const written = new Map<string, Set<number>>();
+  for (const a of pending) {
+    const g = String(a.g);
+    if (g === head.lastGen || written.has(g)) continue;
+    const own = pending.filter((b) => String(b.g) === g);
+    written.set(g, await log.written(performanceId, g, own[0]!.s, own[own.length - 1]!.s));
+  }
+  return pending.filter((a) => !written.get(String(a.g))?.has(a.s));
+}
+
+/**
+ * The head after `out`: its length and hash are the last entry's; its generation and sequence the
+ * newest admission the log holds (late entries of an older generation do not move them back).
+ */
 function headAfter(head: StoredHead, out: readonly LogRow[]): StoredHead & { lastGen: string } {
   const tail = out[out.length - 1]!;
-  return { length: tail.n, head: tail.hash, lastGen: tail.roomGen, lastRseq: tail.rseq };
+  let lastGen = head.lastGen;
+  let lastRseq = head.lastRseq;
+  for (const r of out)
+    if (r.roomGen === lastGen) {
+      if (r.rseq > lastRseq) lastRseq = r.rseq;
+    } else if (lastGen === null || Number(r.roomGen) > Number(lastGen)) {
+      lastGen = r.roomGen;
+      lastRseq = r.rseq;
+    }
+  return { length: tail.n, head: tail.hash, lastGen: lastGen!, lastRseq };
 }
 
 /**
@@ -272,9 +318,10 @@ export class Fairness {
       const pending = await this.room.unlogged(performanceId, DRAIN_BATCH);
       const last = pending[pending.length - 1];
       if (!last) return;
-      // The head this process wrote last spares the locking read, unless another writer moved it.
+      // The head this process wrote last spares the locking read, unless another writer moved it
+      // (or the admissions are of an older generation than it: see `notWritten`).
       const known = this.heads.get(performanceId);
-      const planned = known && chain(known, pending, hashMember);
+      const planned = known && !olderThan(pending, known.lastGen) && chain(known, pending, hashMember);
       // (Nothing planned: all written already, by this process; the list is trimmed after the commit.)
       if (!planned || planned.length) {
         this.heads.delete(performanceId);
@@ -285,7 +332,7 @@ export class Fairness {
           }
           const current = await log.lockedHead(performanceId);
           if (!current) throw new Error(`no draw row for performance ${performanceId}`);
-          const out = chain(current, pending, hashMember);
+          const out = chain(current, await notWritten(log, performanceId, current, pending), hashMember);
           if (!out.length) return current;
           const next = headAfter(current, out);
           await log.append(performanceId, out, next);

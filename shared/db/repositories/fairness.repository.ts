@@ -248,6 +248,19 @@ export class LogWrite {
   }
 
   /**
+   * Which of the room generation's admissions `from`..`to` (sequence numbers) the log holds already.
+   * Asked under the head's lock for admissions of a generation older than the head's: a writer that
+   * read them before a Redis loss and wrote them only after the new generation's entries.
+   */
+  async written(performanceId: number, gen: string, from: number, to: number): Promise<Set<number>> {
+    const rows = await this.exec<{ rseq: number }[]>(
+      `SELECT rseq FROM admission_log WHERE performance_id = ${int(performanceId)}
+          AND room_gen = ${int(gen)} AND rseq BETWEEN ${int(from)} AND ${int(to)}`,
+    );
+    return new Set(rows.map((r) => Number(r.rseq)));
+  }
+
+  /**
    * Appends chained entries and moves the chain's head to them. With `after`, only if the head is
    * still that one (a writer's memory of its own last write, which spares it the locking read):
    * false, and nothing written, when another writer moved it since.
