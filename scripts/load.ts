@@ -1,4 +1,4 @@
-// npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--best-share B] [--poll P] [--duration D]
+// npm run load -- onsale [--members N] [--seats S] [--hot-share F] [--best-share B] [--poll pace|P] [--duration D]
 //                        [--apis A] [--workers W] [--out DIR] [--url URL] [--ramp R]
 //                        [--capacity C] [--hold-ttl T] [--decline-rate X]
 //                        [--queue-mode fifo|shuffle-at-open] [--pre-queue F]
@@ -44,7 +44,13 @@ const spec = {
       value: 'F',
       description: 'share asking for best available',
     },
-    poll: { type: 'string', default: '5', value: 'P', description: 'seconds between status polls' },
+    poll: {
+      type: 'string',
+      default: 'pace',
+      value: 'P',
+      description:
+        'pace: follow nextPollSeconds and hold a long-poll when it is 0, as the web client does; a number: the old fixed cadence, a plain status GET every P s',
+    },
     duration: { type: 'string', default: '300', value: 'D', description: 'longest run, seconds' },
     apis: { type: 'string', default: '1', value: 'A', description: 'API processes to start' },
     workers: { type: 'string', default: '1', value: 'W', description: 'worker processes to start' },
@@ -92,7 +98,7 @@ const options: OnsaleOptions = {
   seats: num('seats', v.seats, 1, 50_000),
   hotShare: num('hot-share', v['hot-share'], 0, 1, false),
   bestShare: num('best-share', v['best-share'], 0, 1, false),
-  pollSeconds: num('poll', v.poll, 0.1, 60, false),
+  pollSeconds: v.poll === 'pace' ? 0 : num('poll', v.poll, 0.1, 60, false),
   durationSeconds: duration,
   rampSeconds: v.ramp
     ? num('ramp', v.ramp, 0, 3600, false)

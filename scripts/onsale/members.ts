@@ -12,6 +12,7 @@ export type Sale = {
   hotShare: number;
   /** Share of members who ask for best available instead of naming seats. */
   bestShare: number;
+  /** Fixed cadence of status polls; 0: the server's pace (nextPollSeconds, long-polls at 0). */
   pollMs: number;
   deadline: number;
   /** How long an admitted member waits for a held seat to come back. */
@@ -50,9 +51,13 @@ type Seat = { id: number; zone: string; status: string };
 
 const FINAL = new Set(['succeeded', 'rejected']);
 /** Statuses each endpoint may answer without it being an error. */
+/** How long a member at the front holds its status long-poll (the contract allows up to 30 s). */
+const LONG_POLL_SECONDS = 30;
+
 const EXPECTED: Record<string, number[]> = {
   join: [200],
   status: [200],
+  wait: [200],
   leave: [204],
   seats: [200],
   hold: [200, 202],
@@ -97,6 +102,8 @@ export class Members {
     private readonly http: HttpClient,
     private readonly rec: Recorder,
     private readonly sale: Sale,
+    /** The long-polls' own connections. */
+    private readonly longPolls: HttpClient = http,
   ) {}
 
   private async call(
@@ -106,12 +113,13 @@ export class Members {
     path: string,
     token: string,
     opts: { body?: unknown; headers?: Record<string, string> } = {},
+    http: HttpClient = this.http,
   ): Promise<Reply> {
     const t = performance.now();
     let status = 0;
     let text = '';
     try {
-      ({ status, body: text } = await this.http.send(method, `${base}${path}`, { token, ...opts }));
+      ({ status, body: text } = await http.send(method, `${base}${path}`, { token, ...opts }));
     } catch {
       status = 0;
     }
@@ -192,14 +200,30 @@ export class Members {
       const position = Number(st.body['position']);
       if (position > last) this.answers.positionRises++;
       last = position;
-      await sleep(this.sale.pollMs * (0.8 + Math.random() * 0.4));
-      const next = await this.call('status', base, 'GET', room, token);
+      let next: Reply;
+      const pace = Number(st.body['nextPollSeconds']);
+      if (!this.sale.pollMs && pace === 0) {
+        // At the front: a long-poll, answered the moment the member is admitted.
+        next = await this.call(
+          'wait',
+          base,
+          'GET',
+          `${room}?waitSeconds=${LONG_POLL_SECONDS}`,
+          token,
+          {},
+          this.longPolls,
+        );
+      } else {
+        const ms = this.sale.pollMs ? this.sale.pollMs * (0.8 + Math.random() * 0.4) : pace * 1000;
+        await sleep(Math.max(0, Math.min(ms, this.sale.deadline - Date.now())));
+        next = await this.call('status', base, 'GET', room, token);
+      }
       if (next.status === 200) st = next;
       else if (next.status === 404) {
         // Out of the room: admitted, then idle past ADMISSION_IDLE_SECONDS before it heard of it.
         c.inLine--;
         return void c.lostPlace++;
-      }
+      } else await sleep(1000); // refused (429, 503) or unreachable: again in a second
     }
     if (inLine) c.inLine--;
     c.admitted++;

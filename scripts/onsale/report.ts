@@ -95,6 +95,7 @@ const WORDS: Record<string, string> = {
   // endpoints
   join: 'join the line',
   status: 'line status',
+  wait: 'line status, long-poll at the front',
   leave: 'leave the line',
   seats: 'seat map',
   hold: 'hold seats',
@@ -120,7 +121,7 @@ const WORDS: Record<string, string> = {
   members: 'members',
   hotShare: 'share of members after the same front seats',
   bestShare: 'share of members asking for best available',
-  pollSeconds: 'seconds between status polls',
+  pollSeconds: 'seconds between status polls (0: the server’s pace and long-polls)',
   durationSeconds: 'longest run (s)',
   rampSeconds: 'arrivals spread over (s)',
   apis: 'API processes',

@@ -84,6 +84,8 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     for (let i = 0; i < o.workers; i++) children.push((await startProcess('workers', d.env)).child);
   }
   const http = new HttpClient(1024);
+  // Long-polls hold their connection for up to LONG_POLL_SECONDS: on connections of their own.
+  const longPolls = new HttpClient(4096);
   const timers: NodeJS.Timeout[] = [];
   try {
     // The performance, through the API as an admin would; a build whose body limit is below the
@@ -158,7 +160,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
       noneAvailable: false,
       soldOut: false,
     };
-    const crowd = new Members(http, rec, sale);
+    const crowd = new Members(http, rec, sale, longPolls);
     const c = crowd.counters;
     let soldOutAt: number | undefined;
     let firstSale: number | undefined;
@@ -226,7 +228,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
 
     enter('ramp');
     console.log(
-      `on sale: ${o.members} members arriving over ${o.rampSeconds} s, polling every ${o.pollSeconds} s, capacity ${o.capacity}, hold TTL ${config.holdTtlSeconds} s, at most ${o.durationSeconds} s`,
+      `on sale: ${o.members} members arriving over ${o.rampSeconds} s, ${o.pollSeconds ? `polling every ${o.pollSeconds} s` : 'following nextPollSeconds and long-polls'}, capacity ${o.capacity}, hold TTL ${config.holdTtlSeconds} s, at most ${o.durationSeconds} s`,
     );
     const runs = people.map((_, i) =>
       crowd.run(i, bases[i % bases.length]!, tokens[i]!, start + (o.rampSeconds * 1000 * i) / o.members),
