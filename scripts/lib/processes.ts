@@ -15,7 +15,9 @@ export async function startProcess(
   opts: { preload?: boolean } = {},
 ): Promise<{ child: ChildProcess; url?: string; metricsUrl?: string }> {
   // PROFILE_API=<dir> / PROFILE_WORKERS=<dir> write a V8 CPU profile of that process there when it stops.
-  const dir = process.env[kind === 'api' ? 'PROFILE_API' : 'PROFILE_WORKERS'];
+  // (The caller's `env` may name them too: one mode of a bench profiled, e.g.)
+  const key = kind === 'api' ? 'PROFILE_API' : 'PROFILE_WORKERS';
+  const dir = env[key] ?? process.env[key];
   const profile = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
   // As `npm run start:api` runs it: the preload starts tracing if OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const preload = opts.preload === false ? [] : ['--import', './shared/tracing/preload.ts'];
