@@ -21,12 +21,12 @@
 //                  against the same code started without the preload, rounds alternating (--only tracing).
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { signAccessToken } from '../shared/auth/tokens.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { startOtlpReceiver } from '../shared/testing/otlp-receiver.js';
 import { HttpClient } from './lib/http-client.js';
+import { cpuSeconds, rssBytes } from './lib/proc-stats.js';
 import { parseCli } from './lib/cli.js';
 import { benchDeployment, percentile, pool, startProcess, startScript, stopAll } from './lib/processes.js';
 
@@ -78,22 +78,19 @@ type Row = { bench: string; ours: string; baseline: string; ratio: string; note:
 const rows: Row[] = [];
 let ok = true;
 
-/** Resident memory of a process, from /proc (Linux), in MiB. */
+/** Resident memory of a process in MiB (NaN once it is gone). */
 async function rssMiB(pid: number | undefined): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
-  return kb / 1024;
+  const bytes = pid === undefined ? undefined : await rssBytes(pid);
+  return bytes === undefined ? NaN : bytes / 2 ** 20;
 }
 
 /**
- * CPU time a process has used, from /proc (Linux), in ms (user + system, 10 ms ticks): on a shared
- * machine a steadier measure of a cost than throughput, which the neighbours' load moves.
+ * CPU time a process has used in ms: on a shared machine a steadier measure of a cost than
+ * throughput, which the neighbours' load moves.
  */
 async function cpuMs(pid: number | undefined): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // The fields after the command's name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const seconds = pid === undefined ? undefined : await cpuSeconds(pid);
+  return seconds === undefined ? NaN : seconds * 1000;
 }
 
 /** `count` GETs of `urlOf(i)`, `CONCURRENCY` in flight for SECONDS: requests/s, p50, p99, errors. */
