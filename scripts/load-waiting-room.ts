@@ -16,6 +16,7 @@ import { bindDeployment } from '../shared/context.js';
 import { createRedis } from '../shared/redis.js';
 import { seedMembers, seedPerformance } from '../shared/testing/seed.js';
 import { roomHeadChannel } from '../shared/waiting-room/keys.js';
+import { LINE_WAIT_MAX_SECONDS } from '../shared/waiting-room/pace.js';
 import type { RoomHead, WaitingStatus } from '../shared/waiting-room/waiting-room.js';
 import { benchDeployment, startProcess, stopAll, percentile } from './lib/processes.js';
 import { Lane } from './lib/lane.js';
@@ -118,7 +119,6 @@ const o = options();
 const N = o.members;
 /** How long members admitted before the deadline may take to learn it (the longest pace is 55 s). */
 const GRACE_MS = 65_000;
-const LONG_POLL_SECONDS = 30;
 const LONG_POLL_SOCKETS = 4096;
 const ROUTE = '/api/performances/:id/waiting';
 
@@ -337,7 +337,7 @@ try {
   const paths = {
     join: `/api/performances/${performanceId}/waiting`,
     status: `/api/performances/${performanceId}/waiting`,
-    wait: `/api/performances/${performanceId}/waiting?waitSeconds=${LONG_POLL_SECONDS}`,
+    wait: `/api/performances/${performanceId}/waiting?waitSeconds=${LINE_WAIT_MAX_SECONDS}`,
     leave: `/api/performances/${performanceId}/waiting`,
   };
   const methods = { join: 'POST', status: 'GET', wait: 'GET', leave: 'DELETE' };
@@ -385,7 +385,7 @@ try {
               });
             },
           );
-          req.setTimeout((kind === 'wait' ? LONG_POLL_SECONDS + 30 : 30) * 1000, () =>
+          req.setTimeout((kind === 'wait' ? LINE_WAIT_MAX_SECONDS + 30 : 30) * 1000, () =>
             req.destroy(new Error('timeout')),
           );
           req.on('error', reject);

@@ -1,13 +1,14 @@
 import { Router, type Response } from 'express';
 import { NotFoundError } from '../../shared/errors.js';
 import type { WaitingStatus } from '../../shared/waiting-room/waiting-room.js';
+import { LINE_WAIT_MAX_SECONDS } from '../../shared/waiting-room/pace.js';
 import { who } from '../middlewares/auth.js';
 import { parse } from '../middlewares/validate.js';
 import { capWaits, waitsInQuery } from '../middlewares/wait-cap.js';
 import { pathId, waitSecondsQuery } from './params.js';
 import type { ApiDeps } from '../deps.js';
 
-export const lineWaitQuery = waitSecondsQuery(30);
+export const lineWaitQuery = waitSecondsQuery(LINE_WAIT_MAX_SECONDS);
 
 const notInLine = () =>
   new NotFoundError('not-in-line', 'You are not in this waiting room; join it with POST.');

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HttpClient } from '../lib/http-client.js';
+import { LINE_WAIT_MAX_SECONDS } from '../../shared/waiting-room/pace.js';
 import type { Recorder } from './recorder.js';
 import type { Answers } from './checks.js';
 
@@ -51,9 +52,6 @@ type Seat = { id: number; zone: string; status: string };
 
 const FINAL = new Set(['succeeded', 'rejected']);
 /** Statuses each endpoint may answer without it being an error. */
-/** How long a member at the front holds its status long-poll (the contract allows up to 30 s). */
-const LONG_POLL_SECONDS = 30;
-
 const EXPECTED: Record<string, number[]> = {
   join: [200],
   status: [200],
@@ -208,7 +206,7 @@ export class Members {
           'wait',
           base,
           'GET',
-          `${room}?waitSeconds=${LONG_POLL_SECONDS}`,
+          `${room}?waitSeconds=${LINE_WAIT_MAX_SECONDS}`,
           token,
           {},
           this.longPolls,

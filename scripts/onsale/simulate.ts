@@ -84,7 +84,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
     for (let i = 0; i < o.workers; i++) children.push((await startProcess('workers', d.env)).child);
   }
   const http = new HttpClient(1024);
-  // Long-polls hold their connection for up to LONG_POLL_SECONDS: on connections of their own.
+  // Long-polls hold their connection for up to LINE_WAIT_MAX_SECONDS: on connections of their own.
   const longPolls = new HttpClient(4096);
   const timers: NodeJS.Timeout[] = [];
   try {
@@ -408,6 +408,7 @@ export async function runOnsale(o: OnsaleOptions, children: ChildProcess[]): Pro
   } finally {
     timers.forEach(clearInterval);
     http.close();
+    longPolls.close();
     await stopAll(children);
     await ctx.close();
   }

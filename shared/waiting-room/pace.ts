@@ -4,6 +4,12 @@
 /** A member whose estimated wait is this short or shorter holds a long-poll: it is told at once. */
 export const PUSH_ETA_SECONDS = 30;
 
+/**
+ * The longest a line status long-poll (`GET …/waiting?waitSeconds=N`) may hold its answer: what a
+ * member near the front (`nextPollSeconds` 0) asks for.
+ */
+export const LINE_WAIT_MAX_SECONDS = 30;
+
 /** Sold out is final: a member may ask again, but nothing will change. */
 export const SOLD_OUT_POLL_SECONDS = 60;
 
