@@ -378,7 +378,6 @@ try {
     }
   });
 
-  /** A hold until its final status, the client's whole wait; false on any error. */
   /** The answers that counted as errors, by kind: printed with the invariants when there are any. */
   const refusals = new Map<string, number>();
   const refused = (what: string) => {
@@ -386,6 +385,7 @@ try {
     refusals.set(kind, (refusals.get(kind) ?? 0) + 1);
     return false;
   };
+  /** A hold until its final status, the client's whole wait; false on any error. */
   const holdUntilFinal = async (flow: Flow, performanceId: number, seatId: number, token: string) => {
     const r = await http.send('POST', `${api.url}/api/performances/${performanceId}/holds`, {
       token,

@@ -227,6 +227,11 @@ export function planBatch(jobs: readonly BatchJob[], s: BatchSnapshot): BatchPla
   return plan;
 }
 
+/** A job of the batch asks for best available: the planner needs the venue's layout and seat map. */
+export function asksBest(jobs: readonly BatchJob[]): boolean {
+  return jobs.some((j) => j.kind === 'hold' && Boolean(j.best));
+}
+
 /** The seat ids and hold ids a batch must load (and lock) before it can be planned. */
 export function batchFootprint(jobs: readonly BatchJob[]): {
   requestIds: number[];
@@ -242,13 +247,11 @@ export function batchFootprint(jobs: readonly BatchJob[]): {
   const holdIds = new Set<number>();
   const memberIds = new Set<number>();
   const authorizationIds = new Set<string>();
-  let best = false;
   for (const j of jobs) {
     if (j.kind === 'poison') continue;
     if (j.kind !== 'expire') requestIds.add(j.requestId);
     if (j.kind === 'hold') {
       j.seatIds.forEach((id) => seatIds.add(id));
-      if (j.best) best = true;
       memberIds.add(j.memberId);
     } else holdIds.add(j.holdId);
     if (j.kind === 'confirm') authorizationIds.add(j.authorizationId);
@@ -259,7 +262,7 @@ export function batchFootprint(jobs: readonly BatchJob[]): {
     holdIds: [...holdIds],
     memberIds: [...memberIds],
     authorizationIds: [...authorizationIds],
-    best,
+    best: asksBest(jobs),
   };
 }
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sequelize } from 'sequelize';
 import type { Context } from '../../shared/context.js';
 import {
+  asksBest,
   batchFootprint,
   planBatch,
   type BatchJob,
@@ -188,7 +189,7 @@ export class SeatCommitPath {
   async applyBatch(performanceId: number, jobs: BatchJob[], o: CommitOptions): Promise<BatchCommit> {
     const p = performanceId;
     let settled: { eventSeq: number; plan: BatchPlan } | undefined;
-    if (jobs.some((j) => j.kind === 'hold' && j.best)) await this.layout(p);
+    if (asksBest(jobs)) await this.layout(p);
     const commit = await this.sequelize.transaction(async (transaction): Promise<BatchCommit> => {
       const fence = await this.fences.lock(p, transaction);
       if (!fence) throw new Error(`performance ${p} does not exist`);
