@@ -18,7 +18,8 @@
 //                  Redis restart; 1 API + 2 worker processes), against issue 17's numbers (--only failover);
 //   tracing        the hold path (POST with `Prefer: wait`, closed loop) with tracing on (exporting to a
 //                  local OTLP receiver; every request, and a tenth) and off (the preload, variable unset)
-//                  against the same code started without the preload, rounds alternating (--only tracing).
+//                  against the same code started without the preload, rounds alternating (--only tracing);
+//                  --tracing-without http,… measures what tracing costs with those instrumentations out.
 // Exits 1 if a benchmark's own invariant check fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -66,6 +67,13 @@ const { values } = parseCli({
       default: '3',
       value: 'R',
       description: 'rounds of the three tracing runs (medians are compared)',
+    },
+    'tracing-without': {
+      type: 'string',
+      default: '',
+      value: 'LIST',
+      description:
+        'instrumentations the traced runs leave out (OTEL_NODE_DISABLED_INSTRUMENTATIONS: http, express, ioredis, mysql2, bullmq): what the rest costs',
     },
   },
 });
@@ -399,7 +407,11 @@ if (values.only === undefined || values.only === 'tracing') {
   const HOLDS = Number(values['tracing-holds']);
   const IN_FLIGHT = 100;
   const ROUNDS = Number(values['tracing-rounds']);
-  console.log(`== tracing: ${HOLDS} holds, ${IN_FLIGHT} in flight, 4 modes x ${ROUNDS} rounds`);
+  const WITHOUT = values['tracing-without'];
+  console.log(
+    `== tracing: ${HOLDS} holds, ${IN_FLIGHT} in flight, 4 modes x ${ROUNDS} rounds` +
+      (WITHOUT ? ` (traced runs without ${WITHOUT})` : ''),
+  );
   const receiver = await startOtlpReceiver({ keep: false });
   const { env, config, ctx } = await benchDeployment('trace', { RATE_LIMIT_MEMBER_PER_SECOND: '0' });
   const http = new HttpClient(IN_FLIGHT * 2);
@@ -420,6 +432,7 @@ if (values.only === undefined || values.only === 'tracing') {
             // The default, as an operator runs it (http/json costs more to encode).
             OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
             OTEL_TRACES_SAMPLER_ARG: mode === 'on' ? '1' : '0.1',
+            OTEL_NODE_DISABLED_INSTRUMENTATIONS: WITHOUT,
           }
         : env;
     const children: ChildProcess[] = [];
@@ -514,7 +527,9 @@ if (values.only === undefined || values.only === 'tracing') {
       ours: on.rate.toFixed(0),
       baseline: `${off.rate.toFixed(0)} off`,
       ratio: (on.rate / off.rate).toFixed(2),
-      note: `every request traced; p50 ${on.p50.toFixed(0)} vs ${off.p50.toFixed(0)} ms; target ≥ 0.90`,
+      note:
+        `every request traced${WITHOUT ? `, without ${WITHOUT}` : ''}; ` +
+        `p50 ${on.p50.toFixed(0)} vs ${off.p50.toFixed(0)} ms; target ≥ 0.90`,
     },
     {
       bench: 'tracing on: hold p99 (ms)',

@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** What tracing instruments, each of which OTEL_NODE_DISABLED_INSTRUMENTATIONS may leave out. */
+export const TRACING_INSTRUMENTATIONS = ['http', 'express', 'ioredis', 'mysql2', 'bullmq'] as const;
+export type TracingInstrumentation = (typeof TRACING_INSTRUMENTATIONS)[number];
+
 const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me-0123456789';
 const DEV_ADMIN_EMAIL = 'admin@example.com';
 const DEV_ADMIN_PASSWORD = 'admin-password';
@@ -69,6 +73,24 @@ const schema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .optional(),
+    // Instrumentations left out, comma-separated (as OpenTelemetry's Node auto-instrumentation names it).
+    OTEL_NODE_DISABLED_INSTRUMENTATIONS: z
+      .string()
+      .default('')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .pipe(
+        z.array(
+          z.enum(TRACING_INSTRUMENTATIONS, {
+            error: (issue) =>
+              `${JSON.stringify(issue.input)} is not one of ${TRACING_INSTRUMENTATIONS.join(', ')}`,
+          }),
+        ),
+      ),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEV_JWT_SECRET),
     JWT_TTL_SECONDS: int(60, 86400 * 7).default(1800),
     ADMIN_EMAIL: z.email().default(DEV_ADMIN_EMAIL),
@@ -158,6 +180,8 @@ export type Config = Readonly<{
   otelProtocol: 'http/protobuf' | 'http/json' | 'grpc';
   otelServiceName: string | undefined;
   otelSampleRatio: number;
+  /** Instrumentations tracing leaves out (OTEL_NODE_DISABLED_INSTRUMENTATIONS). */
+  otelDisabled: readonly TracingInstrumentation[];
   jwtSecret: string;
   jwtTtlSeconds: number;
   adminEmail: string;
@@ -224,6 +248,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     otelProtocol: c.OTEL_EXPORTER_OTLP_PROTOCOL,
     otelServiceName: c.OTEL_SERVICE_NAME,
     otelSampleRatio: c.OTEL_TRACES_SAMPLER_ARG,
+    otelDisabled: c.OTEL_NODE_DISABLED_INSTRUMENTATIONS,
     jwtSecret: c.JWT_SECRET,
     jwtTtlSeconds: c.JWT_TTL_SECONDS,
     adminEmail: c.ADMIN_EMAIL,

@@ -1,7 +1,8 @@
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { checkHoldTrace, start, viaTsx } from './helpers/hold-trace.js';
-import { Stack, eventually } from './helpers/stack.js';
+import { ROOT, Stack, eventually, testEnv } from './helpers/stack.js';
 import { startOtlpReceiver } from '../shared/testing/otlp-receiver.js';
 
 // The compiled build runs the same check (test/build.test.ts).
@@ -60,4 +61,89 @@ test('when a share of requests is traced, then a request left out has no trace a
     await stack.close();
     await receiver.close();
   }
+});
+
+test('when instrumentations are left out, then a hold is still one trace, without their spans', async (t) => {
+  const receiver = await startOtlpReceiver();
+  const stack = await Stack.start({ workers: 0 });
+  const env = {
+    ...stack.env,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'ioredis, mysql2',
+    LOG_LEVEL: 'info',
+  };
+  const api = await start(viaTsx.args('api'), env, /api listening/);
+  const worker = await start(viaTsx.args('workers'), env, /workers started/).catch((err: unknown) => {
+    api.child.kill('SIGKILL');
+    throw err;
+  });
+  try {
+    const base = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
+    const { performanceId, seatIds } = await stack.performance(2);
+    const [m] = await stack.members(1);
+    await stack.admit(m!.token, performanceId, 15_000);
+    const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
+      token: m!.token,
+      body: { seatIds: [seatIds[0]] },
+      base,
+      headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
+    });
+    t.is(hold.status, 202, JSON.stringify(hold.body));
+    t.is((await stack.settle(m!.token, Number(hold.body['requestId'])))['status'], 'succeeded');
+    const server = await eventually(
+      async () =>
+        receiver.spans.find(
+          (s) =>
+            s.kind === 2 && s.name === 'POST /api/performances/:id/holds' && s.service === 'ticketing-api',
+        ),
+      15_000,
+    );
+    // The after-commit span ends last: by then every span of the hold has been exported.
+    await eventually(
+      async () => receiver.spans.some((s) => s.traceId === server.traceId && s.name === 'seat.after-commit'),
+      15_000,
+    ).catch(() => t.fail('the hold’s trace reached the commit and its announcement'));
+    const inTrace = receiver.spans.filter((s) => s.traceId === server.traceId);
+    t.true(
+      inTrace.some((s) => s.kind === 4 && s.service === 'ticketing-api'),
+      'the enqueue is in it',
+    );
+    t.true(
+      inTrace.some((s) => s.kind === 5 && s.service === 'ticketing-workers'),
+      'the run is in it',
+    );
+    t.true(
+      inTrace.some((s) => s.name === 'seat.batch'),
+      'the batch is in it',
+    );
+    t.deepEqual(
+      inTrace.filter((s) => s.kind === 3).map((s) => s.name),
+      [],
+      'no Redis or MySQL client spans',
+    );
+  } finally {
+    api.child.kill('SIGKILL');
+    worker.child.kill('SIGKILL');
+    await stack.close();
+    await receiver.close();
+  }
+});
+
+test('when the list of instrumentations to leave out names an unknown one, then the process says which and exits 2', (t) => {
+  const run = spawnSync(process.execPath, viaTsx.args('api'), {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      ...testEnv({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'http,redis' }),
+    },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.is(run.status, 2, run.stderr);
+  t.regex(
+    run.stderr,
+    /OTEL_NODE_DISABLED_INSTRUMENTATIONS.*"redis" is not one of http, express, ioredis, mysql2, bullmq/,
+  );
 });

@@ -38,7 +38,7 @@ export type CliValues<O extends Record<string, CliOption>> = {
 export function formatHelp<O extends Record<string, CliOption>>(spec: CliSpec<O>): string {
   const rows = Object.entries(spec.options).map(([name, o]) => {
     const flag = `--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
-    const def = o.default !== undefined ? ` (default: ${o.default})` : '';
+    const def = o.default !== undefined && o.default !== '' ? ` (default: ${o.default})` : '';
     return [flag, `${o.description}${def}`] as const;
   });
   rows.push(['--help', 'print this help and exit']);

@@ -27,7 +27,7 @@ import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrum
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { BullMQOtel, BullMQOTelSpan } from 'bullmq-otel';
-import type { Config } from '../config.js';
+import type { Config, TracingInstrumentation } from '../config.js';
 import { installTracing, type BatchTrace, type Tracing } from './tracing.js';
 
 /**
@@ -214,10 +214,34 @@ function contextOf(tm: string | undefined): OtelContext | undefined {
   }
 }
 
+/** The API's server spans: probes, scrapes and event streams left out, and requests as sampled. */
+function httpInstrumentation(config: Config): HttpInstrumentation {
+  return new HttpInstrumentation({
+    ignoreIncomingRequestHook: (req) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      if (UNTRACED.has(path) || STREAM.test(path)) return true;
+      return !sampledRequest(req.headers.traceparent, config.otelSampleRatio);
+    },
+    // The service calls nothing over HTTP; the exporter's own requests are not traced.
+    disableOutgoingRequestInstrumentation: true,
+    // The Express instrumentation repeats the `/api` of every `app.use('/api', …)` the request went
+    // through (`/api/api/api/…/holds`): the span is named by the route once.
+    applyCustomAttributesOnSpan: (span, req) => {
+      const attributes: unknown = 'attributes' in span ? span.attributes : undefined;
+      const route = (attributes as Record<string, unknown> | undefined)?.['http.route'];
+      if (typeof route !== 'string' || !route.startsWith('/api/api')) return;
+      const once = route.replace(/^(\/api)+(?=\/)/, '/api');
+      span.setAttribute('http.route', once);
+      span.updateName(`${req.method ?? 'GET'} ${once}`);
+    },
+  });
+}
+
 export async function startTracing(config: Config, role: string): Promise<void> {
   // ES modules are instrumented through a loader hook, which must be in place before the service's
   // modules load: this runs from `--import` (preload.ts), ahead of the entry point.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const off = (name: TracingInstrumentation) => config.otelDisabled.includes(name);
   const sdk = new NodeSDK({
     serviceName: config.otelServiceName ?? `ticketing-${role}`,
     sampler: new ParentBasedSampler({ root: rootSampler(config.otelSampleRatio) }),
@@ -225,37 +249,24 @@ export async function startTracing(config: Config, role: string): Promise<void> 
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => {
-          const path = (req.url ?? '').split('?')[0] ?? '';
-          if (UNTRACED.has(path) || STREAM.test(path)) return true;
-          return !sampledRequest(req.headers.traceparent, config.otelSampleRatio);
-        },
-        // The service calls nothing over HTTP; the exporter's own requests are not traced.
-        disableOutgoingRequestInstrumentation: true,
-        // The Express instrumentation repeats the `/api` of every `app.use('/api', …)` the request went
-        // through (`/api/api/api/…/holds`): the span is named by the route once.
-        applyCustomAttributesOnSpan: (span, req) => {
-          const attributes: unknown = 'attributes' in span ? span.attributes : undefined;
-          const route = (attributes as Record<string, unknown> | undefined)?.['http.route'];
-          if (typeof route !== 'string' || !route.startsWith('/api/api')) return;
-          const once = route.replace(/^(\/api)+(?=\/)/, '/api');
-          span.setAttribute('http.route', once);
-          span.updateName(`${req.method ?? 'GET'} ${once}`);
-        },
-      }),
+      // (A name in OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves its instrumentation out.)
+      ...(off('http') ? [] : [httpInstrumentation(config)]),
       // It names the request's span by its route (`http.route`); no span per layer (a dozen per
       // request, the handler's own no more telling than the request's: their cost, not their
       // information, would show on the hold path).
-      new ExpressInstrumentation({
-        ignoreLayersType: [
-          ExpressLayerType.MIDDLEWARE,
-          ExpressLayerType.ROUTER,
-          ExpressLayerType.REQUEST_HANDLER,
-        ],
-      }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-      new MySQL2Instrumentation(),
+      ...(off('express')
+        ? []
+        : [
+            new ExpressInstrumentation({
+              ignoreLayersType: [
+                ExpressLayerType.MIDDLEWARE,
+                ExpressLayerType.ROUTER,
+                ExpressLayerType.REQUEST_HANDLER,
+              ],
+            }),
+          ]),
+      ...(off('ioredis') ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
+      ...(off('mysql2') ? [] : [new MySQL2Instrumentation()]),
     ],
   });
   sdk.start();
@@ -264,7 +275,8 @@ export async function startTracing(config: Config, role: string): Promise<void> 
   const tracer = trace.getTracer('ticketing');
 
   const t: Tracing = {
-    telemetry: queueTelemetry(),
+    // Without BullMQ's telemetry the enqueue and the run have no spans and the job carries no context.
+    telemetry: off('bullmq') ? undefined : queueTelemetry(),
     traceId: () => trace.getActiveSpan()?.spanContext().traceId,
     mounted: (app) => trimExpress(app.router.stack as Layer[]),
     async batch(performanceId, jobs, led, fn) {

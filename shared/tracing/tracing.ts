@@ -15,8 +15,11 @@ export type BatchTrace = {
  * and every call site pays one `undefined` check.
  */
 export type Tracing = {
-  /** Handed to BullMQ's Queue and Worker (bullmq-otel): producer and consumer spans, context in the job. */
-  telemetry: Telemetry;
+  /**
+   * Handed to BullMQ's Queue and Worker (bullmq-otel): producer and consumer spans, context in the
+   * job. Undefined when OTEL_NODE_DISABLED_INSTRUMENTATIONS names `bullmq`.
+   */
+  telemetry: Telemetry | undefined;
   /** Called once the API's routes are mounted: trims the Express instrumentation's per-layer work. */
   mounted(app: { router: { stack: unknown[] } }): void;
   /** The trace id of the active span, if any. */
