@@ -168,3 +168,49 @@ for (const viewport of VIEWPORTS) {
     },
   );
 }
+
+test.serial(
+  'when a member picks a zone while the live seat events are still connecting, then that zone stays drawn and moves live',
+  async (t) => {
+    // Block 101: 25 rows of 30 seats; block 102: one row of 30 (seats 750–779).
+    const { performanceId, seatIds } = await seedPerformance(stack.ctx.catalogue, 780, {
+      name: `Early pick ${stack.config.keyPrefix}`,
+      layout: 'stadium',
+    });
+    const [member, other] = await stack.members(2);
+    const { page, context, errors } = await pageAs(member!, { width: 390, height: 844 });
+    // The event stream connects late (a busy server): the zones are on screen before it.
+    let connected = false;
+    await context.route('**/seats/events*', async (route) => {
+      await new Promise((r) => setTimeout(r, 2_000));
+      connected = true;
+      await route.continue();
+    });
+    await page.goto(`${stack.url}/#/performances/${performanceId}`);
+    await page.getByTestId('zone-option').nth(1).click();
+    t.false(connected, 'the zone was picked before the events connected');
+    await page.getByTestId('zone-seats').filter({ hasText: 'Block 102' }).waitFor();
+    // The stream connects after the pick: the page must not switch to its default zone then.
+    await page.waitForFunction(() => document.querySelector('[data-testid="zone-seats"] h3') !== null);
+    while (!connected) await page.waitForTimeout(100);
+    await page.waitForTimeout(1_000);
+    t.is(await page.locator('[data-testid="zone-seats"] h3').textContent(), 'Block 102');
+    t.is(
+      await page
+        .locator('[data-testid="zone-option"][aria-pressed="true"]')
+        .locator('.zone-name')
+        .textContent(),
+      'Block 102',
+    );
+    // And the picked zone follows the live events.
+    await stack.admit(other!.token, performanceId);
+    const held = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
+      token: other!.token,
+      body: { seatIds: [seatIds[760]!] },
+    });
+    t.is((await stack.settle(other!.token, Number(held.body['requestId'])))['status'], 'succeeded');
+    await page.locator(`[data-testid="seat-${seatIds[760]}"][data-status="held"]`).waitFor();
+    t.deepEqual(errors, []);
+    await context.close();
+  },
+);

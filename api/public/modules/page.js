@@ -16,11 +16,11 @@ import { formatPrice } from './ui.js';
  *   selected: Set<number>, zoneId: number | null, hold: Hold | null, busy: boolean, admitted: boolean,
  *   owned: number | null,
  *   lastTouch: number, touchEveryMs: number, events: EventSource | null,
- *   loading: boolean, buffered: { seatId: number, status: SeatStatus }[],
+ *   loading: boolean, buffered: { seatId: number, status: SeatStatus }[], zoneLoads: number,
  *   touch: () => void, regain: () => Promise<void>, toggle: (seatId: number) => void,
  *   selectionChanged: () => void }} Page
  *   `owned`: the member's held and bought seats of this performance (null until read);
- *   `seatZone`: the zone id of every seat read so far. The four functions are wired by
+ *   `seatZone`: the zone id of every seat read so far; `zoneLoads` counts zone reads (the latest wins). The four functions are wired by
  *   performance.js, so the modules of the page do not import each other in a circle.
  */
 

@@ -68,6 +68,7 @@ export async function showPerformance(id, signal, nav) {
     events: null,
     loading: true, // seat events wait in `buffered` until the zone's snapshot is in
     buffered: [],
+    zoneLoads: 0,
     touch: () => void keepAdmission(p),
     regain: () => regainAdmission(p),
     toggle: (seatId) => toggleSeat(p, seatId),
@@ -95,8 +96,11 @@ export async function showPerformance(id, signal, nav) {
   renderBestForm(p);
   // Subscribe first, then read the snapshot: every change after the snapshot arrives as an event.
   await openSeatEvents(p);
+  // A zone picked while the events were connecting is read again (its first read may predate
+  // them); else the first zone with seats left.
   const first = perf.zones.find((z) => (z.availableCount ?? 1) > 0) ?? perf.zones[0];
-  await Promise.all([first ? loadZone(p, first.id) : undefined, refreshAllowance(p)]);
+  const zoneId = p.zoneId ?? first?.id;
+  await Promise.all([zoneId !== undefined ? loadZone(p, zoneId) : undefined, refreshAllowance(p)]);
   await restoreHold(p);
 }
 

@@ -184,6 +184,7 @@ export function renderZonePicker(p) {
  * @param {number} zoneId
  */
 export async function loadZone(p, zoneId) {
+  const load = ++p.zoneLoads;
   p.loading = true;
   p.buffered = [];
   p.zoneId = zoneId;
@@ -193,7 +194,7 @@ export async function loadZone(p, zoneId) {
   const { items } = await api('GET', `/api/performances/${p.id}/seats?zone=${zoneId}`, undefined, {
     signal: p.signal,
   });
-  if (p.zoneId !== zoneId) return; // another zone was picked meanwhile
+  if (p.zoneLoads !== load) return; // read again or another zone picked meanwhile: the latest draws
   p.lastTouch = Date.now();
   for (const s of items) {
     p.seats.set(s.id, s);
