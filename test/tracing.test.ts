@@ -1,7 +1,7 @@
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { checkHoldTrace, start, viaTsx } from './helpers/hold-trace.js';
+import { checkHoldTrace, holdOneSeat, start, tracedEnv, viaTsx } from './helpers/hold-trace.js';
 import { ROOT, Stack, eventually, testEnv } from './helpers/stack.js';
 import { startOtlpReceiver } from '../shared/testing/otlp-receiver.js';
 
@@ -13,14 +13,7 @@ test('when tracing is on, then a hold is one trace from the API request through 
 test('when a share of requests is traced, then a request left out has no trace and a caller’s sampled traceparent is followed', async (t) => {
   const receiver = await startOtlpReceiver();
   const stack = await Stack.start({ workers: 0 });
-  const env = {
-    ...stack.env,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_TRACES_SAMPLER_ARG: '0',
-    LOG_LEVEL: 'info',
-  };
+  const env = tracedEnv(stack, receiver, { OTEL_TRACES_SAMPLER_ARG: '0' });
   const api = await start(viaTsx.args('api'), env, /api listening/);
   try {
     const base = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
@@ -66,32 +59,15 @@ test('when a share of requests is traced, then a request left out has no trace a
 test('when instrumentations are left out, then a hold is still one trace, without their spans', async (t) => {
   const receiver = await startOtlpReceiver();
   const stack = await Stack.start({ workers: 0 });
-  const env = {
-    ...stack.env,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '100',
-    OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'ioredis, mysql2',
-    LOG_LEVEL: 'info',
-  };
-  const api = await start(viaTsx.args('api'), env, /api listening/);
-  const worker = await start(viaTsx.args('workers'), env, /workers started/).catch((err: unknown) => {
-    api.child.kill('SIGKILL');
-    throw err;
-  });
+  const children: ChildProcess[] = [];
   try {
+    const env = tracedEnv(stack, receiver, { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'ioredis, mysql2' });
+    const api = await start(viaTsx.args('api'), env, /api listening/);
+    children.push(api.child);
     const base = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
+    children.push((await start(viaTsx.args('workers'), env, /workers started/)).child);
     const { performanceId, seatIds } = await stack.performance(2);
-    const [m] = await stack.members(1);
-    await stack.admit(m!.token, performanceId, 15_000);
-    const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
-      token: m!.token,
-      body: { seatIds: [seatIds[0]] },
-      base,
-      headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
-    });
-    t.is(hold.status, 202, JSON.stringify(hold.body));
-    t.is((await stack.settle(m!.token, Number(hold.body['requestId'])))['status'], 'succeeded');
+    await holdOneSeat(t, stack, base, performanceId, seatIds[0]!);
     const server = await eventually(
       async () =>
         receiver.spans.find(
@@ -124,8 +100,7 @@ test('when instrumentations are left out, then a hold is still one trace, withou
       'no Redis or MySQL client spans',
     );
   } finally {
-    api.child.kill('SIGKILL');
-    worker.child.kill('SIGKILL');
+    for (const c of children) c.kill('SIGKILL');
     await stack.close();
     await receiver.close();
   }

@@ -143,7 +143,8 @@ async function notWritten(
   const written = new Map<string, Set<number>>();
   for (const a of pending) {
     const g = String(a.g);
-    if (g === head.lastGen || written.has(g)) continue;
+    // (The head's generation `chain` sorts out; a newer one the log cannot hold yet.)
+    if (Number(g) >= Number(head.lastGen) || written.has(g)) continue;
     const own = pending.filter((b) => String(b.g) === g);
     written.set(g, await log.written(performanceId, g, own[0]!.s, own[own.length - 1]!.s));
   }

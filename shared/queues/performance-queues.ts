@@ -153,8 +153,8 @@ export class PerformanceQueues {
    */
   async takeBatch(performanceId: number, after: number, max: number, skip = 0): Promise<TakenJob[]> {
     const k = this.keys(performanceId);
-    // With tracing on, each job's options come too: they carry its trace context (`tm`).
-    const traced = tracing() !== undefined;
+    // With the queue's telemetry on, each job's options come too: they carry its trace context (`tm`).
+    const traced = tracing()?.telemetry !== undefined;
     const flat = (await runScript(
       this.redis,
       TAKE_BATCH,

@@ -14,7 +14,7 @@ import {
   type Span,
 } from '@opentelemetry/api';
 import { isTracingSuppressed, suppressTracing, unsuppressTracing } from '@opentelemetry/core';
-import { isWrapped } from '@opentelemetry/instrumentation';
+import { isWrapped, type Instrumentation } from '@opentelemetry/instrumentation';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   ParentBasedSampler,
@@ -27,7 +27,7 @@ import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrum
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MySQL2Instrumentation } from '@opentelemetry/instrumentation-mysql2';
 import { BullMQOtel, BullMQOTelSpan } from 'bullmq-otel';
-import type { Config, TracingInstrumentation } from '../config.js';
+import { TRACING_INSTRUMENTATIONS, type Config, type TracingInstrumentation } from '../config.js';
 import { installTracing, type BatchTrace, type Tracing } from './tracing.js';
 
 /**
@@ -241,37 +241,40 @@ export async function startTracing(config: Config, role: string): Promise<void> 
   // ES modules are instrumented through a loader hook, which must be in place before the service's
   // modules load: this runs from `--import` (preload.ts), ahead of the entry point.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  // A name in OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves its instrumentation out (`bullmq`: the
+  // queue's telemetry, below).
   const off = (name: TracingInstrumentation) => config.otelDisabled.includes(name);
+  const instrumentation: Record<Exclude<TracingInstrumentation, 'bullmq'>, () => Instrumentation> = {
+    http: () => httpInstrumentation(config),
+    // It names the request's span by its route (`http.route`); no span per layer (a dozen per
+    // request, the handler's own no more telling than the request's: their cost, not their
+    // information, would show on the hold path).
+    express: () =>
+      new ExpressInstrumentation({
+        ignoreLayersType: [
+          ExpressLayerType.MIDDLEWARE,
+          ExpressLayerType.ROUTER,
+          ExpressLayerType.REQUEST_HANDLER,
+        ],
+      }),
+    ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+    mysql2: () => new MySQL2Instrumentation(),
+  };
   const sdk = new NodeSDK({
     serviceName: config.otelServiceName ?? `ticketing-${role}`,
     sampler: new ParentBasedSampler({ root: rootSampler(config.otelSampleRatio) }),
     // Traces only: metrics stay with Prometheus, logs with pino (which carry the trace id).
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [
-      // (A name in OTEL_NODE_DISABLED_INSTRUMENTATIONS leaves its instrumentation out.)
-      ...(off('http') ? [] : [httpInstrumentation(config)]),
-      // It names the request's span by its route (`http.route`); no span per layer (a dozen per
-      // request, the handler's own no more telling than the request's: their cost, not their
-      // information, would show on the hold path).
-      ...(off('express')
-        ? []
-        : [
-            new ExpressInstrumentation({
-              ignoreLayersType: [
-                ExpressLayerType.MIDDLEWARE,
-                ExpressLayerType.ROUTER,
-                ExpressLayerType.REQUEST_HANDLER,
-              ],
-            }),
-          ]),
-      ...(off('ioredis') ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
-      ...(off('mysql2') ? [] : [new MySQL2Instrumentation()]),
-    ],
+    instrumentations: TRACING_INSTRUMENTATIONS.flatMap((name) => {
+      const make = name === 'bullmq' || off(name) ? undefined : instrumentation[name];
+      return make ? [make()] : [];
+    }),
   });
   sdk.start();
-  await gateRedis();
-  await gateMysql();
+  // (Left out, the client's calls are not wrapped: nothing to gate, nor a caller to remember.)
+  if (!off('ioredis')) await gateRedis();
+  if (!off('mysql2')) await gateMysql();
   const tracer = trace.getTracer('ticketing');
 
   const t: Tracing = {

@@ -41,6 +41,43 @@ export function start(args: string[], env: Record<string, string>, ready: RegExp
   });
 }
 
+/** The environment of a traced service process: OTLP/HTTP JSON to `receiver`, exported every 100 ms. */
+export function tracedEnv(
+  stack: Stack,
+  receiver: { url: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...stack.env,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '100',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** Holds one seat through the API at `base` for a new admitted member; checks its 202 and success. */
+export async function holdOneSeat(
+  t: ExecutionContext,
+  stack: Stack,
+  base: string,
+  performanceId: number,
+  seatId: number,
+): Promise<{ token: string }> {
+  const [m] = await stack.members(1);
+  await stack.admit(m!.token, performanceId, 15_000);
+  const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
+    token: m!.token,
+    body: { seatIds: [seatId] },
+    base,
+  });
+  t.is(hold.status, 202, JSON.stringify(hold.body));
+  const done = await stack.settle(m!.token, Number(hold.body['requestId']));
+  t.is(done['status'], 'succeeded');
+  return { token: m!.token };
+}
+
 /**
  * Holds a seat through a traced API and worker and checks the trace: the API's HTTP span, the
  * enqueue, the worker's consumer and batch spans and the commit's MySQL span share one trace id,
@@ -51,13 +88,7 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
   const stack = await Stack.start({ workers: 0 });
   const children: ChildProcess[] = [];
   try {
-    const env = {
-      ...stack.env,
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-      LOG_LEVEL: 'debug',
-    };
+    const env = tracedEnv(stack, receiver, { LOG_LEVEL: 'debug' });
     const api = await start(launch.args('api'), env, /api listening/);
     children.push(api.child);
     const base = /"url":"(http:[^"]+)"/.exec(api.out())![1]!;
@@ -65,16 +96,7 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
     children.push(worker.child);
 
     const { performanceId, seatIds } = await stack.performance(12);
-    const [m] = await stack.members(1);
-    await stack.admit(m!.token, performanceId, 15_000);
-    const hold = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
-      token: m!.token,
-      body: { seatIds: [seatIds[0]] },
-      base,
-    });
-    t.is(hold.status, 202, JSON.stringify(hold.body));
-    const done = await stack.settle(m!.token, Number(hold.body['requestId']));
-    t.is(done['status'], 'succeeded');
+    const m = await holdOneSeat(t, stack, base, performanceId, seatIds[0]!);
 
     const request = await eventually(
       async () =>
@@ -170,7 +192,7 @@ export async function checkHoldTrace(t: ExecutionContext, launch: Launch): Promi
 
     // A problem answer names its trace, and so does the log line of its request.
     const bad = await stack.http('POST', `/api/performances/${performanceId}/holds`, {
-      token: m!.token,
+      token: m.token,
       body: { seatIds: [] },
       base,
     });

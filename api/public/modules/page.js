@@ -20,8 +20,9 @@ import { formatPrice } from './ui.js';
  *   touch: () => void, regain: () => Promise<void>, toggle: (seatId: number) => void,
  *   selectionChanged: () => void }} Page
  *   `owned`: the member's held and bought seats of this performance (null until read);
- *   `seatZone`: the zone id of every seat read so far; `zoneLoads` counts zone reads (the latest wins). The four functions are wired by
- *   performance.js, so the modules of the page do not import each other in a circle.
+ *   `seatZone`: the zone id of every seat read so far; `zoneLoads` counts zone reads (the latest
+ *   draws). The four functions are wired by performance.js, so the modules of the page do not
+ *   import each other in a circle.
  */
 
 /** @type {Page | null} */
