@@ -417,7 +417,8 @@ if (values.only === undefined || values.only === 'tracing') {
   const http = new HttpClient(IN_FLIGHT * 2);
   // on: every request traced; sampled: a tenth of them (OTEL_TRACES_SAMPLER_ARG=0.1).
   type Mode = 'none' | 'off' | 'on' | 'sampled';
-  type Run = { rate: number; p50: number; p99: number; apiCpu: number; workersCpu: number };
+  // spans: what the receiver got per hold (its join included), counted after the processes flushed.
+  type Run = { rate: number; p50: number; p99: number; apiCpu: number; workersCpu: number; spans: number };
   const results = new Map<Mode, Run[]>();
   const members = await seedMembers(HOLDS, 'password-1234');
   const tokens = await Promise.all(
@@ -436,6 +437,8 @@ if (values.only === undefined || values.only === 'tracing') {
           }
         : env;
     const children: ChildProcess[] = [];
+    const spansBefore = receiver.count();
+    let run: Run | undefined;
     try {
       const api = await startProcess('api', modeEnv, { preload: mode !== 'none' });
       children.push(api.child);
@@ -491,15 +494,18 @@ if (values.only === undefined || values.only === 'tracing') {
         // CPU per hold: what tracing costs whatever the neighbours' load.
         apiCpu: (cpuAfter[0] - cpuBefore[0]) / HOLDS,
         workersCpu: (cpuAfter[1] - cpuBefore[1]) / HOLDS,
+        spans: 0,
       };
       console.log(
         `tracing ${mode.padEnd(7)} ${r.rate.toFixed(0)} holds/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms` +
           `  CPU/hold: API ${r.apiCpu.toFixed(2)} ms, workers ${r.workersCpu.toFixed(2)} ms`,
       );
-      results.set(mode, [...(results.get(mode) ?? []), r]);
+      run = r;
     } finally {
       await stopAll(children);
     }
+    run.spans = (receiver.count() - spansBefore) / HOLDS;
+    results.set(mode, [...(results.get(mode) ?? []), run]);
   };
   try {
     for (let round = 0; round < ROUNDS; round++)
@@ -517,6 +523,7 @@ if (values.only === undefined || values.only === 'tracing') {
     p99: median(m, 'p99'),
     apiCpu: median(m, 'apiCpu'),
     workersCpu: median(m, 'workersCpu'),
+    spans: median(m, 'spans'),
   });
   const cpuOf = (r: Run) => r.apiCpu + r.workersCpu;
   const [none, off, on, sampled] = [of('none'), of('off'), of('on'), of('sampled')];
@@ -528,7 +535,8 @@ if (values.only === undefined || values.only === 'tracing') {
       baseline: `${off.rate.toFixed(0)} off`,
       ratio: (on.rate / off.rate).toFixed(2),
       note:
-        `every request traced${WITHOUT ? `, without ${WITHOUT}` : ''}; ` +
+        `every request traced${WITHOUT ? `, without ${WITHOUT}` : ''} ` +
+        `(${on.spans.toFixed(1)} spans per hold and its join); ` +
         `p50 ${on.p50.toFixed(0)} vs ${off.p50.toFixed(0)} ms; target ≥ 0.90`,
     },
     {
@@ -543,7 +551,7 @@ if (values.only === undefined || values.only === 'tracing') {
       ours: sampled.rate.toFixed(0),
       baseline: `${off.rate.toFixed(0)} off`,
       ratio: (sampled.rate / off.rate).toFixed(2),
-      note: `OTEL_TRACES_SAMPLER_ARG=0.1; p99 ${sampled.p99.toFixed(0)} ms; ${receiver.count()} spans in all`,
+      note: `OTEL_TRACES_SAMPLER_ARG=0.1; p99 ${sampled.p99.toFixed(0)} ms; ${sampled.spans.toFixed(1)} spans per hold`,
     },
     {
       bench: 'tracing off: holds/s',

@@ -160,7 +160,17 @@ test.serial('when an API of the deployment is running, then reset refuses and na
   }
 });
 
-const SCRIPTS = ['seed', 'bench', 'bench-holds', 'load', 'migrate', 'reset', 'measure-seat-map', 'start'];
+const SCRIPTS = [
+  'seed',
+  'bench',
+  'bench-holds',
+  'load',
+  'migrate',
+  'reset',
+  'measure-seat-map',
+  'start',
+  'profile-diff',
+];
 
 for (const script of SCRIPTS)
   test.serial(
