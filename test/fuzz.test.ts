@@ -313,8 +313,10 @@ test('when thousands of random and malformed requests hit every endpoint, then n
       }
       case 7:
       case 8: {
-        // The holder's own valid token only ever carries a hold that cannot be valid.
-        const b = invalidBody(r, 'hold', seatIds, other.seatIds[0]!);
+        // The holder's own valid token only ever carries a hold that cannot be valid: a seat is
+        // foreign to the performance the request names (the other one's seat is valid there).
+        const foreign = pid === String(other.performanceId) ? seatIds[0]! : other.seatIds[0]!;
+        const b = invalidBody(r, 'hold', seatIds, foreign);
         const body = who === 'holder' || r.chance(0.7) ? b : { body: { seatIds: [seatIds[5]] } };
         return { method: 'POST', path: `/api/performances/${pid}/holds`, headers, body: json(body), label };
       }
